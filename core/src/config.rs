@@ -1,0 +1,208 @@
+//! Validated crawl options.
+//!
+//! Every front end (the CLI, the JS API) builds a [`Config`] and calls
+//! [`Config::validate`], so a bad option is reported the same way everywhere,
+//! before any request is sent.
+
+use std::time::Duration;
+
+use url::Url;
+
+use crate::scope::ScopeMode;
+
+/// How many pages may be in the pipeline at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Concurrency {
+    /// A fixed number of permits.
+    Fixed(usize),
+}
+
+impl Concurrency {
+    /// The number of permits the count gate starts with.
+    pub fn initial(&self) -> usize {
+        match *self {
+            Concurrency::Fixed(n) => n,
+        }
+    }
+}
+
+/// A user field: `NAME=CSS` (text of the first match) or `NAME=CSS@attr`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// Key in the record's `fields` map.
+    pub name: String,
+    /// CSS selector (validated by [`Config::validate`]).
+    pub css: String,
+    /// Attribute to read instead of the text.
+    pub attr: Option<String>,
+}
+
+impl FieldSpec {
+    /// Parse `NAME=CSS` or `NAME=CSS@attr`.
+    ///
+    /// ```
+    /// use semcrawl_core::config::FieldSpec;
+    /// let f = FieldSpec::parse("img=article img@src").unwrap();
+    /// assert_eq!((f.name.as_str(), f.css.as_str(), f.attr.as_deref()), ("img", "article img", Some("src")));
+    /// assert!(FieldSpec::parse("no-equals-sign").is_err());
+    /// ```
+    pub fn parse(spec: &str) -> Result<Self, ConfigError> {
+        let (name, rest) = spec
+            .split_once('=')
+            .ok_or_else(|| ConfigError(format!("invalid --select '{spec}': expected NAME=CSS or NAME=CSS@attr")))?;
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(ConfigError(format!("invalid --select '{spec}': empty NAME")));
+        }
+        let (css, attr) = match rest.rsplit_once('@') {
+            Some((css, attr)) if !attr.is_empty() && !attr.contains([' ', ']', '"', '\'']) => {
+                (css.trim(), Some(attr.trim().to_owned()))
+            }
+            _ => (rest.trim(), None),
+        };
+        if css.is_empty() {
+            return Err(ConfigError(format!("invalid --select '{spec}': empty CSS selector")));
+        }
+        scraper::Selector::parse(css)
+            .map_err(|e| ConfigError(format!("invalid --select '{spec}': bad CSS selector: {e}")))?;
+        Ok(FieldSpec { name: name.to_owned(), css: css.to_owned(), attr })
+    }
+}
+
+/// An invalid option, with a message that names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Everything a crawl needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the crawl starts (depth 0).
+    pub seeds: Vec<Url>,
+    /// Count gate.
+    pub concurrency: Concurrency,
+    /// Byte gate: bytes that pages in flight may hold.
+    pub memory: u64,
+    /// Largest decoded body accepted; longer ones are cut and recorded as errors.
+    pub max_body: u64,
+    /// Deepest link distance from a seed to fetch (`None`: unlimited).
+    pub max_depth: Option<u32>,
+    /// Most pages to fetch (`None`: unlimited).
+    pub max_pages: Option<u64>,
+    /// Which hosts are in scope.
+    pub scope: ScopeMode,
+    /// Extra domains in scope (and their subdomains).
+    pub allow_domains: Vec<String>,
+    /// Obey robots.txt.
+    pub obey_robots: bool,
+    /// Concurrent requests per host.
+    pub per_host: usize,
+    /// Pause between two requests to one host.
+    pub delay: Duration,
+    /// Redirect hops followed from one URL.
+    pub max_redirects: u32,
+    /// Retries for transient failures.
+    pub retries: u32,
+    /// Deadline of one request, body included.
+    pub timeout: Duration,
+    /// `User-Agent` header (also the robots.txt agent).
+    pub user_agent: String,
+    /// `--select` fields.
+    pub fields: Vec<FieldSpec>,
+    /// Keep visible text in records.
+    pub text: bool,
+    /// Keep the list of links in records.
+    pub links: bool,
+    /// After a stop request, how long in-flight pages may take to finish
+    /// before they are recorded as interrupted.
+    pub grace: Duration,
+    /// Largest batch handed to the store.
+    pub batch_size: usize,
+}
+
+/// Default body cap: 10 MiB.
+pub const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            seeds: Vec::new(),
+            concurrency: Concurrency::Fixed(16),
+            memory: 256 * 1024 * 1024,
+            max_body: DEFAULT_MAX_BODY,
+            max_depth: None,
+            max_pages: None,
+            scope: ScopeMode::Host,
+            allow_domains: Vec::new(),
+            obey_robots: true,
+            per_host: 16,
+            delay: Duration::ZERO,
+            max_redirects: 10,
+            retries: 2,
+            timeout: Duration::from_secs(30),
+            user_agent: concat!("semcrawl/", env!("CARGO_PKG_VERSION")).to_owned(),
+            fields: Vec::new(),
+            text: false,
+            links: false,
+            grace: Duration::from_secs(10),
+            batch_size: 256,
+        }
+    }
+}
+
+impl Config {
+    /// Check that the options make sense together.
+    ///
+    /// ```
+    /// use semcrawl_core::Config;
+    /// let mut c = Config::default();
+    /// c.seeds.push("http://127.0.0.1/".parse().unwrap());
+    /// assert!(c.validate().is_ok());
+    /// c.memory = 1024; // smaller than one page of max_body
+    /// assert!(c.validate().unwrap_err().to_string().contains("--memory"));
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.seeds.is_empty() {
+            return Err(ConfigError("no seed URL given".into()));
+        }
+        for seed in &self.seeds {
+            if !matches!(seed.scheme(), "http" | "https") {
+                return Err(ConfigError(format!("invalid URL '{seed}': only http and https are crawled")));
+            }
+            if seed.host_str().is_none_or(str::is_empty) {
+                return Err(ConfigError(format!("invalid URL '{seed}': no host")));
+            }
+        }
+        if self.concurrency.initial() == 0 {
+            return Err(ConfigError("--concurrency must be at least 1".into()));
+        }
+        if self.per_host == 0 {
+            return Err(ConfigError("--per-host must be at least 1".into()));
+        }
+        if self.max_body == 0 {
+            return Err(ConfigError("--max-body must be at least 1 byte".into()));
+        }
+        if self.memory < self.max_body + crate::gate::PAGE_OVERHEAD {
+            return Err(ConfigError(format!(
+                "--memory {} is smaller than one page: it must hold at least --max-body ({}) plus {} of overhead; raise --memory or lower --max-body",
+                crate::size::format_bytes(self.memory),
+                crate::size::format_bytes(self.max_body),
+                crate::size::format_bytes(crate::gate::PAGE_OVERHEAD),
+            )));
+        }
+        if self.timeout.is_zero() {
+            return Err(ConfigError("--timeout must be more than 0".into()));
+        }
+        if self.batch_size == 0 {
+            return Err(ConfigError("batch size must be at least 1".into()));
+        }
+        Ok(())
+    }
+}

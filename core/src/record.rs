@@ -1,0 +1,181 @@
+//! The record: one per URL fetched, success or failure.
+//!
+//! Failures are records too (with [`Record::error`] set), so "nothing is lost"
+//! can be checked by counting lines: every page the crawler fetched is in the
+//! store exactly once.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What happened to one URL.
+///
+/// ```
+/// use semcrawl_core::Record;
+/// let r = Record::new("https://example.com/", 0, None);
+/// let json = serde_json::to_string(&r).unwrap();
+/// assert!(json.contains("\"url\":\"https://example.com/\""));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The canonical URL that was requested.
+    pub url: String,
+    /// Where the response came from (differs from `url` when a browser
+    /// followed redirects, or is the `Location` of a 3xx response).
+    pub final_url: Option<String>,
+    /// HTTP status, or `null` if no response head arrived.
+    pub status: Option<u16>,
+    /// Link distance from the nearest seed (seeds are depth 0).
+    pub depth: u32,
+    /// The canonical URL of the page this one was found on.
+    pub parent: Option<String>,
+    /// `<title>` text, whitespace-collapsed.
+    pub title: Option<String>,
+    /// `<meta name=description>` content.
+    pub description: Option<String>,
+    /// `<html lang>` (or `Content-Language`).
+    pub lang: Option<String>,
+    /// `<link rel=canonical>` as an absolute URL.
+    pub canonical: Option<String>,
+    /// Number of distinct crawlable links found on the page.
+    pub links_count: usize,
+    /// The links themselves (canonical form), only with `--links`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub links: Option<Vec<String>>,
+    /// User fields from `--select NAME=CSS`.
+    pub fields: BTreeMap<String, Option<String>>,
+    /// Visible text, only with `--text`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub text: Option<String>,
+    /// `Content-Type` header.
+    pub content_type: Option<String>,
+    /// Decoded body bytes read.
+    pub bytes: u64,
+    /// SHA-256 of the decoded body, hex.
+    pub sha256: Option<String>,
+    /// When the fetch started, milliseconds since the Unix epoch.
+    pub fetched_at: u64,
+    /// Milliseconds from request to the end of parsing.
+    pub elapsed_ms: u64,
+    /// Retries spent on this URL.
+    pub retries: u32,
+    /// `null` on success.
+    pub error: Option<RecordError>,
+}
+
+impl Record {
+    /// An empty record for `url` at `depth`, found on `parent`.
+    pub fn new(url: &str, depth: u32, parent: Option<&str>) -> Self {
+        Record {
+            url: url.to_owned(),
+            final_url: None,
+            status: None,
+            depth,
+            parent: parent.map(str::to_owned),
+            title: None,
+            description: None,
+            lang: None,
+            canonical: None,
+            links_count: 0,
+            links: None,
+            fields: BTreeMap::new(),
+            text: None,
+            content_type: None,
+            bytes: 0,
+            sha256: None,
+            fetched_at: 0,
+            elapsed_ms: 0,
+            retries: 0,
+            error: None,
+        }
+    }
+
+    /// A rough count of the heap bytes this record holds, charged to the
+    /// byte gate while the record waits for the store.
+    pub fn heap_size(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        std::mem::size_of::<Self>()
+            + self.url.len()
+            + opt(&self.final_url)
+            + opt(&self.parent)
+            + opt(&self.title)
+            + opt(&self.description)
+            + opt(&self.lang)
+            + opt(&self.canonical)
+            + self
+                .links
+                .as_ref()
+                .map_or(0, |l| l.iter().map(|s| s.len() + 24).sum())
+            + self
+                .fields
+                .iter()
+                .map(|(k, v)| k.len() + opt(v) + 64)
+                .sum::<usize>()
+            + opt(&self.text)
+            + opt(&self.content_type)
+            + 64
+            + self.error.as_ref().map_or(0, |e| e.message.len() + 32)
+    }
+}
+
+/// Why a URL has no successful record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordError {
+    /// A stable, machine-readable kind.
+    pub kind: ErrorKind,
+    /// A human-readable message.
+    pub message: String,
+}
+
+/// Machine-readable error kinds; serialized in `snake_case`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Could not connect.
+    Connect,
+    /// Deadline passed.
+    Timeout,
+    /// Not HTTP, or a corrupt body.
+    Protocol,
+    /// The request could not be made (scheme, CORS, ...).
+    Refused,
+    /// HTTP status >= 400.
+    Http,
+    /// Body larger than `--max-body` (counted after decoding).
+    BodyTooLarge,
+    /// The page cannot fit in the memory budget even alone.
+    OverBudget,
+    /// A redirect pointed outside the crawl's scope.
+    RedirectOutOfScope,
+    /// Too many redirects in a row.
+    TooManyRedirects,
+    /// A redirect without a usable `Location`.
+    BadRedirect,
+    /// The crawl was interrupted while this page was in flight.
+    Interrupted,
+}
+
+impl ErrorKind {
+    /// The `snake_case` name, as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Refused => "refused",
+            ErrorKind::Http => "http",
+            ErrorKind::BodyTooLarge => "body_too_large",
+            ErrorKind::OverBudget => "over_budget",
+            ErrorKind::RedirectOutOfScope => "redirect_out_of_scope",
+            ErrorKind::TooManyRedirects => "too_many_redirects",
+            ErrorKind::BadRedirect => "bad_redirect",
+            ErrorKind::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
