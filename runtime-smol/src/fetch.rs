@@ -1,0 +1,230 @@
+//! [`HttpFetcher`]: the core's [`Fetch`] on isahc (libcurl).
+//!
+//! Why isahc: its transfers run on libcurl's own event loop in a background
+//! thread, so it works under any executor, and curl gives us what a crawler
+//! needs and what was wrong in the alternatives (see
+//! `docs/decisions-smol.md`):
+//!
+//! * the request timeout covers the **whole** transfer, body included
+//!   (`CURLOPT_TIMEOUT`), so a server that trickles a body cannot pin a
+//!   socket past the deadline;
+//! * a body dropped half-read aborts its transfer and the connection is
+//!   closed, never handed back to the pool in an unknown state;
+//! * content decoding is done by curl *as the body is read*: when the reader
+//!   stops, the transfer pauses, so a gzip bomb costs a few MiB at most, not
+//!   the inflated size;
+//! * redirects are not followed ([`RedirectPolicy::None`]): the core follows
+//!   them under its scope rules.
+//!
+//! The pool is sized from the crawl: at most `max_connections` sockets in
+//! total and `max_connections_per_host` per host; the same numbers bound the
+//! cache of idle connections kept for reuse.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::io::AsyncRead;
+use isahc::config::{Configurable, RedirectPolicy};
+use isahc::error::ErrorKind as IsahcKind;
+use isahc::http::header::{self, HeaderMap};
+use isahc::{AsyncBody, HttpClient, ResponseExt};
+use semcrawl_core::{BoxFuture, Config, Fetch, FetchError, FetchRequest, Response};
+use url::Url;
+
+/// How the HTTP client is set up. Build it from the crawl's [`Config`] with
+/// [`FetchOptions::from_config`] so the pool follows the concurrency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchOptions {
+    /// Most open connections in total (`0` = unlimited). Also the size of the
+    /// idle-connection cache.
+    pub max_connections: usize,
+    /// Most open connections to one host (`0` = unlimited).
+    pub max_connections_per_host: usize,
+    /// Deadline for the TCP + TLS handshake (the whole-request deadline comes
+    /// with each [`FetchRequest`]).
+    pub connect_timeout: Duration,
+    /// `User-Agent` sent when a request does not name one.
+    pub user_agent: String,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            max_connections: 16,
+            max_connections_per_host: 16,
+            connect_timeout: Duration::from_secs(10),
+            user_agent: concat!("semcrawl/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+impl FetchOptions {
+    /// Options that follow a crawl: the pool holds as many connections as
+    /// pages may be in flight, per-host as many as `--per-host`, and the
+    /// connect timeout is at most the request timeout.
+    pub fn from_config(config: &Config) -> Self {
+        FetchOptions {
+            max_connections: config.concurrency.initial(),
+            max_connections_per_host: config.per_host,
+            connect_timeout: config.timeout.min(Duration::from_secs(10)),
+            user_agent: config.user_agent.clone(),
+        }
+    }
+}
+
+/// Sends the core's GET requests with isahc. Cheap to clone (the pool is shared).
+#[derive(Clone, Debug)]
+pub struct HttpFetcher {
+    client: HttpClient,
+    user_agent: String,
+}
+
+impl HttpFetcher {
+    /// Build a client with its own connection pool.
+    pub fn new(options: FetchOptions) -> Result<Self, FetchError> {
+        let client = HttpClient::builder()
+            .max_connections(options.max_connections)
+            .max_connections_per_host(options.max_connections_per_host)
+            .connection_cache_size(options.max_connections.max(1))
+            .connect_timeout(options.connect_timeout)
+            .redirect_policy(RedirectPolicy::None)
+            .automatic_decompression(true)
+            .tcp_nodelay()
+            .build()
+            .map_err(|e| FetchError::Refused(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(HttpFetcher {
+            client,
+            user_agent: options.user_agent,
+        })
+    }
+
+    async fn get(&self, request: FetchRequest) -> Result<Response, FetchError> {
+        let scheme = request.url.scheme();
+        if scheme != "http" && scheme != "https" {
+            return Err(FetchError::Refused(format!(
+                "unsupported scheme '{scheme}'"
+            )));
+        }
+        let user_agent = if request.user_agent.is_empty() {
+            &self.user_agent
+        } else {
+            &request.user_agent
+        };
+        let http_request = isahc::Request::get(request.url.as_str())
+            .header(header::USER_AGENT, user_agent.as_str())
+            .timeout(request.timeout)
+            .body(())
+            .map_err(|e| FetchError::Refused(format!("invalid request: {e}")))?;
+        let response = self
+            .client
+            .send_async(http_request)
+            .await
+            .map_err(map_error)?;
+
+        let url = response
+            .effective_uri()
+            .and_then(|uri| Url::parse(&uri.to_string()).ok())
+            .unwrap_or(request.url);
+        let headers = response.headers();
+        let content_type = header_string(headers, header::CONTENT_TYPE);
+        let content_length = header_string(headers, header::CONTENT_LENGTH)
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let location = header_string(headers, header::LOCATION);
+        let retry_after = header_string(headers, header::RETRY_AFTER);
+        let status = response.status().as_u16();
+        Ok(Response {
+            status,
+            url,
+            content_type,
+            content_length,
+            location,
+            retry_after,
+            body: Box::new(DecodedBody(response.into_body())),
+        })
+    }
+}
+
+impl Fetch for HttpFetcher {
+    fn fetch(&self, request: FetchRequest) -> BoxFuture<'_, Result<Response, FetchError>> {
+        Box::pin(self.get(request))
+    }
+}
+
+/// The first value of a header, as text. Non-UTF-8 bytes (seen in the wild
+/// in `Location`) are replaced rather than dropping the header.
+fn header_string(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+/// Map an isahc error (before the head arrived) to the core's kinds.
+pub fn map_error(error: isahc::Error) -> FetchError {
+    let message = error.to_string();
+    match error.kind() {
+        IsahcKind::Timeout => FetchError::Timeout,
+        IsahcKind::ConnectionFailed
+        | IsahcKind::NameResolution
+        | IsahcKind::Io
+        | IsahcKind::BadServerCertificate
+        | IsahcKind::BadClientCertificate
+        | IsahcKind::TlsEngine
+        | IsahcKind::InvalidTlsConfiguration => FetchError::Connect(message),
+        IsahcKind::ProtocolViolation
+        | IsahcKind::InvalidContentEncoding
+        | IsahcKind::TooManyRedirects => FetchError::Protocol(message),
+        IsahcKind::InvalidRequest
+        | IsahcKind::ClientInitialization
+        | IsahcKind::InvalidCredentials
+        | IsahcKind::RequestBodyNotRewindable => FetchError::Refused(message),
+        // Unknown: isahc says a later request will likely succeed.
+        _ => FetchError::Connect(message),
+    }
+}
+
+/// Classify an error met while reading a body returned by [`HttpFetcher`].
+///
+/// The body reports [`io::ErrorKind::TimedOut`] when the request deadline
+/// passed and [`io::ErrorKind::InvalidData`] for a corrupt encoding or a
+/// protocol error; anything else is a broken connection.
+pub fn classify_body_error(error: &io::Error) -> FetchError {
+    match error.kind() {
+        io::ErrorKind::TimedOut => FetchError::Timeout,
+        io::ErrorKind::InvalidData => FetchError::Protocol(error.to_string()),
+        _ => FetchError::Connect(error.to_string()),
+    }
+}
+
+/// isahc's body with its errors normalized to stable [`io::ErrorKind`]s
+/// (see [`classify_body_error`]).
+struct DecodedBody(AsyncBody);
+
+impl AsyncRead for DecodedBody {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.0).poll_read(cx, buf) {
+            Poll::Ready(Err(e)) => Poll::Ready(Err(normalize_io_error(e))),
+            other => other,
+        }
+    }
+}
+
+fn normalize_io_error(error: io::Error) -> io::Error {
+    let kind = match error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<isahc::Error>())
+    {
+        Some(e) => match map_error(e.clone()) {
+            FetchError::Timeout => io::ErrorKind::TimedOut,
+            FetchError::Protocol(_) => io::ErrorKind::InvalidData,
+            _ => io::ErrorKind::ConnectionAborted,
+        },
+        None => return error,
+    };
+    io::Error::new(kind, error)
+}

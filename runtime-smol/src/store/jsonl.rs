@@ -1,0 +1,139 @@
+//! [`JsonlStore`]: records as JSON Lines, to a file or to stdout.
+//!
+//! One record per line is the format that survives anything: a crawl killed
+//! half-way leaves a file whose complete lines are all valid records, and
+//! `wc -l` counts pages. Writes go through a buffer; [`Store::flush`] empties
+//! it and, for a file, `fsync`s so what was reported stored is on disk.
+//!
+//! File I/O is blocking, so it runs on `smol`'s blocking pool
+//! ([`smol::unblock`]), never on the executor threads that parse pages. The
+//! writer sits behind a mutex rather than being moved into the blocking job:
+//! if the core drops a `write` future half-way, the job still finishes and
+//! the writer is not lost.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use semcrawl_core::{BoxFuture, Record, Store, StoreError};
+
+/// Writes each record as one line of JSON.
+///
+/// ```
+/// use semcrawl_core::{Record, Store};
+/// use semcrawl_smol::store::JsonlStore;
+///
+/// let path = std::env::temp_dir().join(format!("semcrawl-doc-{}.jsonl", std::process::id()));
+/// let mut store = JsonlStore::create(&path).unwrap();
+/// smol::block_on(async {
+///     store.write(&[Record::new("https://example.com/", 0, None)]).await.unwrap();
+///     store.flush().await.unwrap();
+/// });
+/// assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct JsonlStore {
+    sink: Arc<Mutex<Sink>>,
+    name: Arc<str>,
+}
+
+#[derive(Debug)]
+enum Sink {
+    File(BufWriter<File>),
+    Stdout(BufWriter<io::Stdout>),
+}
+
+impl JsonlStore {
+    /// Create (or truncate) the file at `path`.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path.as_ref(), false)
+    }
+
+    /// Open the file at `path` for appending, creating it if needed.
+    pub fn append(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path.as_ref(), true)
+    }
+
+    /// Write to standard output.
+    pub fn stdout() -> Self {
+        JsonlStore {
+            sink: Arc::new(Mutex::new(Sink::Stdout(BufWriter::with_capacity(
+                64 * 1024,
+                io::stdout(),
+            )))),
+            name: "stdout".into(),
+        }
+    }
+
+    fn open_with(path: &Path, append: bool) -> Result<Self, StoreError> {
+        let mut options = File::options();
+        options.create(true);
+        if append {
+            options.append(true);
+        } else {
+            options.write(true).truncate(true);
+        }
+        let file = options.open(path).map_err(|e| {
+            StoreError(format!("cannot open output file '{}': {e}", path.display()))
+        })?;
+        Ok(JsonlStore {
+            sink: Arc::new(Mutex::new(Sink::File(BufWriter::with_capacity(
+                64 * 1024,
+                file,
+            )))),
+            name: PathBuf::from(path).display().to_string().into(),
+        })
+    }
+
+    /// What this store writes to: the file path, or `stdout`.
+    pub fn target(&self) -> &str {
+        &self.name
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        job: impl FnOnce(&mut Sink) -> io::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let sink = Arc::clone(&self.sink);
+        smol::unblock(move || job(&mut sink.lock().unwrap_or_else(|e| e.into_inner())))
+            .await
+            .map_err(|e| StoreError(format!("cannot {what} '{}': {e}", self.name)))
+    }
+}
+
+/// Serialize `batch` as JSON Lines.
+pub(crate) fn to_lines(batch: &[Record]) -> Result<Vec<u8>, StoreError> {
+    let mut buf = Vec::with_capacity(batch.len() * 512);
+    for record in batch {
+        serde_json::to_writer(&mut buf, record)
+            .map_err(|e| StoreError(format!("cannot serialize record for {}: {e}", record.url)))?;
+        buf.push(b'\n');
+    }
+    Ok(buf)
+}
+
+impl Store for JsonlStore {
+    fn write<'a>(&'a mut self, batch: &'a [Record]) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let lines = to_lines(batch)?;
+            self.run("write to", move |sink| match sink {
+                Sink::File(w) => w.write_all(&lines),
+                Sink::Stdout(w) => w.write_all(&lines),
+            })
+            .await
+        })
+    }
+
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.run("flush", |sink| match sink {
+            Sink::File(w) => {
+                w.flush()?;
+                w.get_ref().sync_all()
+            }
+            Sink::Stdout(w) => w.flush(),
+        }))
+    }
+}
