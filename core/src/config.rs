@@ -47,12 +47,16 @@ impl FieldSpec {
     /// assert!(FieldSpec::parse("no-equals-sign").is_err());
     /// ```
     pub fn parse(spec: &str) -> Result<Self, ConfigError> {
-        let (name, rest) = spec
-            .split_once('=')
-            .ok_or_else(|| ConfigError(format!("invalid --select '{spec}': expected NAME=CSS or NAME=CSS@attr")))?;
+        let (name, rest) = spec.split_once('=').ok_or_else(|| {
+            ConfigError(format!(
+                "invalid --select '{spec}': expected NAME=CSS or NAME=CSS@attr"
+            ))
+        })?;
         let name = name.trim();
         if name.is_empty() {
-            return Err(ConfigError(format!("invalid --select '{spec}': empty NAME")));
+            return Err(ConfigError(format!(
+                "invalid --select '{spec}': empty NAME"
+            )));
         }
         let (css, attr) = match rest.rsplit_once('@') {
             Some((css, attr)) if !attr.is_empty() && !attr.contains([' ', ']', '"', '\'']) => {
@@ -61,11 +65,18 @@ impl FieldSpec {
             _ => (rest.trim(), None),
         };
         if css.is_empty() {
-            return Err(ConfigError(format!("invalid --select '{spec}': empty CSS selector")));
+            return Err(ConfigError(format!(
+                "invalid --select '{spec}': empty CSS selector"
+            )));
         }
-        scraper::Selector::parse(css)
-            .map_err(|e| ConfigError(format!("invalid --select '{spec}': bad CSS selector: {e}")))?;
-        Ok(FieldSpec { name: name.to_owned(), css: css.to_owned(), attr })
+        scraper::Selector::parse(css).map_err(|e| {
+            ConfigError(format!("invalid --select '{spec}': bad CSS selector: {e}"))
+        })?;
+        Ok(FieldSpec {
+            name: name.to_owned(),
+            css: css.to_owned(),
+            attr,
+        })
     }
 }
 
@@ -174,7 +185,9 @@ impl Config {
         }
         for seed in &self.seeds {
             if !matches!(seed.scheme(), "http" | "https") {
-                return Err(ConfigError(format!("invalid URL '{seed}': only http and https are crawled")));
+                return Err(ConfigError(format!(
+                    "invalid URL '{seed}': only http and https are crawled"
+                )));
             }
             if seed.host_str().is_none_or(str::is_empty) {
                 return Err(ConfigError(format!("invalid URL '{seed}': no host")));

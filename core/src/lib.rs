@@ -26,6 +26,8 @@ pub mod canon;
 pub mod config;
 pub mod frontier;
 pub mod gate;
+mod normalize;
+mod page;
 pub mod parse;
 pub mod pipeline;
 pub mod politeness;
@@ -37,8 +39,11 @@ pub mod scope;
 pub mod size;
 pub mod stats;
 
-pub use config::{Config, ConfigError, Concurrency};
+pub use config::{Concurrency, Config, ConfigError};
 pub use pipeline::{Crawler, StopHandle};
 pub use record::{ErrorKind, Record, RecordError};
-pub use runtime::{Body, BoxFuture, Fetch, FetchError, FetchRequest, MaybeSend, MaybeSync, Response, Runtime, Store, StoreError};
+pub use runtime::{
+    Body, BoxFuture, Fetch, FetchError, FetchRequest, MaybeSend, MaybeSync, Response, Runtime,
+    Store, StoreError,
+};
 pub use stats::{Stats, Summary};

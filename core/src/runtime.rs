@@ -202,7 +202,10 @@ pub struct MemoryStore {
 impl MemoryStore {
     /// A snapshot of the records stored so far.
     pub fn records(&self) -> Vec<Record> {
-        self.records.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 

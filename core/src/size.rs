@@ -18,11 +18,13 @@ use std::time::Duration;
 /// ```
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid size '{text}': expected a number with an optional unit, like 64MiB"))?;
+    let value: f64 = num.parse().map_err(|_| {
+        format!("invalid size '{text}': expected a number with an optional unit, like 64MiB")
+    })?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kib" => 1 << 10,
@@ -33,7 +35,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "mb" => 1_000_000,
         "gb" => 1_000_000_000,
         "tb" => 1_000_000_000_000,
-        other => return Err(format!("invalid size '{text}': unknown unit '{other}' (use B, KiB, MiB, GiB, KB, MB, GB)")),
+        other => {
+            return Err(format!(
+                "invalid size '{text}': unknown unit '{other}' (use B, KiB, MiB, GiB, KB, MB, GB)"
+            ))
+        }
     };
     let bytes = value * mult as f64;
     if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
@@ -53,19 +59,26 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// ```
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration '{text}': expected a number with a unit, like 250ms or 2s"))?;
+    let value: f64 = num.parse().map_err(|_| {
+        format!("invalid duration '{text}': expected a number with a unit, like 250ms or 2s")
+    })?;
     let secs = match unit.trim() {
         "ms" => value / 1000.0,
         "" | "s" => value,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
-        other => return Err(format!("invalid duration '{text}': unknown unit '{other}' (use ms, s, m, h)")),
+        other => {
+            return Err(format!(
+                "invalid duration '{text}': unknown unit '{other}' (use ms, s, m, h)"
+            ))
+        }
     };
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("invalid duration '{text}': out of range"))
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("invalid duration '{text}': out of range"))
 }
 
 /// Format bytes for people: `64.0 MiB`.

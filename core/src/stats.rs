@@ -1,10 +1,59 @@
-//! Live counters and the final summary. (STUB: being implemented.)
+//! Live counters and the final summary.
+//!
+//! The pipeline updates [`Stats`] as pages move; progress displays (the
+//! CLI's bar, the browser demo) read [`Stats::snapshot`] whenever they like.
+//! Counters are atomics so readers never block the crawl.
+
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+
 use serde::{Deserialize, Serialize};
 
-/// Live counters, shared with progress displays. All reads are snapshots.
-#[derive(Debug, Default)]
-pub struct Stats {}
+use crate::gate::ByteGate;
+use crate::record::Record;
+
+/// Live counters of one crawl.
+#[derive(Debug)]
+pub struct Stats {
+    gate: ByteGate,
+    started_at: AtomicU64,
+    pages: AtomicU64,
+    errors: AtomicU64,
+    robots_skipped: AtomicU64,
+    bytes: AtomicU64,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
+    fetching: AtomicU64,
+    max_fetching: AtomicU64,
+    queued: AtomicU64,
+    interrupted: AtomicBool,
+    errors_by_kind: Mutex<BTreeMap<String, u64>>,
+}
+
+/// A point-in-time view of a running crawl.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    /// Records stored without error.
+    pub pages: u64,
+    /// Error records stored.
+    pub errors: u64,
+    /// Pages in the pipeline (count permits in use).
+    pub in_flight: u64,
+    /// Requests whose response is being received.
+    pub fetching: u64,
+    /// URLs in the frontier.
+    pub queued: u64,
+    /// Bytes held by the byte gate now.
+    pub bytes_held: u64,
+    /// The byte budget.
+    pub budget: u64,
+    /// Decoded body bytes read so far.
+    pub bytes: u64,
+    /// Milliseconds since the crawl started.
+    pub elapsed_ms: u64,
+}
 
 /// The end of a crawl, in numbers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -22,14 +71,133 @@ pub struct Summary {
     pub bytes: u64,
     /// Wall time of the crawl.
     pub elapsed_ms: u64,
-    /// Most pages in flight at once (count permits in use).
+    /// Most pages in the pipeline at once (count permits in use).
     pub max_in_flight: u64,
+    /// Most requests receiving a response at once.
+    pub max_fetching: u64,
     /// High-water mark of the byte gate.
     pub peak_bytes: u64,
     /// The byte budget.
     pub budget: u64,
-    /// URLs still queued when the crawl ended (non-zero after a stop or --max-pages).
+    /// URLs still queued when the crawl ended (non-zero after a stop or `max_pages`).
     pub queued: u64,
     /// Whether the crawl was stopped before it ran out of work.
     pub interrupted: bool,
+}
+
+impl Stats {
+    pub(crate) fn new(gate: ByteGate) -> Self {
+        Stats {
+            gate,
+            started_at: AtomicU64::new(0),
+            pages: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            robots_skipped: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            max_in_flight: AtomicU64::new(0),
+            fetching: AtomicU64::new(0),
+            max_fetching: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
+            interrupted: AtomicBool::new(false),
+            errors_by_kind: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The byte gate of this crawl (for its `held`, `peak` and `budget`).
+    pub fn gate(&self) -> &ByteGate {
+        &self.gate
+    }
+
+    /// A consistent-enough view for progress displays; `now_ms` is the
+    /// runtime's monotonic clock in milliseconds.
+    pub fn snapshot(&self, now_ms: u64) -> Progress {
+        Progress {
+            pages: self.pages.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+            in_flight: self.in_flight.load(Relaxed),
+            fetching: self.fetching.load(Relaxed),
+            queued: self.queued.load(Relaxed),
+            bytes_held: self.gate.held(),
+            budget: self.gate.budget(),
+            bytes: self.bytes.load(Relaxed),
+            elapsed_ms: now_ms.saturating_sub(self.started_at.load(Relaxed)),
+        }
+    }
+
+    pub(crate) fn summary(&self, now_ms: u64) -> Summary {
+        Summary {
+            pages: self.pages.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+            errors_by_kind: self
+                .errors_by_kind
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            robots_skipped: self.robots_skipped.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            elapsed_ms: now_ms.saturating_sub(self.started_at.load(Relaxed)),
+            max_in_flight: self.max_in_flight.load(Relaxed),
+            max_fetching: self.max_fetching.load(Relaxed),
+            peak_bytes: self.gate.peak(),
+            budget: self.gate.budget(),
+            queued: self.queued.load(Relaxed),
+            interrupted: self.interrupted.load(Relaxed),
+        }
+    }
+
+    pub(crate) fn set_started(&self, now_ms: u64) {
+        self.started_at.store(now_ms, Relaxed);
+    }
+
+    pub(crate) fn set_queued(&self, n: usize) {
+        self.queued.store(n as u64, Relaxed);
+    }
+
+    pub(crate) fn set_interrupted(&self) {
+        self.interrupted.store(true, Relaxed);
+    }
+
+    pub(crate) fn robots_skipped(&self) {
+        self.robots_skipped.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn add_bytes(&self, n: u64) {
+        self.bytes.fetch_add(n, Relaxed);
+    }
+
+    pub(crate) fn enter(&self) {
+        let now = self.in_flight.fetch_add(1, Relaxed) + 1;
+        self.max_in_flight.fetch_max(now, Relaxed);
+    }
+
+    pub(crate) fn leave(&self) {
+        self.in_flight.fetch_sub(1, Relaxed);
+    }
+
+    pub(crate) fn fetch_started(&self) {
+        let now = self.fetching.fetch_add(1, Relaxed) + 1;
+        self.max_fetching.fetch_max(now, Relaxed);
+    }
+
+    pub(crate) fn fetch_ended(&self) {
+        self.fetching.fetch_sub(1, Relaxed);
+    }
+
+    pub(crate) fn stored(&self, record: &Record) {
+        match &record.error {
+            None => {
+                self.pages.fetch_add(1, Relaxed);
+            }
+            Some(e) => {
+                self.errors.fetch_add(1, Relaxed);
+                *self
+                    .errors_by_kind
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(e.kind.as_str().to_owned())
+                    .or_default() += 1;
+            }
+        }
+    }
 }

@@ -1,0 +1,402 @@
+//! One page's way through the pipeline: fetch, read the body under the byte
+//! gate, parse, and turn the result into a [`Record`].
+//!
+//! Everything here runs inside the page's task, after its count permit was
+//! taken. The body is read in chunks, and every chunk's bytes are reserved
+//! from the byte gate *before* they are read, with the buffer's capacity
+//! kept equal to the reservation, so the gate's count is the memory really
+//! held. The parse tree is built synchronously (it is `!Send`) and dropped
+//! before the next `.await`.
+
+use std::time::Duration;
+
+use futures::future::{select, Either};
+use futures::io::AsyncReadExt;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::canon;
+use crate::frontier::Entry;
+use crate::gate::{GateError, Reservation, PAGE_OVERHEAD};
+use crate::normalize;
+use crate::parse::{is_html, PARSE_COST_RATIO};
+use crate::pipeline::Ctx;
+use crate::record::{ErrorKind, Record};
+use crate::retry::{parse_retry_after, Failure};
+use crate::runtime::{Body, Fetch, FetchError, FetchRequest, Runtime};
+
+/// Bytes read from a body at a time.
+const CHUNK: u64 = 16 * 1024;
+/// How many times a page may be preempted by the gate before it is given up.
+const MAX_PREEMPTIONS: u32 = 16;
+
+/// What a page task hands back.
+pub(crate) struct PageResult {
+    pub record: Record,
+    /// Links to enqueue; `true` marks a redirect target.
+    pub links: Vec<(Url, bool)>,
+    /// Bytes still held (the record's), released once the record is stored.
+    pub hold: Option<Reservation>,
+}
+
+enum Attempt {
+    Done(PageResult),
+    Retry(Failure, Option<Duration>),
+    Preempted,
+}
+
+/// A body read under the gate.
+pub(crate) struct ReadBody {
+    pub bytes: Vec<u8>,
+    /// More than the cap was available: `bytes` holds the first `cap + 1`.
+    pub truncated: bool,
+}
+
+pub(crate) enum ReadError {
+    Fetch(FetchError),
+    Gate(GateError),
+}
+
+/// Read at most `cap + 1` bytes of `body`, growing `hold` before each read.
+pub(crate) async fn read_body(
+    body: &mut dyn Body,
+    hold: &mut Reservation,
+    cap: u64,
+    content_length: Option<u64>,
+    stats: Option<&crate::stats::Stats>,
+) -> Result<ReadBody, ReadError> {
+    let limit = cap.saturating_add(1);
+    let mut buf: Vec<u8> = Vec::new();
+    // Bytes of the reservation set aside for the body (the rest is overhead).
+    let mut reserved: u64 = 0;
+    if let Some(len) = content_length {
+        // Content-Length counts encoded bytes: a hint, not a bound.
+        let want = len.min(limit);
+        hold.grow(want).await.map_err(ReadError::Gate)?;
+        reserved = want;
+        buf.reserve_exact(want as usize);
+    }
+    loop {
+        if buf.len() as u64 == limit {
+            return Ok(ReadBody {
+                bytes: buf,
+                truncated: true,
+            });
+        }
+        if buf.len() as u64 == reserved {
+            // Grow by half of what we hold (at least a chunk): few gate
+            // round-trips for large bodies, little waste for small ones.
+            let step = (reserved / 2).max(CHUNK).min(limit - reserved);
+            hold.grow(step).await.map_err(ReadError::Gate)?;
+            reserved += step;
+            buf.reserve_exact((reserved as usize).saturating_sub(buf.len()));
+        }
+        let old = buf.len();
+        let room = (reserved - old as u64).min(CHUNK) as usize;
+        buf.resize(old + room, 0);
+        let n = match body.read(&mut buf[old..]).await {
+            Ok(n) => n,
+            Err(e) => {
+                let msg = e.to_string();
+                return Err(ReadError::Fetch(
+                    if e.kind() == std::io::ErrorKind::TimedOut {
+                        FetchError::Timeout
+                    } else {
+                        FetchError::Protocol(format!("reading body: {msg}"))
+                    },
+                ));
+            }
+        };
+        buf.truncate(old + n);
+        if n == 0 {
+            return Ok(ReadBody {
+                bytes: buf,
+                truncated: false,
+            });
+        }
+        if let Some(stats) = stats {
+            stats.add_bytes(n as u64);
+        }
+    }
+}
+
+/// Fetch, parse and record one page, with retries.
+pub(crate) async fn process<F: Fetch, R: Runtime>(ctx: &Ctx<F, R>, entry: &Entry) -> PageResult {
+    let fetched_at = ctx.runtime.unix_millis();
+    let t0 = ctx.runtime.now();
+    let mut retries = 0;
+    let mut preempted = 0;
+    let mut result = loop {
+        match attempt(ctx, entry, retries < ctx.config.retries).await {
+            Attempt::Done(r) => break r,
+            Attempt::Retry(failure, retry_after) => {
+                match ctx
+                    .retry
+                    .backoff(retries, &failure, retry_after, entry.url.as_str())
+                {
+                    Some(wait) => {
+                        tracing::debug!(url = %entry.url, ?failure, ?wait, "retrying");
+                        ctx.runtime.sleep(wait).await;
+                        retries += 1;
+                    }
+                    None => {
+                        let (kind, message) = match failure {
+                            Failure::Fetch(e) => (fetch_error_kind(&e), e.to_string()),
+                            Failure::Status(s) => (ErrorKind::Http, format!("HTTP {s}")),
+                        };
+                        break failed(entry, kind, message);
+                    }
+                }
+            }
+            Attempt::Preempted => {
+                preempted += 1;
+                if preempted > MAX_PREEMPTIONS {
+                    break failed(
+                        entry,
+                        ErrorKind::OverBudget,
+                        "preempted too often by the memory budget".into(),
+                    );
+                }
+            }
+        }
+    };
+    result.record.fetched_at = fetched_at;
+    result.record.retries = retries;
+    result.record.elapsed_ms = (ctx.runtime.now().saturating_sub(t0)).as_millis() as u64;
+    result
+}
+
+fn fetch_error_kind(e: &FetchError) -> ErrorKind {
+    match e {
+        FetchError::Connect(_) => ErrorKind::Connect,
+        FetchError::Timeout => ErrorKind::Timeout,
+        FetchError::Protocol(_) => ErrorKind::Protocol,
+        FetchError::Refused(_) => ErrorKind::Refused,
+    }
+}
+
+pub(crate) fn failed(entry: &Entry, kind: ErrorKind, message: String) -> PageResult {
+    let mut record = normalize::base_record(entry);
+    record.error = Some(crate::record::RecordError { kind, message });
+    PageResult {
+        record,
+        links: Vec::new(),
+        hold: None,
+    }
+}
+
+/// One request, raced against the deadline.
+async fn attempt<F: Fetch, R: Runtime>(ctx: &Ctx<F, R>, entry: &Entry, can_retry: bool) -> Attempt {
+    let mut hold = match ctx.gate.admit(PAGE_OVERHEAD).await {
+        Ok(h) => h,
+        Err(e) => return Attempt::Done(failed(entry, ErrorKind::OverBudget, e.to_string())),
+    };
+    ctx.stats.fetch_started();
+    let outcome = {
+        let work = std::pin::pin!(exchange(ctx, entry, &mut hold, can_retry));
+        let deadline = ctx.runtime.sleep(ctx.config.timeout);
+        match select(work, deadline).await {
+            Either::Left((outcome, _)) => Some(outcome),
+            Either::Right(_) => None,
+        }
+    };
+    ctx.stats.fetch_ended();
+    match outcome {
+        None => Attempt::Retry(Failure::Fetch(FetchError::Timeout), None),
+        Some(Exchange::Failed(failure, retry_after)) => Attempt::Retry(failure, retry_after),
+        Some(Exchange::Gate(GateError::Preempted)) => Attempt::Preempted,
+        Some(Exchange::Gate(GateError::OverBudget)) => Attempt::Done(failed(
+            entry,
+            ErrorKind::OverBudget,
+            "the page does not fit in the memory budget".into(),
+        )),
+        Some(Exchange::Done(mut result)) => {
+            let keep = result.record.heap_size() as u64;
+            hold.shrink_to(keep);
+            result.hold = Some(hold);
+            Attempt::Done(result)
+        }
+    }
+}
+
+enum Exchange {
+    Done(PageResult),
+    Failed(Failure, Option<Duration>),
+    Gate(GateError),
+}
+
+async fn exchange<F: Fetch, R: Runtime>(
+    ctx: &Ctx<F, R>,
+    entry: &Entry,
+    hold: &mut Reservation,
+    can_retry: bool,
+) -> Exchange {
+    let request = FetchRequest {
+        url: entry.url.clone(),
+        user_agent: ctx.config.user_agent.clone(),
+        timeout: ctx.config.timeout,
+    };
+    let mut response = match ctx.fetch.fetch(request).await {
+        Ok(r) => r,
+        Err(e) => return Exchange::Failed(Failure::Fetch(e), None),
+    };
+    let status = response.status;
+    if can_retry && Failure::Status(status).is_transient() {
+        let retry_after = response
+            .retry_after
+            .as_deref()
+            .and_then(|v| parse_retry_after(v, ctx.runtime.unix_millis()));
+        return Exchange::Failed(Failure::Status(status), retry_after);
+    }
+    let mut record = normalize::base_record(entry);
+    record.status = Some(status);
+    record.final_url = Some(response.url.to_string());
+    record.content_type = response.content_type.clone();
+
+    if (300..400).contains(&status) && status != 304 {
+        return Exchange::Done(redirect(
+            ctx,
+            entry,
+            record,
+            &response.url,
+            response.location.as_deref(),
+        ));
+    }
+
+    let body = match read_body(
+        &mut *response.body,
+        hold,
+        ctx.config.max_body,
+        response.content_length,
+        Some(&ctx.stats),
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(ReadError::Gate(e)) => return Exchange::Gate(e),
+        Err(ReadError::Fetch(e)) => return Exchange::Failed(Failure::Fetch(e), None),
+    };
+    drop(response);
+    if body.truncated {
+        record.bytes = body.bytes.len() as u64;
+        record.error = Some(crate::record::RecordError {
+            kind: ErrorKind::BodyTooLarge,
+            message: format!(
+                "body larger than --max-body ({} bytes)",
+                ctx.config.max_body
+            ),
+        });
+        return Exchange::Done(PageResult {
+            record,
+            links: Vec::new(),
+            hold: None,
+        });
+    }
+    record.bytes = body.bytes.len() as u64;
+    record.sha256 = Some(hex(&Sha256::digest(&body.bytes)));
+    if status >= 400 {
+        record.error = Some(crate::record::RecordError {
+            kind: ErrorKind::Http,
+            message: format!("HTTP {status}"),
+        });
+        return Exchange::Done(PageResult {
+            record,
+            links: Vec::new(),
+            hold: None,
+        });
+    }
+    let prefix = &body.bytes[..body.bytes.len().min(512)];
+    if !is_html(record.content_type.as_deref(), prefix) {
+        return Exchange::Done(PageResult {
+            record,
+            links: Vec::new(),
+            hold: None,
+        });
+    }
+    // The parse tree costs a multiple of the body: reserve it first.
+    if let Err(e) = hold.grow(body.bytes.len() as u64 * PARSE_COST_RATIO).await {
+        if e == GateError::Preempted {
+            return Exchange::Gate(e);
+        }
+        record.error = Some(crate::record::RecordError {
+            kind: ErrorKind::OverBudget,
+            message: format!(
+                "a {}-byte page needs about {} bytes to parse, more than the memory budget",
+                body.bytes.len(),
+                body.bytes.len() as u64 * (PARSE_COST_RATIO + 1)
+            ),
+        });
+        return Exchange::Done(PageResult {
+            record,
+            links: Vec::new(),
+            hold: None,
+        });
+    }
+    let base = record
+        .final_url
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+        .unwrap_or_else(|| entry.url.clone());
+    // Synchronous: the DOM is built and dropped inside this call.
+    let page = ctx
+        .extractor
+        .parse(&body.bytes, record.content_type.as_deref(), &base);
+    drop(body);
+    let links = normalize::apply_page(&mut record, page, ctx.config.links);
+    Exchange::Done(PageResult {
+        record,
+        links: links.into_iter().map(|u| (u, false)).collect(),
+        hold: None,
+    })
+}
+
+fn redirect<F: Fetch, R: Runtime>(
+    ctx: &Ctx<F, R>,
+    entry: &Entry,
+    mut record: Record,
+    from: &Url,
+    location: Option<&str>,
+) -> PageResult {
+    let error = |kind, message: String| Some(crate::record::RecordError { kind, message });
+    let target = location.and_then(|l| canon::resolve(from, l));
+    let mut links = Vec::new();
+    match target {
+        None => {
+            record.error = error(
+                ErrorKind::BadRedirect,
+                format!("redirect without a usable Location ({location:?})"),
+            );
+        }
+        Some(target) => {
+            record.final_url = Some(target.to_string());
+            if entry.redirects >= ctx.config.max_redirects {
+                record.error = error(
+                    ErrorKind::TooManyRedirects,
+                    format!("more than {} redirects in a row", ctx.config.max_redirects),
+                );
+            } else if !ctx.scope.allows(&target) {
+                record.error = error(
+                    ErrorKind::RedirectOutOfScope,
+                    format!("redirect to {target}, outside the crawl's scope"),
+                );
+            } else {
+                links.push((target, true));
+            }
+        }
+    }
+    PageResult {
+        record,
+        links,
+        hold: None,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
