@@ -1,0 +1,242 @@
+//! The JS API: `crawl(options, onRecord?, onProgress?) -> Promise<Summary>`.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use js_sys::{Function, Promise};
+use semcrawl_core::{Crawler, Runtime, Stats, StopHandle};
+use url::Url;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
+use web_sys::AbortSignal;
+
+use crate::fetch::BrowserFetch;
+use crate::js;
+use crate::options::{js_message, CrawlOptions};
+use crate::runtime::BrowserRuntime;
+use crate::store::{to_js, CallbackStore};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPESCRIPT: &str = r#"
+/** Options of {@link crawl}. Sizes are bytes or strings such as "16MiB"; times are milliseconds. */
+export interface CrawlOptions {
+  /** Where the crawl starts; relative URLs resolve against the page. */
+  seeds: string | string[];
+  /** Most pages in flight at once (default 6). */
+  concurrency?: number;
+  /** Byte budget of the pages in flight (default "64MiB"). */
+  memory?: number | string;
+  /** Largest decoded body (default "10MiB"); longer pages are recorded as errors. */
+  maxBody?: number | string;
+  /** Most pages to fetch. */
+  maxPages?: number;
+  /** Deepest link distance from a seed (seeds are depth 0). */
+  maxDepth?: number;
+  /** Which hosts are in scope (default "host"). */
+  scope?: "host" | "domain" | "any";
+  /** Extra domains in scope (and their subdomains). */
+  allowDomains?: string[];
+  /** User fields: ["price=.price", "img=img@src"] or { price: ".price" }. */
+  select?: string[] | Record<string, string>;
+  /** Obey robots.txt (default true). */
+  obeyRobots?: boolean;
+  /** Concurrent requests per host (default: concurrency). */
+  perHost?: number;
+  /** Pause between two requests to one host. */
+  delayMs?: number;
+  /** Deadline of one request, body included (default 30000). */
+  timeoutMs?: number;
+  /** Retries for transient failures (default 2). */
+  retries?: number;
+  /** Redirect hops (the browser follows redirects itself). */
+  maxRedirects?: number;
+  /** Keep the visible text in records. */
+  text?: boolean;
+  /** Keep the list of links in records. */
+  links?: boolean;
+  /** After a stop, how long in-flight pages may take before they are recorded as interrupted. */
+  graceMs?: number;
+  /** Interval between two onProgress calls (default 200). */
+  progressMs?: number;
+  /** Aborting it stops the crawl cleanly: the returned promise still resolves with the summary. */
+  signal?: AbortSignal;
+}
+
+/** One record per URL fetched, as in the native JSON Lines output. */
+export interface CrawlRecord {
+  url: string;
+  final_url: string | null;
+  status: number | null;
+  depth: number;
+  parent: string | null;
+  title: string | null;
+  description: string | null;
+  lang: string | null;
+  canonical: string | null;
+  links_count: number;
+  links?: string[];
+  fields: Record<string, string | null>;
+  text?: string;
+  content_type: string | null;
+  bytes: number;
+  sha256: string | null;
+  fetched_at: number;
+  elapsed_ms: number;
+  retries: number;
+  error: { kind: string; message: string } | null;
+}
+
+/** A live snapshot, passed to onProgress. */
+export interface CrawlProgress {
+  /** Records stored without error. */
+  pages: number;
+  /** Error records stored. */
+  errors: number;
+  /** Pages in the pipeline (count permits in use). */
+  inFlight: number;
+  /** Requests whose response is being received. */
+  fetching: number;
+  /** URLs waiting in the frontier. */
+  queued: number;
+  /** Bytes held by pages in flight (the byte gate). */
+  bytesHeld: number;
+  /** The byte budget. */
+  budget: number;
+  /** Decoded body bytes read so far. */
+  bytes: number;
+  /** Time since the crawl started. */
+  elapsedMs: number;
+}
+
+/** The end of a crawl, in numbers. */
+export interface CrawlSummary {
+  pages: number;
+  errors: number;
+  errorsByKind: Record<string, number>;
+  robotsSkipped: number;
+  bytes: number;
+  elapsedMs: number;
+  maxInFlight: number;
+  maxFetching: number;
+  peakBytes: number;
+  budget: number;
+  queued: number;
+  interrupted: boolean;
+}
+
+/**
+ * Crawl from `options.seeds`, calling `onRecord` with each record (if it
+ * returns a promise, the crawl waits for it) and `onProgress` with live
+ * snapshots. Resolves with the summary; rejects on bad options (with a
+ * message naming the option) or if `onRecord` throws.
+ */
+export function crawl(
+  options: CrawlOptions,
+  onRecord?: (record: CrawlRecord) => void | Promise<void>,
+  onProgress?: (progress: CrawlProgress) => void,
+): Promise<CrawlSummary>;
+"#;
+
+/// Crawl from `options.seeds`; see the TypeScript declaration above.
+#[wasm_bindgen(skip_typescript)]
+pub fn crawl(
+    options: JsValue,
+    on_record: Option<Function>,
+    on_progress: Option<Function>,
+) -> Promise {
+    future_to_promise(async move {
+        run(options, on_record, on_progress)
+            .await
+            .map_err(|message| js_sys::Error::new(&message).into())
+    })
+}
+
+async fn run(
+    options: JsValue,
+    on_record: Option<Function>,
+    on_progress: Option<Function>,
+) -> Result<JsValue, String> {
+    if !options.is_object() {
+        return Err(
+            "invalid options: expected an object like { seeds: \"https://example.com/\" }".into(),
+        );
+    }
+    let parsed: CrawlOptions =
+        serde_wasm_bindgen::from_value(options.clone()).map_err(|e| js_message(&e.to_string()))?;
+    let signal = js_sys::Reflect::get(&options, &"signal".into()).unwrap_or(JsValue::UNDEFINED);
+    let signal = match signal.is_undefined() || signal.is_null() {
+        true => None,
+        false => Some(
+            signal
+                .dyn_into::<AbortSignal>()
+                .map_err(|_| "invalid options: signal must be an AbortSignal".to_owned())?,
+        ),
+    };
+    let base = js::location_href().and_then(|href| Url::parse(&href).ok());
+    let config = parsed.to_config(base.as_ref())?;
+    let interval = parsed.progress_interval()?;
+    let crawler =
+        Crawler::new(config, BrowserFetch::new(), BrowserRuntime).map_err(|e| js_message(&e.0))?;
+
+    let _listener = signal.map(|signal| AbortListener::new(signal, crawler.stop_handle()));
+    let finished = Rc::new(Cell::new(false));
+    let runtime = BrowserRuntime;
+    if let Some(callback) = on_progress.clone() {
+        let (stats, finished) = (crawler.stats(), finished.clone());
+        runtime.spawn(Box::pin(async move {
+            loop {
+                runtime.sleep(interval).await;
+                if finished.get() {
+                    break;
+                }
+                report(&callback, &stats, runtime);
+            }
+        }));
+    }
+    let stats = crawler.stats();
+    let result = crawler.run(CallbackStore::new(on_record)).await;
+    finished.set(true);
+    if let Some(callback) = &on_progress {
+        report(callback, &stats, runtime);
+    }
+    let summary = result.map_err(|e| format!("crawl failed: could not store records: {e}"))?;
+    to_js(&summary).map_err(|e| e.to_string())
+}
+
+/// Call `onProgress` with the core's snapshot; a throwing callback must not
+/// break the crawl, so it is only reported on the console.
+fn report(callback: &Function, stats: &Stats, runtime: BrowserRuntime) {
+    let snapshot = stats.snapshot(runtime.now().as_millis() as u64);
+    if let Ok(value) = to_js(&snapshot) {
+        if let Err(e) = callback.call1(&JsValue::NULL, &value) {
+            web_sys::console::warn_2(&"semcrawl: onProgress threw".into(), &e);
+        }
+    }
+}
+
+/// Stops the crawl when the signal aborts; removes its listener when dropped.
+struct AbortListener {
+    signal: AbortSignal,
+    closure: Closure<dyn FnMut()>,
+}
+
+impl AbortListener {
+    fn new(signal: AbortSignal, stop: StopHandle) -> Self {
+        if signal.aborted() {
+            stop.stop();
+        }
+        let closure = Closure::<dyn FnMut()>::new(move || stop.stop());
+        let _ = signal.add_event_listener_with_callback("abort", closure.as_ref().unchecked_ref());
+        AbortListener { signal, closure }
+    }
+}
+
+impl Drop for AbortListener {
+    fn drop(&mut self) {
+        let _ = self
+            .signal
+            .remove_event_listener_with_callback("abort", self.closure.as_ref().unchecked_ref());
+    }
+}

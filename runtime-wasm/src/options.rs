@@ -1,0 +1,382 @@
+//! The JS API's options, turned into a core [`Config`].
+//!
+//! This module is plain Rust (it builds and is tested natively): the JS
+//! object is deserialized with serde, and every check beyond "is this the
+//! right type" is the core's [`Config::validate`], so the browser and the
+//! CLI reject the same bad options. Only the option *names* differ (`maxBody`
+//! here, `--max-body` in the CLI), which [`js_message`] rewrites.
+
+use std::fmt;
+use std::time::Duration;
+
+use semcrawl_core::config::FieldSpec;
+use semcrawl_core::scope::ScopeMode;
+use semcrawl_core::size::parse_size;
+use semcrawl_core::{Concurrency, Config};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use url::Url;
+
+/// Default count gate in the browser: browsers open about six connections
+/// per host over HTTP/1.1, so more would only queue inside the browser.
+pub const DEFAULT_CONCURRENCY: usize = 6;
+/// Default byte budget in the browser (a tab, not a server).
+pub const DEFAULT_MEMORY: u64 = 64 * 1024 * 1024;
+/// Default interval between two `onProgress` calls.
+pub const DEFAULT_PROGRESS_MS: f64 = 200.0;
+
+/// The options object of `crawl(options, onRecord?, onProgress?)`.
+///
+/// Unknown keys are rejected (a misspelt `concurency` is an error, not a
+/// silent default).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CrawlOptions {
+    /// One URL or an array of URLs; relative ones resolve against the page.
+    pub seeds: Option<Seeds>,
+    /// Most pages in flight at once.
+    pub concurrency: Option<usize>,
+    /// Byte budget: a number of bytes or a string such as `"16MiB"`.
+    pub memory: Option<Size>,
+    /// Largest decoded body, same forms as `memory`.
+    pub max_body: Option<Size>,
+    /// Most pages to fetch.
+    pub max_pages: Option<u64>,
+    /// Deepest link distance from a seed.
+    pub max_depth: Option<u32>,
+    /// `"host"` (default), `"domain"` or `"any"`.
+    pub scope: Option<Scope>,
+    /// Extra domains in scope.
+    pub allow_domains: Option<Vec<String>>,
+    /// User fields: `["price=.price", "img=img@src"]` or `{ price: ".price" }`.
+    pub select: Option<Select>,
+    /// Obey robots.txt (default true).
+    pub obey_robots: Option<bool>,
+    /// Concurrent requests per host.
+    pub per_host: Option<usize>,
+    /// Pause between two requests to one host, in milliseconds.
+    pub delay_ms: Option<f64>,
+    /// Deadline of one request, body included, in milliseconds.
+    pub timeout_ms: Option<f64>,
+    /// Retries for transient failures.
+    pub retries: Option<u32>,
+    /// Redirect hops (browsers follow redirects themselves; kept for parity).
+    pub max_redirects: Option<u32>,
+    /// Keep the visible text in records.
+    pub text: Option<bool>,
+    /// Keep the list of links in records.
+    pub links: Option<bool>,
+    /// After a stop, how long in-flight pages may take, in milliseconds.
+    pub grace_ms: Option<f64>,
+    /// Interval between two `onProgress` calls, in milliseconds.
+    pub progress_ms: Option<f64>,
+    /// An `AbortSignal`; read by the JS glue, ignored here.
+    pub signal: Option<IgnoredAny>,
+}
+
+/// `seeds`: a string or an array of strings.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Seeds(pub Vec<String>);
+
+/// A size: a number of bytes or a string understood by [`parse_size`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+/// `select`: `NAME=CSS[@attr]` strings, or an object of `NAME: "CSS[@attr]"`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Select(pub Vec<String>);
+
+/// `scope`, as in the CLI's `--scope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// The seeds' exact hosts.
+    Host,
+    /// The seeds' registrable domains and their subdomains.
+    Domain,
+    /// Anywhere (the browser still only reaches CORS-enabled sites).
+    Any,
+}
+
+impl<'de> Deserialize<'de> for Seeds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Seeds;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a URL string or an array of URL strings")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Seeds, E> {
+                Ok(Seeds(vec![v.to_owned()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Seeds, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    out.push(s);
+                }
+                Ok(Seeds(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Size;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number of bytes or a size string like \"16MiB\"")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
+                Ok(Size(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
+                u64::try_from(v)
+                    .map(Size)
+                    .map_err(|_| E::custom(format!("invalid size {v}: must not be negative")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Size, E> {
+                if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v < u64::MAX as f64 {
+                    Ok(Size(v as u64))
+                } else {
+                    Err(E::custom(format!(
+                        "invalid size {v}: expected a whole number of bytes"
+                    )))
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Size, E> {
+                parse_size(v).map(Size).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Select {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Select;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of \"NAME=CSS\" strings or an object of NAME: \"CSS\"")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Select, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    out.push(s);
+                }
+                Ok(Select(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Select, A::Error> {
+                let mut out = Vec::new();
+                while let Some((name, css)) = map.next_entry::<String, String>()? {
+                    out.push(format!("{name}={css}"));
+                }
+                Ok(Select(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn millis(name: &str, ms: f64) -> Result<Duration, String> {
+    if ms.is_finite() && ms >= 0.0 {
+        Ok(Duration::from_secs_f64(ms / 1000.0))
+    } else {
+        Err(format!(
+            "invalid options: {name} must be a number of milliseconds >= 0, got {ms}"
+        ))
+    }
+}
+
+impl CrawlOptions {
+    /// Build and validate the core [`Config`]. Relative seeds are resolved
+    /// against `base` (the page's URL in a browser). Errors are messages
+    /// meant for a person, naming the JS option.
+    pub fn to_config(&self, base: Option<&Url>) -> Result<Config, String> {
+        let mut c = Config {
+            concurrency: Concurrency::Fixed(DEFAULT_CONCURRENCY),
+            per_host: DEFAULT_CONCURRENCY,
+            memory: DEFAULT_MEMORY,
+            ..Config::default()
+        };
+        for seed in self.seeds.iter().flat_map(|s| &s.0) {
+            let url = Url::options()
+                .base_url(base)
+                .parse(seed.trim())
+                .map_err(|e| format!("invalid options: seed '{seed}' is not a URL: {e}"))?;
+            c.seeds.push(url);
+        }
+        if let Some(n) = self.concurrency {
+            c.concurrency = Concurrency::Fixed(n);
+            if self.per_host.is_none() {
+                c.per_host = n.max(1);
+            }
+        }
+        if let Some(Size(m)) = self.memory {
+            c.memory = m;
+        }
+        if let Some(Size(b)) = self.max_body {
+            c.max_body = b;
+        }
+        c.max_pages = self.max_pages;
+        c.max_depth = self.max_depth;
+        if let Some(scope) = self.scope {
+            c.scope = match scope {
+                Scope::Host => ScopeMode::Host,
+                Scope::Domain => ScopeMode::Domain,
+                Scope::Any => ScopeMode::Any,
+            };
+        }
+        if let Some(d) = &self.allow_domains {
+            c.allow_domains.clone_from(d);
+        }
+        for spec in self.select.iter().flat_map(|s| &s.0) {
+            c.fields
+                .push(FieldSpec::parse(spec).map_err(|e| js_message(&e.0))?);
+        }
+        if let Some(b) = self.obey_robots {
+            c.obey_robots = b;
+        }
+        if let Some(n) = self.per_host {
+            c.per_host = n;
+        }
+        if let Some(ms) = self.delay_ms {
+            c.delay = millis("delayMs", ms)?;
+        }
+        if let Some(ms) = self.timeout_ms {
+            c.timeout = millis("timeoutMs", ms)?;
+        }
+        if let Some(ms) = self.grace_ms {
+            c.grace = millis("graceMs", ms)?;
+        }
+        if let Some(n) = self.retries {
+            c.retries = n;
+        }
+        if let Some(n) = self.max_redirects {
+            c.max_redirects = n;
+        }
+        c.text = self.text.unwrap_or(false);
+        c.links = self.links.unwrap_or(false);
+        c.validate().map_err(|e| js_message(&e.0))?;
+        Ok(c)
+    }
+
+    /// Interval between two `onProgress` calls.
+    pub fn progress_interval(&self) -> Result<Duration, String> {
+        let d = millis(
+            "progressMs",
+            self.progress_ms.unwrap_or(DEFAULT_PROGRESS_MS),
+        )?;
+        Ok(d.max(Duration::from_millis(16)))
+    }
+}
+
+/// Rewrite a core message that names CLI flags (`--max-body`) with the JS
+/// option names (`maxBody`), and prefix it so a caller knows what failed.
+///
+/// ```
+/// let m = semcrawl_wasm::options::js_message("--memory is smaller than --max-body");
+/// assert_eq!(m, "invalid options: memory is smaller than maxBody");
+/// ```
+pub fn js_message(core: &str) -> String {
+    const NAMES: [(&str, &str); 13] = [
+        ("--max-redirects", "maxRedirects"),
+        ("--max-body", "maxBody"),
+        ("--max-pages", "maxPages"),
+        ("--max-depth", "maxDepth"),
+        ("--obey-robots", "obeyRobots"),
+        ("--per-host", "perHost"),
+        ("--concurrency", "concurrency"),
+        ("--memory", "memory"),
+        ("--timeout", "timeoutMs"),
+        ("--delay", "delayMs"),
+        ("--select", "select"),
+        ("--scope", "scope"),
+        ("--retries", "retries"),
+    ];
+    let mut m = core.to_owned();
+    for (flag, name) in NAMES {
+        m = m.replace(flag, name);
+    }
+    format!("invalid options: {m}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<CrawlOptions, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    fn config(json: &str) -> Result<Config, String> {
+        parse(json)?.to_config(Some(
+            &"http://127.0.0.1:8000/demo/index.html".parse().unwrap(),
+        ))
+    }
+
+    #[test]
+    fn defaults_and_sizes() {
+        let c = config(r#"{"seeds": "http://a.test/"}"#).unwrap();
+        assert_eq!(c.concurrency, Concurrency::Fixed(DEFAULT_CONCURRENCY));
+        assert_eq!(c.memory, DEFAULT_MEMORY);
+        assert!(c.obey_robots);
+        let c = config(r#"{"seeds": ["http://a.test/"], "memory": "16MiB", "maxBody": 1048576, "concurrency": 3}"#)
+            .unwrap();
+        assert_eq!((c.memory, c.max_body), (16 << 20, 1 << 20));
+        assert_eq!((c.concurrency, c.per_host), (Concurrency::Fixed(3), 3));
+    }
+
+    #[test]
+    fn relative_seeds_resolve_against_the_page() {
+        let c = config(r#"{"seeds": "../site/"}"#).unwrap();
+        assert_eq!(c.seeds[0].as_str(), "http://127.0.0.1:8000/site/");
+    }
+
+    #[test]
+    fn every_option_maps() {
+        let c = config(
+            r#"{"seeds": "/", "maxPages": 5, "maxDepth": 2, "scope": "domain", "allowDomains": ["b.test"],
+                "select": {"h": "h1"}, "obeyRobots": false, "perHost": 2, "delayMs": 250, "timeoutMs": 1500,
+                "retries": 0, "maxRedirects": 3, "text": true, "links": true, "graceMs": 100, "signal": {}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (c.max_pages, c.max_depth, c.scope),
+            (Some(5), Some(2), ScopeMode::Domain)
+        );
+        assert_eq!(c.allow_domains, ["b.test"]);
+        assert_eq!(c.fields[0].name, "h");
+        assert!(!c.obey_robots && c.text && c.links);
+        assert_eq!((c.per_host, c.retries, c.max_redirects), (2, 0, 3));
+        assert_eq!(c.delay, Duration::from_millis(250));
+        assert_eq!(c.timeout, Duration::from_millis(1500));
+        assert_eq!(c.grace, Duration::from_millis(100));
+        let c = config(r#"{"seeds": "/", "select": ["img=img@src"]}"#).unwrap();
+        assert_eq!(c.fields[0].attr.as_deref(), Some("src"));
+    }
+
+    #[test]
+    fn bad_options_have_clear_messages() {
+        let err = |json| config(json).unwrap_err();
+        assert!(err(r#"{}"#).contains("no seed URL"));
+        assert!(err(r#"{"seeds": "ftp://x/"}"#).contains("only http and https"));
+        assert!(
+            err(r#"{"seeds": "/", "concurrency": 0}"#).contains("concurrency must be at least 1")
+        );
+        let m = err(r#"{"seeds": "/", "memory": "1KiB"}"#);
+        assert!(
+            m.contains("memory") && m.contains("maxBody") && !m.contains("--"),
+            "{m}"
+        );
+        assert!(err(r#"{"seeds": "/", "memory": "lots"}"#).contains("invalid size 'lots'"));
+        assert!(err(r#"{"seeds": "/", "memory": -1}"#).contains("must not be negative"));
+        assert!(err(r#"{"seeds": "/", "concurency": 2}"#).contains("unknown field `concurency`"));
+        assert!(err(r#"{"seeds": "/", "scope": "planet"}"#).contains("expected one of"));
+        assert!(err(r#"{"seeds": "/", "select": ["nope"]}"#).contains("invalid select 'nope'"));
+        assert!(err(r#"{"seeds": "/", "delayMs": -5}"#).contains("delayMs"));
+    }
+}
