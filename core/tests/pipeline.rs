@@ -1,0 +1,506 @@
+//! The whole pipeline on a non-smol executor: `futures::executor::LocalPool`
+//! with a virtual clock, against an in-memory fetcher. Proves the core needs
+//! no particular runtime, and tests the gates and the frontier without a
+//! network (the end-to-end tests in `tests/` use real sockets).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::channel::{mpsc, oneshot};
+use futures::executor::LocalPool;
+use futures::io::AsyncRead;
+use futures::task::LocalSpawnExt;
+use futures::StreamExt;
+use semcrawl_core::runtime::MemoryStore;
+use semcrawl_core::{
+    BoxFuture, Config, Crawler, Fetch, FetchError, FetchRequest, Record, Response, Runtime, Summary,
+};
+
+/// A clock that only moves when every task is idle.
+#[derive(Default)]
+struct Clock {
+    now: AtomicU64,
+    timers: Mutex<Vec<(u64, oneshot::Sender<()>)>>,
+}
+
+#[derive(Clone)]
+struct VirtualRuntime {
+    clock: Arc<Clock>,
+    spawn: mpsc::UnboundedSender<BoxFuture<'static, ()>>,
+}
+
+impl Runtime for VirtualRuntime {
+    fn spawn(&self, future: BoxFuture<'static, ()>) {
+        self.spawn.unbounded_send(future).expect("pool alive");
+    }
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        let (tx, rx) = oneshot::channel();
+        let at = self.clock.now.load(Ordering::SeqCst) + duration.as_millis() as u64;
+        self.clock.timers.lock().unwrap().push((at, tx));
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
+    fn now(&self) -> Duration {
+        Duration::from_millis(self.clock.now.load(Ordering::SeqCst))
+    }
+    fn unix_millis(&self) -> u64 {
+        1_700_000_000_000 + self.clock.now.load(Ordering::SeqCst)
+    }
+}
+
+/// One canned response.
+#[derive(Clone)]
+struct Page {
+    status: u16,
+    content_type: &'static str,
+    location: Option<String>,
+    body: Vec<u8>,
+    latency_ms: u64,
+}
+
+fn html(body: &str) -> Page {
+    Page {
+        status: 200,
+        content_type: "text/html; charset=utf-8",
+        location: None,
+        body: body.as_bytes().to_vec(),
+        latency_ms: 10,
+    }
+}
+
+#[derive(Clone)]
+struct MemoryFetcher {
+    site: Arc<HashMap<String, Page>>,
+    runtime: VirtualRuntime,
+    log: Arc<Mutex<Vec<String>>>,
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: Arc<AtomicUsize>,
+}
+
+/// Body that holds its `in_flight` slot until read to the end or dropped.
+struct Reader {
+    data: Vec<u8>,
+    pos: usize,
+    _guard: InFlight,
+}
+
+struct InFlight(Arc<AtomicUsize>);
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl AsyncRead for Reader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let n = buf.len().min(self.data.len() - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl Fetch for MemoryFetcher {
+    fn fetch(&self, request: FetchRequest) -> BoxFuture<'_, Result<Response, FetchError>> {
+        Box::pin(async move {
+            self.log.lock().unwrap().push(request.url.to_string());
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+            let guard = InFlight(self.in_flight.clone());
+            let page = self
+                .site
+                .get(request.url.as_str())
+                .cloned()
+                .unwrap_or(Page {
+                    status: 404,
+                    content_type: "text/plain",
+                    location: None,
+                    body: b"not found".to_vec(),
+                    latency_ms: 1,
+                });
+            self.runtime
+                .sleep(Duration::from_millis(page.latency_ms))
+                .await;
+            if request.url.host_str() == Some("down.test") {
+                return Err(FetchError::Connect("connection refused".into()));
+            }
+            Ok(Response {
+                status: page.status,
+                url: request.url,
+                content_type: Some(page.content_type.to_owned()),
+                content_length: Some(page.body.len() as u64),
+                location: page.location,
+                retry_after: None,
+                body: Box::new(Reader {
+                    data: page.body,
+                    pos: 0,
+                    _guard: guard,
+                }),
+            })
+        })
+    }
+}
+
+struct Harness {
+    fetcher: MemoryFetcher,
+    store: MemoryStore,
+}
+
+/// Run a crawl on a LocalPool, advancing the virtual clock whenever the
+/// pool is idle. `stop_after` stops the crawl once that many records exist.
+fn crawl(
+    site: HashMap<String, Page>,
+    config: Config,
+    stop_after: Option<usize>,
+) -> (Summary, Harness) {
+    let mut pool = LocalPool::new();
+    let spawner = pool.spawner();
+    let (spawn_tx, mut spawn_rx) = mpsc::unbounded::<BoxFuture<'static, ()>>();
+    let runtime = VirtualRuntime {
+        clock: Arc::new(Clock::default()),
+        spawn: spawn_tx,
+    };
+    let fetcher = MemoryFetcher {
+        site: Arc::new(site),
+        runtime: runtime.clone(),
+        log: Arc::default(),
+        in_flight: Arc::default(),
+        max_in_flight: Arc::default(),
+    };
+    let store = MemoryStore::default();
+    let crawler = Crawler::new(config, fetcher.clone(), runtime.clone()).expect("valid config");
+    let stop = crawler.stop_handle();
+    let result: Rc<RefCell<Option<Summary>>> = Rc::default();
+    {
+        let result = result.clone();
+        let store = store.clone();
+        spawner
+            .spawn_local(async move {
+                *result.borrow_mut() =
+                    Some(crawler.run(store).await.expect("memory store never fails"));
+            })
+            .unwrap();
+    }
+    let inner = spawner.clone();
+    spawner
+        .spawn_local(async move {
+            while let Some(f) = spawn_rx.next().await {
+                inner.spawn_local(f).unwrap();
+            }
+        })
+        .unwrap();
+    let clock = runtime.clock.clone();
+    for _ in 0..1_000_000 {
+        pool.run_until_stalled();
+        if result.borrow().is_some() {
+            break;
+        }
+        if let Some(n) = stop_after {
+            if !stop.is_stopped() && store.records().len() >= n {
+                stop.stop();
+                continue;
+            }
+        }
+        // Idle: jump to the next timer.
+        let mut timers = clock.timers.lock().unwrap();
+        let Some(next) = timers.iter().map(|(t, _)| *t).min() else {
+            panic!("deadlock: no task can progress and no timer is set");
+        };
+        clock.now.store(next, Ordering::SeqCst);
+        let (due, rest): (Vec<_>, Vec<_>) = timers.drain(..).partition(|(t, _)| *t <= next);
+        *timers = rest;
+        drop(timers);
+        for (_, tx) in due {
+            let _ = tx.send(());
+        }
+    }
+    let summary = result.borrow_mut().take().expect("crawl finished");
+    (summary, Harness { fetcher, store })
+}
+
+fn config(seed: &str) -> Config {
+    let mut c = Config::default();
+    c.seeds.push(seed.parse().unwrap());
+    c.memory = 16 * 1024 * 1024;
+    c.max_body = 1024 * 1024;
+    c
+}
+
+fn by_url(records: &[Record]) -> BTreeMap<String, Record> {
+    let mut map = BTreeMap::new();
+    for r in records {
+        assert!(
+            map.insert(r.url.clone(), r.clone()).is_none(),
+            "{} stored twice",
+            r.url
+        );
+    }
+    map
+}
+
+fn small_site() -> HashMap<String, Page> {
+    let mut site = HashMap::new();
+    site.insert(
+        "http://a.test/robots.txt".into(),
+        Page {
+            content_type: "text/plain",
+            ..html("User-agent: *\nDisallow: /private/\n")
+        },
+    );
+    site.insert(
+        "http://a.test/".into(),
+        html(
+            r#"<html lang="en"><head><title> Home </title><meta name="description" content="the home"></head><body>
+            <a href="/a">a</a> <a href="b#frag">b</a> <a href="/a?utm_source=x">a again</a>
+            <a href="/private/secret">secret</a> <a href="http://other.test/">off-site</a>
+            <a href="mailto:x@y">mail</a> <a href="/missing">404</a> <a href="/moved">moved</a>
+            <a href="/away">away</a> <a href="http://down.test/">down</a></body></html>"#,
+        ),
+    );
+    site.insert(
+        "http://a.test/a".into(),
+        html("<title>A</title><a href='/'>home</a><a href='/deep'>deep</a>"),
+    );
+    site.insert(
+        "http://a.test/b".into(),
+        html("<title>B</title><a href='/a'>a</a>"),
+    );
+    site.insert(
+        "http://a.test/deep".into(),
+        html("<title>Deep</title><a href='/deeper'>deeper</a>"),
+    );
+    site.insert("http://a.test/deeper".into(), html("<title>Deeper</title>"));
+    site.insert(
+        "http://a.test/private/secret".into(),
+        html("<title>Secret</title>"),
+    );
+    site.insert(
+        "http://a.test/moved".into(),
+        Page {
+            status: 301,
+            location: Some("/b".into()),
+            ..html("")
+        },
+    );
+    site.insert(
+        "http://a.test/away".into(),
+        Page {
+            status: 302,
+            location: Some("http://other.test/landing".into()),
+            ..html("")
+        },
+    );
+    site
+}
+
+#[test]
+fn crawls_the_site_once_within_scope_and_robots() {
+    let (summary, h) = crawl(small_site(), config("http://a.test/"), None);
+    let records = by_url(&h.store.records());
+    let urls: Vec<&str> = records.keys().map(String::as_str).collect();
+    assert_eq!(
+        urls,
+        [
+            "http://a.test/",
+            "http://a.test/a",
+            "http://a.test/away",
+            "http://a.test/b",
+            "http://a.test/deep",
+            "http://a.test/deeper",
+            "http://a.test/missing",
+            "http://a.test/moved",
+        ]
+    );
+    let home = &records["http://a.test/"];
+    assert_eq!(home.title.as_deref(), Some("Home"));
+    assert_eq!(home.description.as_deref(), Some("the home"));
+    assert_eq!(home.lang.as_deref(), Some("en"));
+    assert_eq!(home.status, Some(200));
+    assert!(home.error.is_none());
+    assert!(home.sha256.as_deref().is_some_and(|s| s.len() == 64));
+    assert_eq!(records["http://a.test/deeper"].depth, 3);
+    assert_eq!(
+        records["http://a.test/deeper"].parent.as_deref(),
+        Some("http://a.test/deep")
+    );
+    let missing = &records["http://a.test/missing"];
+    assert_eq!(
+        (
+            missing.status,
+            missing.error.as_ref().map(|e| e.kind.as_str())
+        ),
+        (Some(404), Some("http"))
+    );
+    let moved = &records["http://a.test/moved"];
+    assert_eq!(
+        (moved.status, moved.final_url.as_deref()),
+        (Some(301), Some("http://a.test/b"))
+    );
+    assert!(moved.error.is_none());
+    let away = &records["http://a.test/away"];
+    assert_eq!(
+        away.error.as_ref().map(|e| e.kind.as_str()),
+        Some("redirect_out_of_scope")
+    );
+
+    let log = h.fetcher.log.lock().unwrap().clone();
+    assert!(
+        !log.iter().any(|u| u.contains("/private/")),
+        "robots.txt obeyed: {log:?}"
+    );
+    assert!(
+        !log.iter()
+            .any(|u| u.contains("other.test") || u.contains("down.test")),
+        "scope kept: {log:?}"
+    );
+    assert_eq!(
+        log.iter().filter(|u| u.ends_with("/robots.txt")).count(),
+        1,
+        "robots.txt fetched once"
+    );
+    assert_eq!(summary.pages + summary.errors, 8);
+    assert_eq!(summary.errors, 2);
+    assert_eq!(summary.robots_skipped, 1);
+    assert!(!summary.interrupted);
+}
+
+#[test]
+fn depth_and_page_limits() {
+    let mut c = config("http://a.test/");
+    c.max_depth = Some(1);
+    let (_, h) = crawl(small_site(), c, None);
+    assert!(h.store.records().iter().all(|r| r.depth <= 1));
+    assert!(!h.store.records().iter().any(|r| r.url.ends_with("/deep")));
+
+    let mut c = config("http://a.test/");
+    c.max_pages = Some(3);
+    let (summary, h) = crawl(small_site(), c, None);
+    assert_eq!(h.store.records().len(), 3);
+    assert!(summary.queued > 0);
+}
+
+/// A generated site: `n` pages of `size` bytes, each linking to the next few.
+fn big_site(n: usize, size: usize, latency_ms: u64) -> HashMap<String, Page> {
+    let mut site = HashMap::new();
+    for i in 0..n {
+        let mut body = String::from("<html><head><title>p</title></head><body>");
+        for j in 1..=8 {
+            body.push_str(&format!("<a href=\"/p{}\">next</a>", (i * 8 + j) % n));
+        }
+        while body.len() < size {
+            body.push_str("<p>lorem ipsum dolor sit amet</p>");
+        }
+        let mut page = html(&body);
+        page.latency_ms = latency_ms;
+        site.insert(format!("http://a.test/p{i}"), page);
+    }
+    site
+}
+
+#[test]
+fn count_gate_bounds_pages_in_flight() {
+    let mut c = config("http://a.test/p0");
+    c.concurrency = semcrawl_core::Concurrency::Fixed(4);
+    let (summary, h) = crawl(big_site(60, 2_000, 50), c, None);
+    assert_eq!(summary.pages, 60);
+    let max = h.fetcher.max_in_flight.load(Ordering::SeqCst);
+    assert!(max <= 4, "at most 4 fetches at once, saw {max}");
+    assert!(max >= 2, "the crawl did run pages concurrently (saw {max})");
+    assert!(summary.max_in_flight <= 4);
+}
+
+#[test]
+fn byte_gate_bounds_bytes_held_with_large_pages() {
+    let mut c = config("http://a.test/p0");
+    c.concurrency = semcrawl_core::Concurrency::Fixed(64);
+    c.max_body = 2 * 1024 * 1024;
+    c.memory = 4 * 1024 * 1024; // a few pages at a time, with their parse cost
+    let (summary, h) = crawl(big_site(30, 300_000, 100), c.clone(), None);
+    let records = h.store.records();
+    assert_eq!(records.len(), 30);
+    assert!(
+        summary.peak_bytes <= c.memory,
+        "{} > {}",
+        summary.peak_bytes,
+        c.memory
+    );
+    assert!(
+        summary.peak_bytes > 300_000,
+        "bodies were charged to the gate"
+    );
+    // 300 kB pages with a parse cost that fits: every page parsed.
+    let parsed = records.iter().filter(|r| r.error.is_none()).count();
+    let over = records
+        .iter()
+        .filter(|r| {
+            r.error
+                .as_ref()
+                .is_some_and(|e| e.kind.as_str() == "over_budget")
+        })
+        .count();
+    assert_eq!(
+        parsed + over,
+        30,
+        "every page stored or recorded as over budget"
+    );
+}
+
+#[test]
+fn body_cap_records_an_error() {
+    let mut c = config("http://a.test/p0");
+    c.max_body = 10_000;
+    c.memory = 1024 * 1024;
+    let (summary, h) = crawl(big_site(1, 50_000, 1), c, None);
+    let r = &h.store.records()[0];
+    assert_eq!(
+        r.error.as_ref().map(|e| e.kind.as_str()),
+        Some("body_too_large")
+    );
+    assert_eq!(summary.errors, 1);
+}
+
+#[test]
+fn stop_records_everything_in_flight_and_loses_nothing() {
+    let mut c = config("http://a.test/p0");
+    c.concurrency = semcrawl_core::Concurrency::Fixed(8);
+    c.grace = Duration::from_millis(10);
+    let (summary, h) = crawl(big_site(500, 1_000, 200), c, Some(20));
+    let records = by_url(&h.store.records());
+    assert!(summary.interrupted);
+    assert!(records.len() < 500, "stopped early");
+    assert_eq!(summary.pages + summary.errors, records.len() as u64);
+    // Pages in flight at the stop were recorded as interrupted.
+    let interrupted = records
+        .values()
+        .filter(|r| {
+            r.error
+                .as_ref()
+                .is_some_and(|e| e.kind.as_str() == "interrupted")
+        })
+        .count();
+    assert!(interrupted > 0, "in-flight pages recorded as interrupted");
+    // Every fetch started is in the store.
+    let fetched: std::collections::BTreeSet<String> = h
+        .fetcher
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|u| !u.ends_with("robots.txt"))
+        .cloned()
+        .collect();
+    for url in &fetched {
+        assert!(records.contains_key(url), "{url} fetched but not stored");
+    }
+}
