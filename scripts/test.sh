@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (see README.md, "Quick start").
+# Installs what it needs on a fresh machine; skips nothing silently.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain components"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+command -v cargo-fmt >/dev/null && command -v cargo-clippy >/dev/null || {
+  echo "rustfmt/clippy missing and could not be installed" >&2; exit 1; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (native)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test (native)"
+cargo test --workspace
+
+step "browser runtime (wasm-pack, headless Chromium)"
+bash scripts/wasm-test.sh
+
+if [ -f tests/src/bin/bench.rs ]; then
+  step "benchmark harness smoke run (--quick)"
+  cargo run --release -p semcrawl-tests --bin bench -- --quick
+fi
+
+printf '\nall checks passed\n'
