@@ -40,7 +40,7 @@ pub(crate) struct PageResult {
 }
 
 enum Attempt {
-    Done(PageResult),
+    Done(Box<PageResult>),
     Retry(Failure, Option<Duration>),
     Preempted,
 }
@@ -128,7 +128,7 @@ pub(crate) async fn process<F: Fetch, R: Runtime>(ctx: &Ctx<F, R>, entry: &Entry
     let mut preempted = 0;
     let mut result = loop {
         match attempt(ctx, entry, retries < ctx.config.retries).await {
-            Attempt::Done(r) => break r,
+            Attempt::Done(r) => break *r,
             Attempt::Retry(failure, retry_after) => {
                 match ctx
                     .retry
@@ -189,7 +189,13 @@ pub(crate) fn failed(entry: &Entry, kind: ErrorKind, message: String) -> PageRes
 async fn attempt<F: Fetch, R: Runtime>(ctx: &Ctx<F, R>, entry: &Entry, can_retry: bool) -> Attempt {
     let mut hold = match ctx.gate.admit(PAGE_OVERHEAD).await {
         Ok(h) => h,
-        Err(e) => return Attempt::Done(failed(entry, ErrorKind::OverBudget, e.to_string())),
+        Err(e) => {
+            return Attempt::Done(Box::new(failed(
+                entry,
+                ErrorKind::OverBudget,
+                e.to_string(),
+            )))
+        }
     };
     ctx.stats.fetch_started();
     let outcome = {
@@ -205,11 +211,11 @@ async fn attempt<F: Fetch, R: Runtime>(ctx: &Ctx<F, R>, entry: &Entry, can_retry
         None => Attempt::Retry(Failure::Fetch(FetchError::Timeout), None),
         Some(Exchange::Failed(failure, retry_after)) => Attempt::Retry(failure, retry_after),
         Some(Exchange::Gate(GateError::Preempted)) => Attempt::Preempted,
-        Some(Exchange::Gate(GateError::OverBudget)) => Attempt::Done(failed(
+        Some(Exchange::Gate(GateError::OverBudget)) => Attempt::Done(Box::new(failed(
             entry,
             ErrorKind::OverBudget,
             "the page does not fit in the memory budget".into(),
-        )),
+        ))),
         Some(Exchange::Done(mut result)) => {
             let keep = result.record.heap_size() as u64;
             hold.shrink_to(keep);
@@ -220,7 +226,7 @@ async fn attempt<F: Fetch, R: Runtime>(ctx: &Ctx<F, R>, entry: &Entry, can_retry
 }
 
 enum Exchange {
-    Done(PageResult),
+    Done(Box<PageResult>),
     Failed(Failure, Option<Duration>),
     Gate(GateError),
 }
@@ -254,13 +260,14 @@ async fn exchange<F: Fetch, R: Runtime>(
     record.content_type = response.content_type.clone();
 
     if (300..400).contains(&status) && status != 304 {
-        return Exchange::Done(redirect(
+        let location = response.location.as_deref();
+        return Exchange::Done(Box::new(redirect(
             ctx,
             entry,
             record,
             &response.url,
-            response.location.as_deref(),
-        ));
+            location,
+        )));
     }
 
     let body = match read_body(
@@ -286,11 +293,11 @@ async fn exchange<F: Fetch, R: Runtime>(
                 ctx.config.max_body
             ),
         });
-        return Exchange::Done(PageResult {
+        return Exchange::Done(Box::new(PageResult {
             record,
             links: Vec::new(),
             hold: None,
-        });
+        }));
     }
     record.bytes = body.bytes.len() as u64;
     record.sha256 = Some(hex(&Sha256::digest(&body.bytes)));
@@ -299,19 +306,19 @@ async fn exchange<F: Fetch, R: Runtime>(
             kind: ErrorKind::Http,
             message: format!("HTTP {status}"),
         });
-        return Exchange::Done(PageResult {
+        return Exchange::Done(Box::new(PageResult {
             record,
             links: Vec::new(),
             hold: None,
-        });
+        }));
     }
     let prefix = &body.bytes[..body.bytes.len().min(512)];
     if !is_html(record.content_type.as_deref(), prefix) {
-        return Exchange::Done(PageResult {
+        return Exchange::Done(Box::new(PageResult {
             record,
             links: Vec::new(),
             hold: None,
-        });
+        }));
     }
     // The parse tree costs a multiple of the body: reserve it first.
     if let Err(e) = hold.grow(body.bytes.len() as u64 * PARSE_COST_RATIO).await {
@@ -326,11 +333,11 @@ async fn exchange<F: Fetch, R: Runtime>(
                 body.bytes.len() as u64 * (PARSE_COST_RATIO + 1)
             ),
         });
-        return Exchange::Done(PageResult {
+        return Exchange::Done(Box::new(PageResult {
             record,
             links: Vec::new(),
             hold: None,
-        });
+        }));
     }
     let base = record
         .final_url
@@ -343,11 +350,11 @@ async fn exchange<F: Fetch, R: Runtime>(
         .parse(&body.bytes, record.content_type.as_deref(), &base);
     drop(body);
     let links = normalize::apply_page(&mut record, page, ctx.config.links);
-    Exchange::Done(PageResult {
+    Exchange::Done(Box::new(PageResult {
         record,
         links: links.into_iter().map(|u| (u, false)).collect(),
         hold: None,
-    })
+    }))
 }
 
 fn redirect<F: Fetch, R: Runtime>(

@@ -395,9 +395,10 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                         // the rest is disallowed or waits on nothing.
                         return;
                     }
-                    match select(select(timer, outcomes.next()), stop.wait().boxed_local()).await {
-                        Either::Left((Either::Right((Some(o), _)), _)) => self.absorb(o),
-                        _ => {}
+                    let woke =
+                        select(select(timer, outcomes.next()), stop.wait().boxed_local()).await;
+                    if let Either::Left((Either::Right((Some(o), _)), _)) = woke {
+                        self.absorb(o);
                     }
                 }
             }

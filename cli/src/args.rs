@@ -1,0 +1,373 @@
+//! Command-line arguments, and their translation into a core [`Config`].
+//!
+//! Every option is checked here or by [`Config::validate`], before any request
+//! is sent, so a typo costs a one-line error and exit code 2, never a crawl.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use semcrawl_core::config::FieldSpec;
+use semcrawl_core::scope::ScopeMode;
+use semcrawl_core::size::{parse_duration, parse_size};
+use semcrawl_core::{Concurrency, Config, ConfigError};
+use url::Url;
+
+const ABOUT: &str = "A web crawler whose memory stays bounded by construction.";
+
+const LONG_ABOUT: &str = "\
+A web crawler whose memory stays bounded by construction.
+
+Every page goes through fetch -> parse -> normalize -> store. Two gates bound
+the work in flight: --concurrency N pages at most (the permit is taken before
+the page's task exists, so waiting work is just a URL in the queue), and
+--memory SIZE bytes at most for everything those pages hold: bodies as they
+stream in, parse trees, records waiting for the store.";
+
+const CRAWL_AFTER_HELP: &str = "\
+MEMORY MODEL:
+    --memory bounds the bytes held by pages in flight: each page reserves
+    64 KiB before its request is sent, reserves its body before reading it
+    (from Content-Length when given, else chunk by chunk), reserves its parse
+    tree before parsing, and keeps its record's size reserved until the store
+    has written it. A body over --max-body (counted after decompression, so a
+    gzip bomb stops there) is cut and recorded as a body_too_large error. A
+    page that cannot fit in the budget even alone is recorded as over_budget.
+    Not covered: the URL queue and seen set (tens of bytes per URL), the HTTP
+    client's socket buffers, and the program itself (a few MiB).
+
+OUTPUT:
+    One JSON record per URL fetched, failures included (their `error` field
+    says why). --out - (the default) writes JSON Lines to stdout; a path
+    ending in .sqlite/.db writes a SQLite table `pages`; any other path
+    writes JSON Lines to that file. --post URL sends batches to a service.
+
+EXIT STATUS:
+    0 the crawl finished; 1 the store failed; 2 bad usage; 130 interrupted
+    (Ctrl-C: pages in flight finish or are recorded, the store is flushed).
+
+EXAMPLES:
+    semcrawl crawl https://example.com/ --out pages.jsonl
+    semcrawl crawl https://example.com/ --concurrency 64 --memory 64MiB --max-depth 3
+    semcrawl crawl https://example.com/ --select price='.price' --select img='main img@src'
+    semcrawl demo";
+
+/// `semcrawl`: the command line.
+#[derive(Debug, Parser)]
+#[command(name = "semcrawl", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Crawl from one or more seed URLs.
+    #[command(after_long_help = CRAWL_AFTER_HELP)]
+    Crawl(CrawlArgs),
+    /// Start a generated sample site on 127.0.0.1 and crawl it: no internet needed.
+    Demo(DemoArgs),
+}
+
+/// `semcrawl demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Pages of the generated site.
+    #[arg(long, default_value_t = 400, value_name = "N")]
+    pub pages: usize,
+
+    /// Where records go (default: semcrawl-demo.jsonl in the current directory).
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "PATH",
+        default_value = "semcrawl-demo.jsonl"
+    )]
+    pub out: String,
+
+    /// The crawl's options (same as `semcrawl crawl`).
+    #[command(flatten)]
+    pub crawl: CrawlOptions,
+}
+
+/// `semcrawl crawl`.
+#[derive(Debug, Args)]
+pub struct CrawlArgs {
+    /// Seed URLs (http or https). The crawl starts here, at depth 0.
+    #[arg(required = true, value_name = "URL", value_parser = parse_url)]
+    pub urls: Vec<Url>,
+
+    /// Where records go: `-` for stdout (JSON Lines), a `.sqlite`/`.db` path
+    /// for SQLite, any other path for a JSON Lines file.
+    #[arg(long, short = 'o', value_name = "PATH", default_value = "-")]
+    pub out: String,
+
+    /// Also POST batches of records (a JSON array) to this URL; retried, never dropped silently.
+    #[arg(long, value_name = "URL", value_parser = parse_url, conflicts_with = "out")]
+    pub post: Option<Url>,
+
+    /// The crawl's options.
+    #[command(flatten)]
+    pub crawl: CrawlOptions,
+}
+
+/// When to draw the progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// When stderr is a terminal.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Options shared by `crawl` and `demo`.
+#[derive(Debug, Args)]
+pub struct CrawlOptions {
+    /// Most pages in the pipeline at once (fetching, parsing or waiting for the store).
+    #[arg(
+        long,
+        short = 'c',
+        default_value_t = 16,
+        value_name = "N",
+        help_heading = "Limits"
+    )]
+    pub concurrency: usize,
+
+    /// Memory budget for pages in flight: bodies, parse trees, records waiting
+    /// for the store. Sizes: 64MiB, 1GiB, 500MB, ...
+    #[arg(long, short = 'm', default_value = "256MiB", value_name = "SIZE", value_parser = parse_size_arg, help_heading = "Limits")]
+    pub memory: u64,
+
+    /// Largest body accepted, counted after decompression; larger ones are cut and recorded as errors.
+    #[arg(long, default_value = "10MiB", value_name = "SIZE", value_parser = parse_size_arg, help_heading = "Limits")]
+    pub max_body: u64,
+
+    /// Deepest link distance from a seed (seeds are depth 0).
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_depth: Option<u32>,
+
+    /// Stop after this many pages.
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_pages: Option<u64>,
+
+    /// Which hosts to crawl: the seeds' hosts, their domains (and subdomains), or anything.
+    #[arg(long, value_enum, default_value_t = ScopeArg::Host, help_heading = "Scope")]
+    pub scope: ScopeArg,
+
+    /// Also crawl this domain and its subdomains (repeatable).
+    #[arg(long = "allow-domain", value_name = "DOMAIN", help_heading = "Scope")]
+    pub allow_domains: Vec<String>,
+
+    /// Do not fetch or obey robots.txt.
+    #[arg(long, help_heading = "Politeness")]
+    pub ignore_robots: bool,
+
+    /// Most concurrent requests to one host [default: --concurrency].
+    #[arg(long, value_name = "N", help_heading = "Politeness")]
+    pub per_host: Option<usize>,
+
+    /// Pause between two requests to one host (requests to it are then serialized): 250ms, 2s, ...
+    #[arg(long, default_value = "0ms", value_name = "DURATION", value_parser = parse_duration_arg, help_heading = "Politeness")]
+    pub delay: Duration,
+
+    /// `User-Agent` header, also matched against robots.txt groups.
+    #[arg(long, value_name = "STRING", help_heading = "Politeness")]
+    pub user_agent: Option<String>,
+
+    /// Deadline of one request, body included.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration_arg, help_heading = "Requests")]
+    pub timeout: Duration,
+
+    /// Retries of transient failures (connect errors, timeouts, 429, 5xx), with exponential backoff; Retry-After is honoured.
+    #[arg(long, default_value_t = 2, value_name = "N", help_heading = "Requests")]
+    pub retries: u32,
+
+    /// Redirects followed in a row (each hop is its own record).
+    #[arg(
+        long,
+        default_value_t = 10,
+        value_name = "N",
+        help_heading = "Requests"
+    )]
+    pub max_redirects: u32,
+
+    /// Extract a field: NAME=CSS (text of the first match) or NAME=CSS@attr (repeatable).
+    #[arg(long = "select", value_name = "NAME=CSS[@attr]", value_parser = parse_field, help_heading = "Extraction")]
+    pub select: Vec<FieldSpec>,
+
+    /// Keep each page's visible text in its record.
+    #[arg(long, help_heading = "Extraction")]
+    pub text: bool,
+
+    /// Keep each page's list of links in its record.
+    #[arg(long, help_heading = "Extraction")]
+    pub links: bool,
+
+    /// After Ctrl-C, how long pages in flight may take before they are recorded as interrupted.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration_arg, help_heading = "Output")]
+    pub grace: Duration,
+
+    /// Print nothing but errors on stderr (no progress, no summary).
+    #[arg(long, short = 'q', help_heading = "Output")]
+    pub quiet: bool,
+
+    /// Progress bar on stderr.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto, value_name = "WHEN", help_heading = "Output")]
+    pub progress: ProgressMode,
+
+    /// Also write the final summary as JSON to this file.
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    pub summary_json: Option<PathBuf>,
+
+    /// Log level (error, warn, info, debug, trace); RUST_LOG overrides it.
+    #[arg(
+        long,
+        default_value = "warn",
+        value_name = "LEVEL",
+        help_heading = "Output"
+    )]
+    pub log_level: String,
+
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub threads: Option<usize>,
+}
+
+/// `--scope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScopeArg {
+    /// The seeds' exact hosts.
+    Host,
+    /// The seeds' domains and their subdomains.
+    Domain,
+    /// Any host.
+    Any,
+}
+
+fn parse_url(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s).map_err(|e| format!("invalid URL '{s}': {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "invalid URL '{s}': only http and https URLs can be crawled"
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("invalid URL '{s}': no host"));
+    }
+    Ok(url)
+}
+
+fn parse_size_arg(s: &str) -> Result<u64, String> {
+    parse_size(s)
+}
+
+fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s)
+}
+
+fn parse_field(s: &str) -> Result<FieldSpec, String> {
+    FieldSpec::parse(s).map_err(|e| e.to_string())
+}
+
+impl CrawlOptions {
+    /// The core configuration for these options and `seeds`.
+    pub fn to_config(&self, seeds: Vec<Url>) -> Result<Config, ConfigError> {
+        let defaults = Config::default();
+        let config = Config {
+            seeds,
+            concurrency: Concurrency::Fixed(self.concurrency),
+            memory: self.memory,
+            max_body: self.max_body,
+            max_depth: self.max_depth,
+            max_pages: self.max_pages,
+            scope: match self.scope {
+                ScopeArg::Host => ScopeMode::Host,
+                ScopeArg::Domain => ScopeMode::Domain,
+                ScopeArg::Any => ScopeMode::Any,
+            },
+            allow_domains: self.allow_domains.clone(),
+            obey_robots: !self.ignore_robots,
+            per_host: self.per_host.unwrap_or(self.concurrency),
+            delay: self.delay,
+            max_redirects: self.max_redirects,
+            retries: self.retries,
+            timeout: self.timeout,
+            user_agent: self.user_agent.clone().unwrap_or(defaults.user_agent),
+            fields: self.select.clone(),
+            text: self.text,
+            links: self.links,
+            grace: self.grace,
+            batch_size: defaults.batch_size,
+        };
+        config.validate()?;
+        if self.threads == Some(0) {
+            return Err(ConfigError("--threads must be at least 1".into()));
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("semcrawl").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_make_a_valid_config() {
+        let cli = parse(&["crawl", "http://127.0.0.1:1/"]).unwrap();
+        let Command::Crawl(args) = cli.command else {
+            panic!()
+        };
+        let config = args.crawl.to_config(args.urls.clone()).unwrap();
+        assert_eq!(config.concurrency, Concurrency::Fixed(16));
+        assert_eq!(config.memory, 256 << 20);
+        assert!(config.obey_robots);
+    }
+
+    #[test]
+    fn sizes_durations_and_fields() {
+        let cli = parse(&[
+            "crawl",
+            "http://a.test/",
+            "--memory",
+            "64MiB",
+            "--max-body",
+            "1MB",
+            "--delay",
+            "250ms",
+            "--select",
+            "t=h1",
+            "--select",
+            "img=img@src",
+        ])
+        .unwrap();
+        let Command::Crawl(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.crawl.memory, 64 << 20);
+        assert_eq!(args.crawl.max_body, 1_000_000);
+        assert_eq!(args.crawl.delay, Duration::from_millis(250));
+        assert_eq!(args.crawl.select[1].attr.as_deref(), Some("src"));
+    }
+
+    #[test]
+    fn bad_input_is_refused() {
+        assert!(parse(&["crawl", "not a url"]).is_err());
+        assert!(parse(&["crawl", "ftp://a.test/"]).is_err());
+        assert!(parse(&["crawl", "http://a.test/", "--memory", "lots"]).is_err());
+        assert!(parse(&["crawl", "http://a.test/", "--bogus"]).is_err());
+        let cli = parse(&["crawl", "http://a.test/", "--memory", "1KiB"]).unwrap();
+        let Command::Crawl(args) = cli.command else {
+            panic!()
+        };
+        let err = args.crawl.to_config(args.urls.clone()).unwrap_err();
+        assert!(err.to_string().contains("--memory"), "{err}");
+    }
+}

@@ -1,0 +1,98 @@
+//! One crawl from the command line: build the smol runtime, the HTTP client
+//! and the store, wire Ctrl-C to the crawl's stop handle, show progress,
+//! and report.
+
+use std::process::ExitCode;
+
+use semcrawl_core::{Config, Crawler};
+use semcrawl_smol::store::{open_store, DynStore, HttpSinkOptions, HttpSinkStore};
+use semcrawl_smol::{FetchOptions, HttpFetcher, SmolRuntime};
+
+use crate::args::{CrawlArgs, CrawlOptions};
+use crate::progress::Display;
+use crate::{summary, Failure};
+
+/// `semcrawl crawl`.
+pub fn crawl_command(args: CrawlArgs) -> Result<ExitCode, Failure> {
+    let config = args
+        .crawl
+        .to_config(args.urls.clone())
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let store = match &args.post {
+        Some(url) => DynStore(Box::new(
+            HttpSinkStore::new(url.as_str(), HttpSinkOptions::default())
+                .map_err(|e| Failure::Usage(format!("cannot use --post {url}: {e}")))?,
+        )),
+        None => open_store(&args.out)
+            .map_err(|e| Failure::Usage(format!("cannot open --out '{}': {e}", args.out)))?,
+    };
+    run(config, store, &args.crawl)
+}
+
+/// Run a validated crawl into `store`; returns the exit code.
+pub fn run(config: Config, store: DynStore, options: &CrawlOptions) -> Result<ExitCode, Failure> {
+    init_logging(&options.log_level)?;
+    let runtime = match options.threads {
+        Some(n) => SmolRuntime::with_threads(n),
+        None => SmolRuntime::new(),
+    }
+    .map_err(|e| Failure::Runtime(format!("cannot start worker threads: {e}")))?;
+    let fetcher = HttpFetcher::new(FetchOptions::from_config(&config))
+        .map_err(|e| Failure::Runtime(format!("cannot set up the HTTP client: {e}")))?;
+    let crawler = Crawler::new(config, fetcher, runtime.clone())
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+
+    let stop = crawler.stop_handle();
+    // First Ctrl-C (or SIGTERM): stop taking work, finish what is in flight,
+    // flush. Second: leave at once.
+    let installed = ctrlc::set_handler(move || {
+        if stop.is_stopped() {
+            eprintln!("semcrawl: interrupted again: exiting without waiting");
+            std::process::exit(130);
+        }
+        eprintln!(
+            "semcrawl: interrupted: finishing pages in flight (Ctrl-C again to quit at once)"
+        );
+        stop.stop();
+    });
+    if let Err(e) = installed {
+        tracing::warn!("cannot catch Ctrl-C: {e}");
+    }
+
+    let display = Display::start(crawler.stats(), options.progress, options.quiet);
+    let result = runtime.block_on(crawler.run(store));
+    display.finish();
+
+    let summary = result.map_err(|e| Failure::Runtime(format!("the store failed: {e}")))?;
+    if !options.quiet {
+        eprint!("{}", summary::render(&summary));
+    }
+    if let Some(path) = &options.summary_json {
+        summary::write_json(&summary, path).map_err(|e| {
+            Failure::Runtime(format!(
+                "cannot write --summary-json '{}': {e}",
+                path.display()
+            ))
+        })?;
+    }
+    Ok(if summary.interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn init_logging(level: &str) -> Result<(), Failure> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.is_empty() => EnvFilter::try_new(&v)
+            .map_err(|e| Failure::Usage(format!("invalid RUST_LOG '{v}': {e}")))?,
+        _ => EnvFilter::try_new(level)
+            .map_err(|e| Failure::Usage(format!("invalid --log-level '{level}': {e}")))?,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    Ok(())
+}

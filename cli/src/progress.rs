@@ -1,0 +1,88 @@
+//! The progress display on stderr: a live bar on a terminal, plain lines
+//! otherwise (with `--progress always`), nothing with `--progress never`.
+//!
+//! It runs on its own thread and only reads the crawl's atomic counters, so
+//! drawing never slows the crawl.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use semcrawl_core::size::format_bytes;
+use semcrawl_core::stats::{Progress, Stats};
+
+use crate::args::ProgressMode;
+
+/// A running display; [`finish`](Display::finish) clears it.
+pub struct Display {
+    done: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn line(p: &Progress, started: Instant) -> String {
+    let secs = started.elapsed().as_secs_f64().max(0.001);
+    format!(
+        "{} pages ({} errors) | {} in flight | {} queued | {} / {} held | {:.0} pages/s",
+        p.pages + p.errors,
+        p.errors,
+        p.in_flight,
+        p.queued,
+        format_bytes(p.bytes_held),
+        format_bytes(p.budget),
+        (p.pages + p.errors) as f64 / secs
+    )
+}
+
+impl Display {
+    /// Start showing `stats` according to `mode` (and `quiet`).
+    pub fn start(stats: Arc<Stats>, mode: ProgressMode, quiet: bool) -> Display {
+        let done = Arc::new(AtomicBool::new(false));
+        let terminal = std::io::stderr().is_terminal();
+        let thread = match (mode, terminal, quiet) {
+            (_, _, true) | (ProgressMode::Never, _, _) | (ProgressMode::Auto, false, _) => None,
+            (_, true, _) => {
+                let done = done.clone();
+                Some(std::thread::spawn(move || {
+                    let bar =
+                        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8));
+                    bar.set_style(
+                        ProgressStyle::with_template("{spinner} {msg}").expect("valid template"),
+                    );
+                    let started = Instant::now();
+                    while !done.load(Ordering::Relaxed) {
+                        let gate = stats.gate();
+                        let mut p = stats.snapshot(0);
+                        p.bytes_held = gate.held();
+                        bar.set_message(line(&p, started));
+                        bar.tick();
+                        std::thread::park_timeout(Duration::from_millis(125));
+                    }
+                    bar.finish_and_clear();
+                }))
+            }
+            (ProgressMode::Always, false, _) => {
+                let done = done.clone();
+                Some(std::thread::spawn(move || {
+                    let started = Instant::now();
+                    while !done.load(Ordering::Relaxed) {
+                        std::thread::park_timeout(Duration::from_secs(1));
+                        eprintln!("{}", line(&stats.snapshot(0), started));
+                    }
+                }))
+            }
+        };
+        Display { done, thread }
+    }
+
+    /// Stop and clear the display.
+    pub fn finish(mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}

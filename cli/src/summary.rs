@@ -1,0 +1,75 @@
+//! The end-of-crawl report on stderr, and its JSON twin.
+
+use std::path::Path;
+use std::time::Duration;
+
+use semcrawl_core::size::format_bytes;
+use semcrawl_core::Summary;
+
+/// Peak resident set size of this process, from `/proc/self/status` (Linux).
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Human summary, several lines.
+pub fn render(summary: &Summary) -> String {
+    let secs = Duration::from_millis(summary.elapsed_ms).as_secs_f64();
+    let total = summary.pages + summary.errors;
+    let rate = if secs > 0.0 { total as f64 / secs } else { 0.0 };
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{} pages stored ({} ok, {} errors) in {:.2}s: {:.0} pages/s\n",
+        total, summary.pages, summary.errors, secs, rate
+    ));
+    if !summary.errors_by_kind.is_empty() {
+        let kinds: Vec<String> = summary
+            .errors_by_kind
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        out.push_str(&format!("  errors by kind: {}\n", kinds.join(", ")));
+    }
+    out.push_str(&format!(
+        "  {} read; peak held by the memory gate {} of {} budget; most pages in flight {}\n",
+        format_bytes(summary.bytes),
+        format_bytes(summary.peak_bytes),
+        format_bytes(summary.budget),
+        summary.max_in_flight
+    ));
+    if let Some(rss) = peak_rss() {
+        out.push_str(&format!("  peak RSS {}\n", format_bytes(rss)));
+    }
+    if summary.robots_skipped > 0 {
+        out.push_str(&format!(
+            "  {} URLs skipped by robots.txt\n",
+            summary.robots_skipped
+        ));
+    }
+    if summary.interrupted {
+        out.push_str(&format!(
+            "  interrupted: {} URLs were still queued\n",
+            summary.queued
+        ));
+    } else if summary.queued > 0 {
+        out.push_str(&format!(
+            "  {} URLs left in the queue (--max-pages reached)\n",
+            summary.queued
+        ));
+    }
+    out
+}
+
+/// Write the summary as JSON (with the process's peak RSS) to `path`.
+pub fn write_json(summary: &Summary, path: &Path) -> std::io::Result<()> {
+    let mut value = serde_json::to_value(summary).map_err(std::io::Error::other)?;
+    if let (Some(obj), Some(rss)) = (value.as_object_mut(), peak_rss()) {
+        obj.insert("peakRssBytes".into(), rss.into());
+    }
+    std::fs::write(
+        path,
+        serde_json::to_vec_pretty(&value).map_err(std::io::Error::other)?,
+    )
+}
