@@ -580,9 +580,10 @@ fn known_page(n: usize) -> Resource {
     page.html()
 }
 
-/// Titles of the non-UTF-8 pages, as a crawler should decode them.
-pub(crate) const CP1252_TITLE: &str = "Café – naïve résumé";
-pub(crate) const SJIS_TITLE: &str = "日本語のページ";
+/// Title of `/enc/cp1252.html` (served in windows-1252), decoded.
+pub const CP1252_TITLE: &str = "Café – naïve résumé";
+/// Title of `/enc/sjis.html` (served in Shift_JIS), decoded.
+pub const SJIS_TITLE: &str = "日本語のページ";
 
 fn encoded_page(
     encoding: &'static encoding_rs::Encoding,

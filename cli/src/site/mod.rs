@@ -63,7 +63,7 @@ use std::time::Duration;
 
 pub use bomb::BOMB_INFLATED_SIZE;
 pub use expect::{ExpectOptions, Expected, ExpectedRecord};
-pub use html::{KnownPage, KNOWN_PAGE};
+pub use html::{KnownPage, CP1252_TITLE, KNOWN_PAGE, SJIS_TITLE};
 pub use server::SiteServer;
 
 /// Which traps a site contains. Each is a separate switch.
