@@ -140,7 +140,7 @@ async function start() {
     window.semcrawlSummary = summary;
     $('summary').textContent = JSON.stringify(summary, null, 2);
     const secs = (summary.elapsedMs / 1000).toFixed(2);
-    setStatus(`${summary.interrupted ? 'Stopped' : 'Done'}: ${summary.pages} pages, ${summary.errors} errors in ${secs} s; ` +
+    setStatus(`${summary.interrupted ? 'Stopped' : 'Done'}: ${summary.pages} pages, ${summary.errors} error${summary.errors === 1 ? "" : "s"} in ${secs} s; ` +
       `at most ${summary.maxInFlight} in flight, peak ${formatBytes(summary.peakBytes)} of ${formatBytes(summary.budget)}.`, 'done');
   } catch (e) {
     const message = e && e.message ? e.message : String(e);

@@ -407,7 +407,10 @@ fn js_options(site: &Site, extra: &str) -> JsValue {
     js_sys::JSON::parse(&json).unwrap()
 }
 
-fn collector() -> (Rc<RefCell<Vec<JsValue>>>, Closure<dyn FnMut(JsValue)>) {
+type Collected = Rc<RefCell<Vec<JsValue>>>;
+
+/// A JS callback that collects its arguments.
+fn collector() -> (Collected, Closure<dyn FnMut(JsValue)>) {
     let items = Rc::new(RefCell::new(Vec::new()));
     let sink = items.clone();
     (
