@@ -8,8 +8,9 @@
 // asserts: every reachable page fetched once and recorded once, nothing
 // disallowed or off-site fetched, at most `concurrency` requests in flight
 // (counted by the server and by the crawler), the byte budget held.
-// Screenshots (mid-crawl and at the end) and the summary go to
-// test-output/wasm/.
+// Then downloads the records as JSONL, and runs a second crawl stopped with
+// the Stop button. Screenshots (mid-crawl, at the end, after the stop), the
+// summary and the records go to test-output/wasm/.
 import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -155,6 +156,7 @@ async function main() {
 
     await page.waitForFunction(() => window.semcrawlSummary || window.semcrawlError, null,
       { timeout: Math.max(1000, DEADLINE_MS - (Date.now() - started)) });
+    const loadToSummary = (Date.now() - started) / 1000;
     const error = await page.evaluate(() => window.semcrawlError);
     assert.equal(error, undefined, `the crawl failed: ${error}`);
     const summary = await page.evaluate(() => window.semcrawlSummary);
@@ -189,13 +191,42 @@ async function main() {
     assert.ok(summary.peakBytes > 0 && summary.peakBytes <= summary.budget, 'byte budget held');
     assert.equal(summary.budget, 8 * 1024 * 1024);
 
+    // Download JSONL: one line per record, the same records.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    const jsonl = fs.readFileSync(await download.path(), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(jsonl.length, reachable + 1, 'one JSONL line per record');
+    assert.equal(new Set(jsonl.map((r) => r.url)).size, jsonl.length, 'each URL recorded once');
+    assert.equal(jsonl.filter((r) => r.error === null).length, reachable);
+    assert.ok(jsonl.every((r) => r.url.startsWith(`${origin}/site/`)), 'only site pages recorded');
+    fs.writeFileSync(path.join(out, 'records.jsonl'), jsonl.map((r) => JSON.stringify(r)).join('\n') + '\n');
+
+    // Stop: a second crawl, stopped from the page after a few pages.
+    const first = { serverMax: maxInFlight, seconds: loadToSummary };
+    hits.clear();
+    maxInFlight = 0;
+    const stopQuery = new URLSearchParams({ seed, concurrency: '2', memory: '4MiB', autostart: '1' });
+    await page.goto(`${origin}/demo/index.html?${stopQuery}`);
+    await page.waitForFunction(() => Number(document.getElementById('pages').textContent) >= 4, null,
+      { timeout: DEADLINE_MS });
+    await page.click('#stop');
+    await page.waitForFunction(() => window.semcrawlSummary || window.semcrawlError, null, { timeout: DEADLINE_MS });
+    const stopped = await page.evaluate(() => window.semcrawlSummary);
+    await page.screenshot({ path: path.join(out, 'demo-stopped.png'), fullPage: true });
+    log('stopped summary', JSON.stringify(stopped));
+    assert.equal(stopped.interrupted, true, 'the Stop button interrupts the crawl');
+    assert.ok(stopped.pages >= 4 && stopped.pages < reachable, `stopped after ${stopped.pages} pages`);
+    assert.ok(stopped.maxInFlight <= 2 && maxInFlight <= 2, 'count gate of the second crawl');
+    const stoppedRows = await page.$$eval('#records tbody tr', (trs) => trs.length);
+    assert.equal(stoppedRows, stopped.pages + stopped.errors, 'every page started was recorded');
+    assert.equal(await page.$eval('#status', (e) => e.textContent.startsWith('Stopped')), true);
+
     const wasm = fs.statSync(path.join(www, 'pkg/semcrawl_wasm_bg.wasm')).size;
     log(`PASS: ${summary.pages} pages + ${summary.errors} error in ${(summary.elapsedMs / 1000).toFixed(2)} s ` +
-      `(page load to summary ${((Date.now() - started) / 1000).toFixed(2)} s), max in flight ${summary.maxInFlight} ` +
-      `(server: ${maxInFlight}) of ${CONCURRENCY}, peak ${summary.peakBytes} of ${summary.budget} bytes, ` +
+      `(page load to summary ${first.seconds.toFixed(2)} s), max in flight ${summary.maxInFlight} ` +
+      `(server: ${first.serverMax}) of ${CONCURRENCY}, peak ${summary.peakBytes} of ${summary.budget} bytes, ` +
       `mid-crawl screenshot at ${midPages} pages; .wasm ${wasm} bytes`);
-    log(`screenshots: ${path.relative(root, path.join(out, 'demo-mid-crawl.png'))}, ` +
-      `${path.relative(root, path.join(out, 'demo-end.png'))}`);
+    log(`screenshots: ${['demo-mid-crawl.png', 'demo-end.png', 'demo-stopped.png']
+      .map((f) => path.relative(root, path.join(out, f))).join(', ')}`);
   } catch (e) {
     console.error('[e2e] page console:\n  ' + consoleLines.join('\n  '));
     throw e;
