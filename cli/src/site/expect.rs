@@ -51,9 +51,9 @@ impl Default for ExpectOptions {
 pub struct ExpectedRecord {
     /// Canonical URL.
     pub url: String,
-    /// Shortest link distance from a seed (a redirect target is one step
-    /// further than the redirect). A concurrent crawler may record a larger
-    /// depth, never a smaller one.
+    /// Shortest link distance from a seed (following a redirect is not a
+    /// step: its target has the redirect's depth). A concurrent crawler may
+    /// record a larger depth, never a smaller one.
     pub depth: u32,
     /// HTTP status, `None` when no response head is expected (timeout,
     /// connect error).
@@ -201,7 +201,9 @@ pub(crate) fn expected(site: &Site, base: &Url, opts: &ExpectOptions) -> Expecte
                 rec.status = Some(*status);
                 rec.final_url = Some(url_of(&to));
                 if in_scope(&to) {
-                    queue.push_back((to, depth + 1));
+                    // Same depth: to the front, so the walk stays in order of
+                    // depth (a 0-1 breadth-first search).
+                    queue.push_front((to, depth));
                 } else {
                     rec.error = Some(ErrorKind::RedirectOutOfScope);
                 }
@@ -281,7 +283,7 @@ mod tests {
         );
         assert_eq!(get("/loop/self").status, Some(301));
         assert!(get("/moved/target.html").error.is_none());
-        assert_eq!(get("/moved/target.html").depth, 2);
+        assert_eq!(get("/moved/target.html").depth, 1);
         assert!(get("/list?a=1&b=2").error.is_none());
         assert!(get("/files/report.pdf").error.is_none());
         assert!(get("/go/private").error.is_none());
