@@ -255,6 +255,7 @@ impl ByteGate {
             gate: self.clone(),
             ticket,
             bytes: 0,
+            wanted: 0,
         };
         reservation.request(bytes, Queue::Admissions).await?;
         Ok(reservation)
@@ -273,6 +274,8 @@ pub struct Reservation {
     gate: ByteGate,
     ticket: u64,
     bytes: u64,
+    /// What the last request asked to hold in all (see [`Reservation::wanted`]).
+    wanted: u64,
 }
 
 impl std::fmt::Debug for Reservation {
@@ -290,6 +293,14 @@ impl Reservation {
         self.bytes
     }
 
+    /// The total the last `grow` asked to hold (held + asked). After a
+    /// [`GateError::Preempted`], this is the least the page is known to
+    /// need: admitting that much at once next time means the page never
+    /// has to grow (and so never to be preempted) for what it already knew.
+    pub fn wanted(&self) -> u64 {
+        self.wanted
+    }
+
     /// Wait until `extra` more bytes fit, then hold them too.
     ///
     /// On [`GateError::Preempted`] the reservation holds nothing any more:
@@ -304,6 +315,7 @@ impl Reservation {
         if extra == 0 {
             return Ok(());
         }
+        self.wanted = self.bytes + extra;
         let rx = {
             let mut s = self.gate.lock();
             if self.bytes + extra > s.budget {

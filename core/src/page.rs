@@ -28,7 +28,7 @@ use crate::runtime::{Body, Fetch, FetchError, FetchRequest, Runtime};
 /// Bytes read from a body at a time.
 const CHUNK: u64 = 16 * 1024;
 /// How many times a page may be preempted by the gate before it is given up.
-const MAX_PREEMPTIONS: u32 = 16;
+const MAX_PREEMPTIONS: u32 = 64;
 
 /// What a page task hands back.
 pub(crate) struct PageResult {
@@ -42,7 +42,8 @@ pub(crate) struct PageResult {
 enum Attempt {
     Done(Box<PageResult>),
     Retry(Failure, Option<Duration>),
-    Preempted,
+    /// The gate took the page's bytes back; it is known to need this many.
+    Preempted(u64),
 }
 
 /// A body read under the gate.
@@ -66,16 +67,19 @@ pub(crate) async fn read_body(
     stats: Option<&crate::stats::Stats>,
 ) -> Result<ReadBody, ReadError> {
     let limit = cap.saturating_add(1);
-    let mut buf: Vec<u8> = Vec::new();
-    // Bytes of the reservation set aside for the body (the rest is overhead).
-    let mut reserved: u64 = 0;
+    // Bytes of the reservation set aside for the body: whatever was admitted
+    // beyond the page overhead (a page retried after a preemption admits
+    // what it is known to need at once).
+    let mut reserved: u64 = hold.bytes().saturating_sub(PAGE_OVERHEAD).min(limit);
     if let Some(len) = content_length {
         // Content-Length counts encoded bytes: a hint, not a bound.
         let want = len.min(limit);
-        hold.grow(want).await.map_err(ReadError::Gate)?;
-        reserved = want;
-        buf.reserve_exact(want as usize);
+        if want > reserved {
+            hold.grow(want - reserved).await.map_err(ReadError::Gate)?;
+            reserved = want;
+        }
     }
+    let mut buf: Vec<u8> = Vec::with_capacity(reserved as usize);
     loop {
         if buf.len() as u64 == limit {
             return Ok(ReadBody {
@@ -126,8 +130,9 @@ pub(crate) async fn process<F: Fetch, R: Runtime>(ctx: &Ctx<F, R>, entry: &Entry
     let t0 = ctx.runtime.now();
     let mut retries = 0;
     let mut preempted = 0;
+    let mut need = PAGE_OVERHEAD;
     let mut result = loop {
-        match attempt(ctx, entry, retries < ctx.config.retries).await {
+        match attempt(ctx, entry, retries < ctx.config.retries, need).await {
             Attempt::Done(r) => break *r,
             Attempt::Retry(failure, retry_after) => {
                 match ctx
@@ -148,7 +153,8 @@ pub(crate) async fn process<F: Fetch, R: Runtime>(ctx: &Ctx<F, R>, entry: &Entry
                     }
                 }
             }
-            Attempt::Preempted => {
+            Attempt::Preempted(known) => {
+                need = need.max(known);
                 preempted += 1;
                 if preempted > MAX_PREEMPTIONS {
                     break failed(
@@ -186,8 +192,13 @@ pub(crate) fn failed(entry: &Entry, kind: ErrorKind, message: String) -> PageRes
 }
 
 /// One request, raced against the deadline.
-async fn attempt<F: Fetch, R: Runtime>(ctx: &Ctx<F, R>, entry: &Entry, can_retry: bool) -> Attempt {
-    let mut hold = match ctx.gate.admit(PAGE_OVERHEAD).await {
+async fn attempt<F: Fetch, R: Runtime>(
+    ctx: &Ctx<F, R>,
+    entry: &Entry,
+    can_retry: bool,
+    need: u64,
+) -> Attempt {
+    let mut hold = match ctx.gate.admit(need.min(ctx.gate.budget())).await {
         Ok(h) => h,
         Err(e) => {
             return Attempt::Done(Box::new(failed(
@@ -210,7 +221,7 @@ async fn attempt<F: Fetch, R: Runtime>(ctx: &Ctx<F, R>, entry: &Entry, can_retry
     match outcome {
         None => Attempt::Retry(Failure::Fetch(FetchError::Timeout), None),
         Some(Exchange::Failed(failure, retry_after)) => Attempt::Retry(failure, retry_after),
-        Some(Exchange::Gate(GateError::Preempted)) => Attempt::Preempted,
+        Some(Exchange::Gate(GateError::Preempted)) => Attempt::Preempted(hold.wanted()),
         Some(Exchange::Gate(GateError::OverBudget)) => Attempt::Done(Box::new(failed(
             entry,
             ErrorKind::OverBudget,
@@ -320,8 +331,11 @@ async fn exchange<F: Fetch, R: Runtime>(
             hold: None,
         }));
     }
-    // The parse tree costs a multiple of the body: reserve it first.
-    if let Err(e) = hold.grow(body.bytes.len() as u64 * PARSE_COST_RATIO).await {
+    // The parse tree costs a multiple of the body: reserve it first (part
+    // of it may be reserved already, after a preemption).
+    let parse_need =
+        PAGE_OVERHEAD + body.bytes.capacity() as u64 + body.bytes.len() as u64 * PARSE_COST_RATIO;
+    if let Err(e) = hold.grow(parse_need.saturating_sub(hold.bytes())).await {
         if e == GateError::Preempted {
             return Exchange::Gate(e);
         }
