@@ -21,6 +21,32 @@ export CARGO_PROFILE_RELEASE_DEBUG=false
 wasm-pack build runtime-wasm --target web --out-dir www/pkg --release "$@"
 
 wasm="runtime-wasm/www/pkg/semcrawl_wasm_bg.wasm"
+
+# Drop the "name" custom section (function names for stack traces, ~15% of
+# the module). wasm-pack has no switch for wasm-bindgen's
+# --remove-name-section, and `strip = true` would also drop the
+# target_features section that wasm-bindgen reads. Custom sections carry no
+# semantics, so removing one cannot change what the module does.
+node - "$wasm" <<'JS'
+const fs = require('fs');
+const file = process.argv[2];
+const d = fs.readFileSync(file);
+const leb = (i) => { let r = 0, s = 0, b; do { b = d[i++]; r += (b & 0x7f) * 2 ** s; s += 7; } while (b & 0x80); return [r, i]; };
+const parts = [d.subarray(0, 8)];
+let i = 8, dropped = 0;
+while (i < d.length) {
+  const start = i, id = d[i];
+  const [size, body] = leb(i + 1);
+  i = body + size;
+  if (id === 0) {
+    const [len, name] = leb(body);
+    if (d.subarray(name, name + len).toString() === 'name') { dropped += i - start; continue; }
+  }
+  parts.push(d.subarray(start, i));
+}
+fs.writeFileSync(file, Buffer.concat(parts));
+console.error(`[wasm-build] removed the name section (${dropped} bytes)`);
+JS
 raw=$(wc -c < "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
 printf '[wasm-build] %s: %d bytes raw (%d KiB), %d bytes gzipped (%d KiB)\n' \

@@ -211,6 +211,7 @@ async function main() {
     await page.click('#stop');
     await page.waitForFunction(() => window.semcrawlSummary || window.semcrawlError, null, { timeout: DEADLINE_MS });
     const stopped = await page.evaluate(() => window.semcrawlSummary);
+    await page.waitForTimeout(300); // let the last progress paint
     await page.screenshot({ path: path.join(out, 'demo-stopped.png'), fullPage: true });
     log('stopped summary', JSON.stringify(stopped));
     assert.equal(stopped.interrupted, true, 'the Stop button interrupts the crawl');
