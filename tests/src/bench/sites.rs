@@ -1,0 +1,245 @@
+//! The benchmark sites, the correctness check of a crawl's output, a tiny
+//! HTTP client (to read pages for the parse benchmark) and a load test that
+//! shows the site server is not the bottleneck.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use semcrawl_cli::site::{ExpectOptions, SiteServer, SiteSpec, Traps};
+
+/// The `fast` site: 10,000 pages of ~20 KiB, 10-20 links each, with the
+/// traps a real crawl meets (fragments, `utm_` duplicates, 404 links,
+/// off-site links, non-crawlable links, a robots.txt disallow). Quick: 300.
+pub fn fast(quick: bool) -> SiteSpec {
+    let mut spec = SiteSpec::fast();
+    spec.traps = Traps {
+        url_variants: true,
+        not_found: true,
+        robots: true,
+        offsite_links: true,
+        non_crawlable: true,
+        ..Traps::NONE
+    };
+    if quick {
+        spec.pages = 300;
+    }
+    spec
+}
+
+/// The `slow` site: 2,000 plain pages of ~20 KiB, every response 50 ms late.
+/// Quick: 100 pages.
+pub fn slow(quick: bool) -> SiteSpec {
+    let mut spec = SiteSpec::fast();
+    spec.pages = if quick { 100 } else { 2000 };
+    spec.latency = Duration::from_millis(50);
+    spec
+}
+
+/// The `big` site: 300 plain pages of 1 MiB, every response 200 ms late.
+/// Quick: 24 pages.
+pub fn big(quick: bool) -> SiteSpec {
+    let mut spec = SiteSpec::big_pages();
+    if quick {
+        spec.pages = 24;
+    }
+    spec
+}
+
+/// `--max-body` for the big site: its pages are 1 MiB (the default cap of
+/// 10 MiB would make `--memory 32MiB` invalid, since the budget must hold
+/// one `--max-body` + 64 KiB).
+pub const BIG_MAX_BODY: u64 = 2 * 1024 * 1024;
+
+/// The canonical URLs a correct crawl of `server` stores.
+pub fn expected_urls(server: &SiteServer, max_body: u64) -> BTreeSet<String> {
+    server
+        .expected(&ExpectOptions {
+            max_body,
+            ..ExpectOptions::default()
+        })
+        .urls()
+}
+
+/// How a crawl's JSON Lines output compares with the expected URL set.
+#[derive(Debug, Clone, Default)]
+pub struct Check {
+    pub records: u64,
+    pub missing: u64,
+    pub extra: u64,
+    pub duplicates: u64,
+    /// Records with an `error` other than the expected 404s.
+    pub example: Option<String>,
+}
+
+impl Check {
+    pub fn ok(&self) -> bool {
+        self.missing == 0 && self.extra == 0 && self.duplicates == 0 && self.records > 0
+    }
+
+    pub fn describe(&self) -> String {
+        if self.ok() {
+            "ok".into()
+        } else {
+            format!(
+                "{} records: {} missing, {} unexpected, {} duplicated{}",
+                self.records,
+                self.missing,
+                self.extra,
+                self.duplicates,
+                self.example
+                    .as_deref()
+                    .map(|e| format!(" (e.g. {e})"))
+                    .unwrap_or_default()
+            )
+        }
+    }
+}
+
+/// Read the `url` of every record in `path` and compare with `expected`:
+/// every expected URL exactly once, nothing else.
+pub fn check_output(path: &Path, expected: &BTreeSet<String>) -> Check {
+    let mut check = Check::default();
+    let Ok(file) = std::fs::File::open(path) else {
+        check.missing = expected.len() as u64;
+        check.example = Some(format!("no output file {}", path.display()));
+        return check;
+    };
+    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+    for line in BufReader::new(file).lines() {
+        let Ok(line) = line else { break };
+        if line.trim().is_empty() {
+            continue;
+        }
+        check.records += 1;
+        let url = serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .and_then(|v| v.get("url").and_then(|u| u.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| format!("<bad line {}>", check.records));
+        *counts.entry(url).or_insert(0) += 1;
+    }
+    for (url, n) in &counts {
+        if *n > 1 {
+            check.duplicates += 1;
+            check.example.get_or_insert_with(|| format!("{url} x{n}"));
+        }
+        if !expected.contains(url) {
+            check.extra += 1;
+            check
+                .example
+                .get_or_insert_with(|| format!("unexpected {url}"));
+        }
+    }
+    for url in expected {
+        if !counts.contains_key(url) {
+            check.missing += 1;
+            check
+                .example
+                .get_or_insert_with(|| format!("missing {url}"));
+        }
+    }
+    check
+}
+
+/// GET `path` from `addr` over a new connection; the body of a 200.
+pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<Vec<u8>> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut all = Vec::new();
+    s.read_to_end(&mut all)?;
+    let split = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no response head"))?;
+    if !all.starts_with(b"HTTP/1.1 200") {
+        return Err(std::io::Error::other(format!("GET {path}: not a 200")));
+    }
+    Ok(all.split_off(split + 4))
+}
+
+/// Result of the load test of a site server.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Load {
+    pub clients: usize,
+    pub requests: u64,
+    pub bytes: u64,
+    pub secs: f64,
+    /// CPU seconds of this process (server threads + load clients).
+    pub cpu: f64,
+}
+
+impl Load {
+    pub fn rps(&self) -> f64 {
+        self.requests as f64 / self.secs.max(1e-9)
+    }
+}
+
+/// Hammer `server` with `clients` blocking keep-alive clients, each asking
+/// for the site's pages in turn, for `secs` seconds. The clients run in this
+/// process on the same two cores, so the figure is a lower bound of what the
+/// server alone can do.
+pub fn load_test(server: &SiteServer, clients: usize, secs: f64) -> std::io::Result<Load> {
+    let pages = server.site().spec().pages;
+    let addr = server.addr();
+    let cpu0 = super::measure::self_cpu();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(secs);
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            std::thread::spawn(move || -> std::io::Result<(u64, u64)> {
+                let mut s = TcpStream::connect(addr)?;
+                s.set_nodelay(true)?;
+                let mut r = BufReader::with_capacity(64 * 1024, s.try_clone()?);
+                let (mut n, mut bytes) = (0u64, 0u64);
+                let mut i = c;
+                let mut line = String::new();
+                let mut body = Vec::new();
+                while Instant::now() < deadline {
+                    write!(
+                        s,
+                        "GET /p/{}.html HTTP/1.1\r\nHost: {addr}\r\n\r\n",
+                        i % pages
+                    )?;
+                    i += clients;
+                    let mut len = 0usize;
+                    loop {
+                        line.clear();
+                        r.read_line(&mut line)?;
+                        if line == "\r\n" || line.is_empty() {
+                            break;
+                        }
+                        if let Some(v) = line
+                            .split_once(':')
+                            .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                        {
+                            len = v.1.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    body.resize(len, 0);
+                    r.read_exact(&mut body)?;
+                    n += 1;
+                    bytes += len as u64;
+                }
+                Ok((n, bytes))
+            })
+        })
+        .collect();
+    let mut load = Load {
+        clients,
+        ..Load::default()
+    };
+    for h in handles {
+        let (n, b) = h.join().map_err(|_| std::io::Error::other("panic"))??;
+        load.requests += n;
+        load.bytes += b;
+    }
+    load.secs = started.elapsed().as_secs_f64();
+    load.cpu = super::measure::self_cpu() - cpu0;
+    Ok(load)
+}
