@@ -4,11 +4,11 @@
 //! [`semcrawl_core`] crawl pipeline inside a web page (or a Web Worker),
 //! plus the JS API that `wasm-pack` packages.
 //!
-//! * [`fetch::BrowserFetch`]: the core's `Fetch` on `fetch()`, with an
+//! * `fetch::BrowserFetch`: the core's `Fetch` on `fetch()`, with an
 //!   `AbortController` deadline and the body streamed from a `ReadableStream`;
-//! * [`runtime::BrowserRuntime`]: the core's `Runtime` on `spawn_local`,
+//! * `runtime::BrowserRuntime`: the core's `Runtime` on `spawn_local`,
 //!   `setTimeout`, `performance.now()` and `Date.now()`;
-//! * [`store::CallbackStore`]: the core's `Store` as a JS callback;
+//! * `store::CallbackStore`: the core's `Store` as a JS callback;
 //! * `crawl(options, onRecord?, onProgress?)`: the JS entry point
 //!   (see the crate's README for the API and its TypeScript types).
 //!
