@@ -9,7 +9,7 @@
 // disallowed or off-site fetched, at most `concurrency` requests in flight
 // (counted by the server and by the crawler), the byte budget held.
 // Then downloads the records as JSONL, and runs a second crawl stopped with
-// the Stop button. Screenshots (mid-crawl, at the end, after the stop), the
+// the Stop button, and checks that bad options are reported. Screenshots (mid-crawl, at the end, after the stop), the
 // summary and the records go to test-output/wasm/.
 import http from 'node:http';
 import fs from 'node:fs';
@@ -220,6 +220,13 @@ async function main() {
     const stoppedRows = await page.$$eval('#records tbody tr', (trs) => trs.length);
     assert.equal(stoppedRows, stopped.pages + stopped.errors, 'every page started was recorded');
     assert.equal(await page.$eval('#status', (e) => e.textContent.startsWith('Stopped')), true);
+
+    // Bad options: the page shows the core's message, naming the option.
+    await page.goto(`${origin}/demo/index.html?${new URLSearchParams({ seed, memory: '1KiB', autostart: '1' })}`);
+    await page.waitForFunction(() => window.semcrawlSummary || window.semcrawlError, null, { timeout: DEADLINE_MS });
+    const badMessage = await page.evaluate(() => window.semcrawlError);
+    assert.match(badMessage, /^invalid options: memory 1\.0 KiB is smaller than one page.*maxBody/);
+    assert.equal(await page.$eval('#status', (e) => e.className.includes('error')), true);
 
     const wasm = fs.statSync(path.join(www, 'pkg/semcrawl_wasm_bg.wasm')).size;
     log(`PASS: ${summary.pages} pages + ${summary.errors} error in ${(summary.elapsedMs / 1000).toFixed(2)} s ` +
