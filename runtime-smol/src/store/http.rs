@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use futures::AsyncReadExt;
-use isahc::config::{Configurable, RedirectPolicy};
+use isahc::config::{Configurable, ExpectContinue, RedirectPolicy};
 use isahc::http::header;
 use isahc::{AsyncBody, HttpClient};
 use semcrawl_core::{BoxFuture, Record, Store, StoreError};
@@ -76,6 +76,9 @@ impl HttpSinkStore {
         let client = HttpClient::builder()
             .timeout(options.timeout)
             .redirect_policy(RedirectPolicy::None)
+            // curl would wait up to 1 s for `100 Continue` before a body over
+            // 1 MiB; batches are small enough to just send.
+            .expect_continue(ExpectContinue::disabled())
             .build()
             .map_err(|e| StoreError(format!("cannot set up the HTTP client for '{url}': {e}")))?;
         Ok(HttpSinkStore {

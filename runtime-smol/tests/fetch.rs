@@ -1,0 +1,304 @@
+//! `HttpFetcher` against a canned server on 127.0.0.1.
+
+mod common;
+
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+use common::bomb::{crc32_of_zeros, gzip_bomb, BOMB_SIZE};
+use common::{rss_bytes, wait_for, Reply, TestServer};
+use futures::AsyncReadExt;
+use semcrawl_core::{Fetch, FetchError, FetchRequest, Response};
+use semcrawl_smol::{classify_body_error, FetchOptions, HttpFetcher};
+
+fn fetcher(max: usize, per_host: usize) -> HttpFetcher {
+    HttpFetcher::new(FetchOptions {
+        max_connections: max,
+        max_connections_per_host: per_host,
+        connect_timeout: Duration::from_secs(5),
+        user_agent: "semcrawl-test/default".into(),
+    })
+    .unwrap()
+}
+
+fn request(url: &str, timeout: Duration) -> FetchRequest {
+    FetchRequest { url: url.parse().unwrap(), user_agent: "semcrawl-test".into(), timeout }
+}
+
+fn get(f: &HttpFetcher, url: &str) -> Result<Response, FetchError> {
+    smol::block_on(f.fetch(request(url, Duration::from_secs(10))))
+}
+
+fn read_all(response: &mut Response) -> io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    smol::block_on(response.body.read_to_end(&mut body))?;
+    Ok(body)
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn head_fields_are_returned_and_redirects_not_followed() {
+    let server = TestServer::start(|req| match req.path.as_str() {
+        "/old" => Reply::Full {
+            status: 301,
+            headers: vec![
+                ("Location".into(), "/new".into()),
+                ("Retry-After".into(), "120".into()),
+                ("Content-Type".into(), "text/html; charset=utf-8".into()),
+            ],
+            body: b"moved".to_vec(),
+        },
+        _ => Reply::ok("new"),
+    });
+    let f = fetcher(4, 4);
+    let mut response = get(&f, &server.url("/old")).unwrap();
+    assert_eq!(response.status, 301);
+    assert_eq!(response.url.as_str(), server.url("/old"));
+    assert_eq!(response.location.as_deref(), Some("/new"));
+    assert_eq!(response.retry_after.as_deref(), Some("120"));
+    assert_eq!(response.content_type.as_deref(), Some("text/html; charset=utf-8"));
+    assert_eq!(response.content_length, Some(5));
+    assert_eq!(read_all(&mut response).unwrap(), b"moved");
+    let paths: Vec<_> = server.seen().into_iter().map(|s| s.path).collect();
+    assert_eq!(paths, ["/old"], "the redirect must be left to the core");
+}
+
+#[test]
+fn user_agent_and_accept_encoding_are_sent() {
+    let server = TestServer::start(|_| Reply::ok("x"));
+    let f = fetcher(4, 4);
+    read_all(&mut get(&f, &server.url("/")).unwrap()).unwrap();
+    let seen = &server.seen()[0];
+    assert_eq!(seen.method, "GET");
+    assert_eq!(seen.header("user-agent"), Some("semcrawl-test"));
+    let accept = seen.header("accept-encoding").unwrap_or_default();
+    assert!(accept.contains("gzip") && accept.contains("deflate"), "{accept}");
+}
+
+#[test]
+fn gzip_and_deflate_bodies_are_decoded() {
+    let text = "hello world ".repeat(1000);
+    let gz = gzip(text.as_bytes());
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(text.as_bytes()).unwrap();
+    let zlib = z.finish().unwrap();
+    let (gz_len, gz_body) = (gz.len() as u64, gz.clone());
+    let server = TestServer::start(move |req| {
+        let (encoding, body) =
+            if req.path == "/gz" { ("gzip", gz.clone()) } else { ("deflate", zlib.clone()) };
+        Reply::Full {
+            status: 200,
+            headers: vec![("Content-Encoding".into(), encoding.into())],
+            body,
+        }
+    });
+    let f = fetcher(4, 4);
+    let mut response = get(&f, &server.url("/gz")).unwrap();
+    assert_eq!(response.content_length, Some(gz_len), "the encoded length, as a hint");
+    assert_eq!(read_all(&mut response).unwrap(), text.as_bytes());
+    assert_ne!(gz_body, text.as_bytes());
+    let mut response = get(&f, &server.url("/deflate")).unwrap();
+    assert_eq!(read_all(&mut response).unwrap(), text.as_bytes());
+}
+
+#[test]
+fn connections_are_reused_after_a_full_read() {
+    let server = TestServer::start(|_| Reply::ok("same socket"));
+    let f = fetcher(1, 1);
+    for _ in 0..3 {
+        read_all(&mut get(&f, &server.url("/")).unwrap()).unwrap();
+    }
+    assert_eq!(server.seen().len(), 3);
+    assert_eq!(server.connections(), 1, "keep-alive: one connection for three requests");
+}
+
+#[test]
+fn a_body_dropped_half_read_does_not_poison_the_pool() {
+    let server = TestServer::start(|req| match req.path.as_str() {
+        "/big" => Reply::Stream { headers: vec![], len: 64 << 20, fill: b'a' },
+        _ => Reply::ok("next"),
+    });
+    // One connection in total: if the aborted one were parked in the pool
+    // (or leaked), the next request would reuse garbage or wait forever.
+    let f = fetcher(1, 1);
+    let mut response = get(&f, &server.url("/big")).unwrap();
+    let mut part = vec![0u8; 64 * 1024];
+    smol::block_on(response.body.read_exact(&mut part)).unwrap();
+    assert!(part.iter().all(|&b| b == b'a'));
+    drop(response);
+
+    let start = Instant::now();
+    let mut next = get(&f, &server.url("/next")).unwrap();
+    assert_eq!(next.status, 200);
+    assert_eq!(read_all(&mut next).unwrap(), b"next");
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(server.connections(), 2, "the half-read connection is closed, not reused");
+}
+
+#[test]
+fn the_timeout_covers_a_stalled_body_and_the_pool_survives_it() {
+    let server = TestServer::start(|req| match req.path.as_str() {
+        "/slow" => Reply::Stall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nfirst ten.".to_vec()),
+        _ => Reply::ok("fine"),
+    });
+    let f = fetcher(1, 1);
+    let start = Instant::now();
+    let mut response =
+        smol::block_on(f.fetch(request(&server.url("/slow"), Duration::from_millis(500)))).unwrap();
+    assert_eq!(response.status, 200);
+    let error = read_all(&mut response).unwrap_err();
+    let elapsed = start.elapsed();
+    assert_eq!(error.kind(), io::ErrorKind::TimedOut, "{error}");
+    assert_eq!(classify_body_error(&error), FetchError::Timeout);
+    assert!(elapsed >= Duration::from_millis(450) && elapsed < Duration::from_secs(5), "{elapsed:?}");
+    drop(response);
+
+    let mut next = get(&f, &server.url("/next")).unwrap();
+    assert_eq!(read_all(&mut next).unwrap(), b"fine");
+}
+
+#[test]
+fn a_missing_head_times_out() {
+    let server = TestServer::start(|_| Reply::Stall(Vec::new()));
+    let f = fetcher(4, 4);
+    let start = Instant::now();
+    let result = smol::block_on(f.fetch(request(&server.url("/"), Duration::from_millis(300))));
+    assert_eq!(result.unwrap_err(), FetchError::Timeout);
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn the_per_host_cap_holds_back_a_second_connection() {
+    let server = TestServer::start(|req| match req.path.as_str() {
+        // isahc hands the head over with the first body byte, so send one.
+        "/hold" => Reply::Stall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nx".to_vec()),
+        _ => Reply::ok("quick"),
+    });
+    let f = fetcher(8, 1);
+    let start = Instant::now();
+    let held =
+        smol::block_on(f.fetch(request(&server.url("/hold"), Duration::from_millis(1500)))).unwrap();
+    // The server would answer at once, but the only connection allowed to
+    // this host is busy: the request waits and runs out of time.
+    let result = smol::block_on(f.fetch(request(&server.url("/quick"), Duration::from_millis(400))));
+    assert_eq!(result.unwrap_err(), FetchError::Timeout);
+    assert_eq!(server.connections(), 1);
+    // A body dropped while no data flows is noticed by curl only at the
+    // transfer's deadline (1.5 s here): that is when the slot comes back.
+    drop(held);
+    let mut quick = get(&f, &server.url("/quick")).unwrap();
+    assert_eq!(read_all(&mut quick).unwrap(), b"quick");
+    let elapsed = start.elapsed();
+    assert!(elapsed >= Duration::from_millis(1400) && elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
+#[test]
+fn a_gzip_bomb_is_inflated_lazily() {
+    let bomb = gzip_bomb();
+    assert!(bomb.len() < 2 << 20, "bomb is {} bytes", bomb.len());
+    // Sanity: the bomb really inflates (checked on its first 8 MiB).
+    let mut head = vec![0u8; 8 << 20];
+    std::io::Read::read_exact(&mut flate2::read::GzDecoder::new(&bomb[..]), &mut head).unwrap();
+    assert!(head.iter().all(|&b| b == 0));
+
+    let server = TestServer::start(move |_| Reply::Full {
+        status: 200,
+        headers: vec![("Content-Encoding".into(), "gzip".into())],
+        body: bomb.clone(),
+    });
+    let f = fetcher(1, 1);
+    let before = rss_bytes();
+    let mut response = get(&f, &server.url("/bomb")).unwrap();
+    // Read 32 MiB like the core would, under its cap.
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    while total < 32 << 20 {
+        let n = smol::block_on(response.body.read(&mut buf)).unwrap();
+        assert!(n > 0, "early EOF after {total} bytes");
+        assert!(buf[..n].iter().all(|&b| b == 0));
+        total += n as u64;
+    }
+    // Give curl every chance to inflate ahead: the whole compressed bomb is
+    // in the socket buffers or already in curl's hands by now.
+    assert!(wait_for(Duration::from_secs(5), || server.seen().len() == 1));
+    let grown = rss_bytes().saturating_sub(before);
+    eprintln!("RSS grew by {} KiB while reading 32 MiB of the bomb", grown >> 10);
+    assert!(grown < 128 << 20, "RSS grew by {} MiB while reading 32 MiB of a 1 GiB bomb", grown >> 20);
+    drop(response);
+
+    // And the connection it came on is not reused half-way through the bomb.
+    let mut next = get(&f, &server.url("/bomb")).unwrap();
+    let mut first = [1u8; 16];
+    smol::block_on(next.body.read_exact(&mut first)).unwrap();
+    assert_eq!(first, [0u8; 16]);
+    assert_eq!(server.connections(), 2);
+    assert!(BOMB_SIZE > 32 << 20);
+}
+
+#[test]
+fn crc_of_zeros_matches_the_checksum() {
+    for len in [0usize, 1, 7, 1000, 1 << 20] {
+        let mut crc = flate2::Crc::new();
+        crc.update(&vec![0u8; len]);
+        assert_eq!(crc32_of_zeros(len as u64), crc.sum(), "len {len}");
+    }
+}
+
+#[test]
+fn a_corrupt_gzip_body_is_a_protocol_error() {
+    let server = TestServer::start(|_| Reply::Full {
+        status: 200,
+        headers: vec![("Content-Encoding".into(), "gzip".into())],
+        body: b"\x1f\x8b\x08\x00 this is not deflate data at all".to_vec(),
+    });
+    let f = fetcher(4, 4);
+    let error = match get(&f, &server.url("/")) {
+        Err(e) => e,
+        Ok(mut response) => classify_body_error(&read_all(&mut response).unwrap_err()),
+    };
+    assert!(matches!(error, FetchError::Protocol(_)), "{error:?}");
+}
+
+#[test]
+fn a_non_http_answer_is_a_protocol_error() {
+    let server = TestServer::start(|_| Reply::Raw(b"SSH-2.0-OpenSSH_9.6\r\n\r\n".to_vec()));
+    let error = get(&fetcher(4, 4), &server.url("/")).unwrap_err();
+    assert!(matches!(error, FetchError::Protocol(_)), "{error:?}");
+}
+
+#[test]
+fn a_refused_connection_is_a_connect_error() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let error = get(&fetcher(4, 4), &format!("http://127.0.0.1:{port}/")).unwrap_err();
+    assert!(matches!(error, FetchError::Connect(_)), "{error:?}");
+    assert!(error.is_transient());
+}
+
+#[test]
+fn an_unsupported_scheme_is_refused() {
+    let error = get(&fetcher(4, 4), "ftp://127.0.0.1/file").unwrap_err();
+    assert!(matches!(error, FetchError::Refused(ref m) if m.contains("ftp")), "{error:?}");
+}
+
+#[test]
+fn options_follow_the_crawl_config() {
+    let mut config = semcrawl_core::Config::default();
+    config.concurrency = semcrawl_core::Concurrency::Fixed(48);
+    config.per_host = 3;
+    config.timeout = Duration::from_secs(2);
+    config.user_agent = "bot/1".into();
+    let options = FetchOptions::from_config(&config);
+    assert_eq!(options.max_connections, 48);
+    assert_eq!(options.max_connections_per_host, 3);
+    assert_eq!(options.connect_timeout, Duration::from_secs(2));
+    assert_eq!(options.user_agent, "bot/1");
+}
+
