@@ -19,7 +19,7 @@ use crate::canon;
 use crate::frontier::Entry;
 use crate::gate::{GateError, Reservation, PAGE_OVERHEAD};
 use crate::normalize;
-use crate::parse::{is_html, PARSE_COST_RATIO};
+use crate::parse::is_html;
 use crate::pipeline::Ctx;
 use crate::record::{ErrorKind, Record};
 use crate::retry::{parse_retry_after, Failure};
@@ -333,8 +333,8 @@ async fn exchange<F: Fetch, R: Runtime>(
     }
     // The parse tree costs a multiple of the body: reserve it first (part
     // of it may be reserved already, after a preemption).
-    let parse_need =
-        PAGE_OVERHEAD + body.bytes.capacity() as u64 + body.bytes.len() as u64 * PARSE_COST_RATIO;
+    let ratio = ctx.extractor.cost_ratio();
+    let parse_need = PAGE_OVERHEAD + body.bytes.capacity() as u64 + body.bytes.len() as u64 * ratio;
     if let Err(e) = hold.grow(parse_need.saturating_sub(hold.bytes())).await {
         if e == GateError::Preempted {
             return Exchange::Gate(e);
@@ -344,7 +344,7 @@ async fn exchange<F: Fetch, R: Runtime>(
             message: format!(
                 "a {}-byte page needs about {} bytes to parse, more than the memory budget",
                 body.bytes.len(),
-                body.bytes.len() as u64 * (PARSE_COST_RATIO + 1)
+                body.bytes.len() as u64 * (ratio + 1)
             ),
         });
         return Exchange::Done(Box::new(PageResult {

