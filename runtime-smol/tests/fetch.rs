@@ -5,7 +5,7 @@ mod common;
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use common::bomb::{crc32_of_zeros, gzip_bomb, BOMB_SIZE};
+use common::bomb::{crc32_of_zeros, gzip_bomb};
 use common::{rss_bytes, wait_for, Reply, TestServer};
 use futures::AsyncReadExt;
 use semcrawl_core::{Fetch, FetchError, FetchRequest, Response};
@@ -22,7 +22,11 @@ fn fetcher(max: usize, per_host: usize) -> HttpFetcher {
 }
 
 fn request(url: &str, timeout: Duration) -> FetchRequest {
-    FetchRequest { url: url.parse().unwrap(), user_agent: "semcrawl-test".into(), timeout }
+    FetchRequest {
+        url: url.parse().unwrap(),
+        user_agent: "semcrawl-test".into(),
+        timeout,
+    }
 }
 
 fn get(f: &HttpFetcher, url: &str) -> Result<Response, FetchError> {
@@ -61,7 +65,10 @@ fn head_fields_are_returned_and_redirects_not_followed() {
     assert_eq!(response.url.as_str(), server.url("/old"));
     assert_eq!(response.location.as_deref(), Some("/new"));
     assert_eq!(response.retry_after.as_deref(), Some("120"));
-    assert_eq!(response.content_type.as_deref(), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        response.content_type.as_deref(),
+        Some("text/html; charset=utf-8")
+    );
     assert_eq!(response.content_length, Some(5));
     assert_eq!(read_all(&mut response).unwrap(), b"moved");
     let paths: Vec<_> = server.seen().into_iter().map(|s| s.path).collect();
@@ -77,7 +84,10 @@ fn user_agent_and_accept_encoding_are_sent() {
     assert_eq!(seen.method, "GET");
     assert_eq!(seen.header("user-agent"), Some("semcrawl-test"));
     let accept = seen.header("accept-encoding").unwrap_or_default();
-    assert!(accept.contains("gzip") && accept.contains("deflate"), "{accept}");
+    assert!(
+        accept.contains("gzip") && accept.contains("deflate"),
+        "{accept}"
+    );
 }
 
 #[test]
@@ -89,8 +99,11 @@ fn gzip_and_deflate_bodies_are_decoded() {
     let zlib = z.finish().unwrap();
     let (gz_len, gz_body) = (gz.len() as u64, gz.clone());
     let server = TestServer::start(move |req| {
-        let (encoding, body) =
-            if req.path == "/gz" { ("gzip", gz.clone()) } else { ("deflate", zlib.clone()) };
+        let (encoding, body) = if req.path == "/gz" {
+            ("gzip", gz.clone())
+        } else {
+            ("deflate", zlib.clone())
+        };
         Reply::Full {
             status: 200,
             headers: vec![("Content-Encoding".into(), encoding.into())],
@@ -99,7 +112,11 @@ fn gzip_and_deflate_bodies_are_decoded() {
     });
     let f = fetcher(4, 4);
     let mut response = get(&f, &server.url("/gz")).unwrap();
-    assert_eq!(response.content_length, Some(gz_len), "the encoded length, as a hint");
+    assert_eq!(
+        response.content_length,
+        Some(gz_len),
+        "the encoded length, as a hint"
+    );
     assert_eq!(read_all(&mut response).unwrap(), text.as_bytes());
     assert_ne!(gz_body, text.as_bytes());
     let mut response = get(&f, &server.url("/deflate")).unwrap();
@@ -114,13 +131,21 @@ fn connections_are_reused_after_a_full_read() {
         read_all(&mut get(&f, &server.url("/")).unwrap()).unwrap();
     }
     assert_eq!(server.seen().len(), 3);
-    assert_eq!(server.connections(), 1, "keep-alive: one connection for three requests");
+    assert_eq!(
+        server.connections(),
+        1,
+        "keep-alive: one connection for three requests"
+    );
 }
 
 #[test]
 fn a_body_dropped_half_read_does_not_poison_the_pool() {
     let server = TestServer::start(|req| match req.path.as_str() {
-        "/big" => Reply::Stream { headers: vec![], len: 64 << 20, fill: b'a' },
+        "/big" => Reply::Stream {
+            headers: vec![],
+            len: 64 << 20,
+            fill: b'a',
+        },
         _ => Reply::ok("next"),
     });
     // One connection in total: if the aborted one were parked in the pool
@@ -137,13 +162,19 @@ fn a_body_dropped_half_read_does_not_poison_the_pool() {
     assert_eq!(next.status, 200);
     assert_eq!(read_all(&mut next).unwrap(), b"next");
     assert!(start.elapsed() < Duration::from_secs(5));
-    assert_eq!(server.connections(), 2, "the half-read connection is closed, not reused");
+    assert_eq!(
+        server.connections(),
+        2,
+        "the half-read connection is closed, not reused"
+    );
 }
 
 #[test]
 fn the_timeout_covers_a_stalled_body_and_the_pool_survives_it() {
     let server = TestServer::start(|req| match req.path.as_str() {
-        "/slow" => Reply::Stall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nfirst ten.".to_vec()),
+        "/slow" => {
+            Reply::Stall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nfirst ten.".to_vec())
+        }
         _ => Reply::ok("fine"),
     });
     let f = fetcher(1, 1);
@@ -155,7 +186,10 @@ fn the_timeout_covers_a_stalled_body_and_the_pool_survives_it() {
     let elapsed = start.elapsed();
     assert_eq!(error.kind(), io::ErrorKind::TimedOut, "{error}");
     assert_eq!(classify_body_error(&error), FetchError::Timeout);
-    assert!(elapsed >= Duration::from_millis(450) && elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(450) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
     drop(response);
 
     let mut next = get(&f, &server.url("/next")).unwrap();
@@ -181,11 +215,12 @@ fn the_per_host_cap_holds_back_a_second_connection() {
     });
     let f = fetcher(8, 1);
     let start = Instant::now();
-    let held =
-        smol::block_on(f.fetch(request(&server.url("/hold"), Duration::from_millis(1500)))).unwrap();
+    let held = smol::block_on(f.fetch(request(&server.url("/hold"), Duration::from_millis(1500))))
+        .unwrap();
     // The server would answer at once, but the only connection allowed to
     // this host is busy: the request waits and runs out of time.
-    let result = smol::block_on(f.fetch(request(&server.url("/quick"), Duration::from_millis(400))));
+    let result =
+        smol::block_on(f.fetch(request(&server.url("/quick"), Duration::from_millis(400))));
     assert_eq!(result.unwrap_err(), FetchError::Timeout);
     assert_eq!(server.connections(), 1);
     // A body dropped while no data flows is noticed by curl only at the
@@ -194,7 +229,10 @@ fn the_per_host_cap_holds_back_a_second_connection() {
     let mut quick = get(&f, &server.url("/quick")).unwrap();
     assert_eq!(read_all(&mut quick).unwrap(), b"quick");
     let elapsed = start.elapsed();
-    assert!(elapsed >= Duration::from_millis(1400) && elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(1400) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
 }
 
 #[test]
@@ -227,8 +265,15 @@ fn a_gzip_bomb_is_inflated_lazily() {
     // in the socket buffers or already in curl's hands by now.
     assert!(wait_for(Duration::from_secs(5), || server.seen().len() == 1));
     let grown = rss_bytes().saturating_sub(before);
-    eprintln!("RSS grew by {} KiB while reading 32 MiB of the bomb", grown >> 10);
-    assert!(grown < 128 << 20, "RSS grew by {} MiB while reading 32 MiB of a 1 GiB bomb", grown >> 20);
+    eprintln!(
+        "RSS grew by {} KiB while reading 32 MiB of the bomb",
+        grown >> 10
+    );
+    assert!(
+        grown < 128 << 20,
+        "RSS grew by {} MiB while reading 32 MiB of a 1 GiB bomb",
+        grown >> 20
+    );
     drop(response);
 
     // And the connection it came on is not reused half-way through the bomb.
@@ -237,7 +282,6 @@ fn a_gzip_bomb_is_inflated_lazily() {
     smol::block_on(next.body.read_exact(&mut first)).unwrap();
     assert_eq!(first, [0u8; 16]);
     assert_eq!(server.connections(), 2);
-    assert!(BOMB_SIZE > 32 << 20);
 }
 
 #[test]
@@ -285,20 +329,24 @@ fn a_refused_connection_is_a_connect_error() {
 #[test]
 fn an_unsupported_scheme_is_refused() {
     let error = get(&fetcher(4, 4), "ftp://127.0.0.1/file").unwrap_err();
-    assert!(matches!(error, FetchError::Refused(ref m) if m.contains("ftp")), "{error:?}");
+    assert!(
+        matches!(error, FetchError::Refused(ref m) if m.contains("ftp")),
+        "{error:?}"
+    );
 }
 
 #[test]
 fn options_follow_the_crawl_config() {
-    let mut config = semcrawl_core::Config::default();
-    config.concurrency = semcrawl_core::Concurrency::Fixed(48);
-    config.per_host = 3;
-    config.timeout = Duration::from_secs(2);
-    config.user_agent = "bot/1".into();
+    let config = semcrawl_core::Config {
+        concurrency: semcrawl_core::Concurrency::Fixed(48),
+        per_host: 3,
+        timeout: Duration::from_secs(2),
+        user_agent: "bot/1".into(),
+        ..Default::default()
+    };
     let options = FetchOptions::from_config(&config);
     assert_eq!(options.max_connections, 48);
     assert_eq!(options.max_connections_per_host, 3);
     assert_eq!(options.connect_timeout, Duration::from_secs(2));
     assert_eq!(options.user_agent, "bot/1");
 }
-

@@ -33,10 +33,18 @@ impl Seen {
 /// What the server does with one request.
 pub enum Reply {
     /// A complete response; `Content-Length` is added. The connection is kept.
-    Full { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
+    Full {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
     /// Head (with the given `Content-Length`) then `len` bytes of `fill`,
     /// written until done or the client goes away.
-    Stream { headers: Vec<(String, String)>, len: u64, fill: u8 },
+    Stream {
+        headers: Vec<(String, String)>,
+        len: u64,
+        fill: u8,
+    },
     /// Write these raw bytes, then hold the connection open until the client
     /// closes it.
     Stall(Vec<u8>),
@@ -46,11 +54,19 @@ pub enum Reply {
 
 impl Reply {
     pub fn ok(body: &str) -> Reply {
-        Reply::Full { status: 200, headers: vec![], body: body.as_bytes().to_vec() }
+        Reply::Full {
+            status: 200,
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        }
     }
 
     pub fn status(status: u16) -> Reply {
-        Reply::Full { status, headers: vec![], body: Vec::new() }
+        Reply::Full {
+            status,
+            headers: vec![],
+            body: Vec::new(),
+        }
     }
 }
 
@@ -79,7 +95,11 @@ impl TestServer {
                 std::thread::spawn(move || serve(stream, index, &*handler, &seen));
             }
         });
-        TestServer { addr, connections, seen }
+        TestServer {
+            addr,
+            connections,
+            seen,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -101,10 +121,16 @@ fn serve(stream: TcpStream, connection: usize, handler: &Handler, seen: &Mutex<V
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     loop {
-        let Some(request) = read_request(&mut reader, &mut writer, connection) else { return };
+        let Some(request) = read_request(&mut reader, &mut writer, connection) else {
+            return;
+        };
         seen.lock().unwrap().push(request.clone());
         match handler(&request) {
-            Reply::Full { status, headers, body } => {
+            Reply::Full {
+                status,
+                headers,
+                body,
+            } => {
                 let mut out = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len());
                 for (k, v) in headers {
                     out.push_str(&format!("{k}: {v}\r\n"));
@@ -175,11 +201,23 @@ fn read_request(
         let (k, v) = h.split_once(':')?;
         headers.push((k.trim().to_owned(), v.trim().to_owned()));
     }
-    let mut request = Seen { method, path, headers, body: Vec::new(), connection };
-    if request.header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
+    let mut request = Seen {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+        connection,
+    };
+    if request
+        .header("expect")
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+    {
         writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").ok()?;
     }
-    let len: usize = request.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let len: usize = request
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0u8; len];
     reader.read_exact(&mut body).ok()?;
     request.body = body;
@@ -217,7 +255,11 @@ pub fn remove(path: &std::path::Path) {
 /// Resident set size of this process, in bytes (Linux).
 pub fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
@@ -232,7 +274,10 @@ pub fn full_record(url: &str) -> semcrawl_core::Record {
     r.lang = Some("en".into());
     r.canonical = Some(url.into());
     r.links_count = 2;
-    r.links = Some(vec!["https://example.com/a".into(), "https://example.com/b".into()]);
+    r.links = Some(vec![
+        "https://example.com/a".into(),
+        "https://example.com/b".into(),
+    ]);
     r.fields.insert("price".into(), Some("3 €".into()));
     r.fields.insert("missing".into(), None);
     r.text = Some("visible\ttext".into());
@@ -242,6 +287,9 @@ pub fn full_record(url: &str) -> semcrawl_core::Record {
     r.fetched_at = 1_700_000_000_000;
     r.elapsed_ms = 42;
     r.retries = 1;
-    r.error = Some(RecordError { kind: ErrorKind::Http, message: "HTTP 404".into() });
+    r.error = Some(RecordError {
+        kind: ErrorKind::Http,
+        message: "HTTP 404".into(),
+    });
     r
 }
