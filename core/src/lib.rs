@@ -22,10 +22,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod budget;
 pub mod canon;
 pub mod config;
 pub mod frontier;
 pub mod gate;
+pub mod limiter;
 mod normalize;
 mod page;
 pub mod parse;
