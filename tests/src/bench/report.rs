@@ -441,8 +441,8 @@ fn markdown(r: &Results, plots: &[&str]) -> String {
         }
         line(String::new());
         line("Wall time, CPU and correctness of the same runs:\n".into());
-        line("| concurrency | crawler | `--memory` | wall s | CPU s | pages/s | correct |".into());
-        line("|---:|---|---|---:|---:|---:|---|".into());
+        line("| concurrency | crawler | `--memory` | wall s | CPU s | pages/s | requests per record | correct |".into());
+        line("|---:|---|---|---:|---:|---:|---:|---|".into());
         for &c in &cs {
             for cell in r
                 .cells
@@ -450,12 +450,14 @@ fn markdown(r: &Results, plots: &[&str]) -> String {
                 .filter(|x| x.site == "big" && x.concurrency == c)
             {
                 line(format!(
-                    "| {c} | {} | {} | {} | {} | {} | {} |",
+                    "| {c} | {} | {} | {} | {} | {} | {} | {} |",
                     cell.crawler.name(),
                     cell.memory.map_or("–".into(), size_label),
                     cell.wall().show(2),
                     cell.cpu().show(2),
                     cell.pages_per_s().show(0),
+                    cell.spread(|r| r.requests as f64 / r.records.max(1) as f64)
+                        .show(2),
                     cell.correct()
                 ));
             }

@@ -608,11 +608,32 @@ fn parse_section(ctx: &mut Ctx, results: &mut Results) {
     }
 }
 
+/// `__serve fast|slow|big [SECONDS]`: serve a benchmark site and print its
+/// URL, for profiling a crawl by hand (`perf record semcrawl crawl URL ...`).
+fn serve(args: &[String]) -> ExitCode {
+    let spec = match args.first().map(String::as_str) {
+        Some("fast") => sites::fast(false),
+        Some("slow") => sites::slow(false),
+        Some("big") => sites::big(false),
+        _ => {
+            eprintln!("usage: bench __serve fast|slow|big [SECONDS]");
+            return ExitCode::from(2);
+        }
+    };
+    let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(600);
+    let server = start(spec);
+    println!("{}", server.base_url());
+    std::thread::sleep(Duration::from_secs(secs));
+    eprintln!("served {} requests", server.total_requests());
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("__measure") => measure::measurer_main(&args[1..]),
         Some("__frontier") => frontier::child_main(&args[1..]),
+        Some("__serve") => return serve(&args[1..]),
         _ => {}
     }
     let opts = match parse_args(&args) {
