@@ -88,6 +88,9 @@ fn user_agent_and_accept_encoding_are_sent() {
         accept.contains("gzip") && accept.contains("deflate"),
         "{accept}"
     );
+    // curl-sys bundles libcurl with zlib only: `br` is never advertised, so
+    // never sent (see docs/decisions-smol.md).
+    assert!(!accept.contains("br"), "{accept}");
 }
 
 #[test]
