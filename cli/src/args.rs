@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use semcrawl_core::budget::{self, BudgetReport, FsSources};
 use semcrawl_core::config::FieldSpec;
 use semcrawl_core::scope::ScopeMode;
 use semcrawl_core::size::{parse_duration, parse_size};
@@ -127,20 +128,23 @@ pub enum ProgressMode {
 /// Options shared by `crawl` and `demo`.
 #[derive(Debug, Args)]
 pub struct CrawlOptions {
-    /// Most pages in the pipeline at once (fetching, parsing or waiting for the store).
-    #[arg(
-        long,
-        short = 'c',
-        default_value_t = 16,
-        value_name = "N",
-        help_heading = "Limits"
-    )]
-    pub concurrency: usize,
+    /// Most pages in the pipeline at once (fetching, parsing or waiting for
+    /// the store): a number, or `auto` / `auto:MIN..MAX` for a limit that
+    /// follows server latency and errors (default bounds 1..512), always
+    /// within the memory budget.
+    #[arg(long, short = 'c', default_value = "16", value_name = "N|auto[:MIN..MAX]", value_parser = parse_concurrency, help_heading = "Limits")]
+    pub concurrency: Concurrency,
 
     /// Memory budget for pages in flight: bodies, parse trees, records waiting
-    /// for the store. Sizes: 64MiB, 1GiB, 500MB, ...
-    #[arg(long, short = 'm', default_value = "256MiB", value_name = "SIZE", value_parser = parse_size_arg, help_heading = "Limits")]
-    pub memory: u64,
+    /// for the store. Sizes: 64MiB, 1GiB, 500MB, ... [default: derived from the
+    /// container's memory limit (cgroup v2/v1) or physical memory: see --explain]
+    #[arg(long, short = 'm', value_name = "SIZE", value_parser = parse_size_arg, help_heading = "Limits")]
+    pub memory: Option<u64>,
+
+    /// Print the memory limit found (cgroup, physical memory), the budget
+    /// chosen and the resulting settings, then exit without crawling.
+    #[arg(long, help_heading = "Limits")]
+    pub explain: bool,
 
     /// Largest body accepted, counted after decompression; larger ones are cut and recorded as errors.
     #[arg(long, default_value = "10MiB", value_name = "SIZE", value_parser = parse_size_arg, help_heading = "Limits")]
@@ -261,6 +265,10 @@ fn parse_url(s: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+fn parse_concurrency(s: &str) -> Result<Concurrency, String> {
+    s.parse::<Concurrency>().map_err(|e| e.to_string())
+}
+
 fn parse_size_arg(s: &str) -> Result<u64, String> {
     parse_size(s)
 }
@@ -274,13 +282,24 @@ fn parse_field(s: &str) -> Result<FieldSpec, String> {
 }
 
 impl CrawlOptions {
+    /// The memory budget: `--memory`, or what the container allows.
+    pub fn budget(&self) -> (u64, Option<BudgetReport>) {
+        match self.memory {
+            Some(m) => (m, None),
+            None => {
+                let report = budget::detect(&FsSources);
+                (report.budget, Some(report))
+            }
+        }
+    }
+
     /// The core configuration for these options and `seeds`.
     pub fn to_config(&self, seeds: Vec<Url>) -> Result<Config, ConfigError> {
         let defaults = Config::default();
         let config = Config {
             seeds,
-            concurrency: Concurrency::Fixed(self.concurrency),
-            memory: self.memory,
+            concurrency: self.concurrency,
+            memory: self.budget().0,
             max_body: self.max_body,
             max_depth: self.max_depth,
             max_pages: self.max_pages,
@@ -291,7 +310,7 @@ impl CrawlOptions {
             },
             allow_domains: self.allow_domains.clone(),
             obey_robots: !self.ignore_robots,
-            per_host: self.per_host.unwrap_or(self.concurrency),
+            per_host: self.per_host.unwrap_or(self.concurrency.max()),
             delay: self.delay,
             max_redirects: self.max_redirects,
             retries: self.retries,
@@ -327,7 +346,10 @@ mod tests {
         };
         let config = args.crawl.to_config(args.urls.clone()).unwrap();
         assert_eq!(config.concurrency, Concurrency::Fixed(16));
-        assert_eq!(config.memory, 256 << 20);
+        assert!(
+            config.memory >= semcrawl_core::budget::MIN_BUDGET,
+            "derived from the machine"
+        );
         assert!(config.obey_robots);
     }
 
@@ -351,7 +373,7 @@ mod tests {
         let Command::Crawl(args) = cli.command else {
             panic!()
         };
-        assert_eq!(args.crawl.memory, 64 << 20);
+        assert_eq!(args.crawl.memory, Some(64 << 20));
         assert_eq!(args.crawl.max_body, 1_000_000);
         assert_eq!(args.crawl.delay, Duration::from_millis(250));
         assert_eq!(args.crawl.select[1].attr.as_deref(), Some("src"));
@@ -363,6 +385,8 @@ mod tests {
         assert!(parse(&["crawl", "ftp://a.test/"]).is_err());
         assert!(parse(&["crawl", "http://a.test/", "--memory", "lots"]).is_err());
         assert!(parse(&["crawl", "http://a.test/", "--bogus"]).is_err());
+        assert!(parse(&["crawl", "http://a.test/", "--concurrency", "auto:9..4"]).is_err());
+        assert!(parse(&["crawl", "http://a.test/", "--concurrency", "auto:4..64"]).is_ok());
         let cli = parse(&["crawl", "http://a.test/", "--memory", "1KiB"]).unwrap();
         let Command::Crawl(args) = cli.command else {
             panic!()

@@ -18,6 +18,10 @@ pub fn crawl_command(args: CrawlArgs) -> Result<ExitCode, Failure> {
         .crawl
         .to_config(args.urls.clone())
         .map_err(|e| Failure::Usage(e.to_string()))?;
+    if args.crawl.explain {
+        print!("{}", explain(&args.crawl, &config));
+        return Ok(ExitCode::SUCCESS);
+    }
     let store = match &args.post {
         Some(url) => DynStore(Box::new(
             HttpSinkStore::new(url.as_str(), HttpSinkOptions::default())
@@ -80,6 +84,61 @@ pub fn run(config: Config, store: DynStore, options: &CrawlOptions) -> Result<Ex
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What `--explain` prints: where the budget comes from and what it allows.
+pub fn explain(options: &CrawlOptions, config: &Config) -> String {
+    use semcrawl_core::gate::PAGE_OVERHEAD;
+    use semcrawl_core::size::format_bytes;
+    let mut out = String::new();
+    match options.budget().1 {
+        Some(report) => {
+            out.push_str("memory budget (no --memory given):\n");
+            for line in report.to_string().lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+        }
+        None => out.push_str(&format!(
+            "memory budget: {} (--memory)\n",
+            format_bytes(config.memory)
+        )),
+    }
+    let ratio = semcrawl_core::parse::Extractor::new(&config.fields, config.text)
+        .map(|e| e.cost_ratio())
+        .unwrap_or(semcrawl_core::parse::PARSE_COST_RATIO);
+    let page = |body: u64| PAGE_OVERHEAD + body * (1 + ratio);
+    out.push_str(&format!(
+        "each page holds {} before its request, then its body (up to --max-body {}), then {}x its body while parsing\n",
+        format_bytes(PAGE_OVERHEAD),
+        format_bytes(config.max_body),
+        ratio
+    ));
+    for body in [20 * 1024, 1024 * 1024] {
+        out.push_str(&format!(
+            "  pages of {} being parsed at once within the budget: {}\n",
+            format_bytes(body),
+            config.memory / page(body)
+        ));
+    }
+    if page(config.max_body) > config.memory {
+        out.push_str(&format!(
+            "  a page of --max-body {} cannot be parsed within the budget: it would be recorded as over_budget\n",
+            format_bytes(config.max_body)
+        ));
+    }
+    out.push_str(&format!(
+        "concurrency: {}\n",
+        match config.concurrency {
+            semcrawl_core::Concurrency::Fixed(n) => format!("{n} pages in the pipeline at most"),
+            semcrawl_core::Concurrency::Auto(c) => format!(
+                "auto: starts at {}, moves within {}..{} with latency and errors, always within the budget",
+                c.initial.clamp(c.min, c.max),
+                c.min,
+                c.max
+            ),
+        }
+    ));
+    out
 }
 
 fn init_logging(level: &str) -> Result<(), Failure> {

@@ -40,6 +40,10 @@ pub fn demo_command(args: DemoArgs) -> Result<ExitCode, Failure> {
             ..ExpectOptions::default()
         },
     );
+    if args.crawl.explain {
+        print!("{}", crawl::explain(&args.crawl, &config));
+        return Ok(ExitCode::SUCCESS);
+    }
     let store = open_store(&args.out)
         .map_err(|e| Failure::Usage(format!("cannot open --out '{}': {e}", args.out)))?;
     if !args.crawl.quiet {

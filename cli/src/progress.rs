@@ -25,10 +25,11 @@ pub struct Display {
 fn line(p: &Progress, started: Instant) -> String {
     let secs = started.elapsed().as_secs_f64().max(0.001);
     format!(
-        "{} pages ({} errors) | {} in flight | {} queued | {} / {} held | {:.0} pages/s",
+        "{} pages ({} errors) | {} in flight (limit {}) | {} queued | {} / {} held | {:.0} pages/s",
         p.pages + p.errors,
         p.errors,
         p.in_flight,
+        p.limit,
         p.queued,
         format_bytes(p.bytes_held),
         format_bytes(p.budget),

@@ -39,6 +39,15 @@ pub fn render(summary: &Summary) -> String {
         format_bytes(summary.budget),
         summary.max_in_flight
     ));
+    if let (Some(min), Some(max)) = (summary.limit_min, summary.limit_max) {
+        out.push_str(&format!(
+            "  concurrency limit (auto): {min}..{max}, final {}, {} changes; waited {:.1}s memory-bound, {:.1}s limit-bound\n",
+            summary.limit_final,
+            summary.limit_changes.unwrap_or(0),
+            summary.memory_bound_ms as f64 / 1000.0,
+            summary.limit_bound_ms as f64 / 1000.0
+        ));
+    }
     if let Some(rss) = peak_rss() {
         out.push_str(&format!("  peak RSS {}\n", format_bytes(rss)));
     }

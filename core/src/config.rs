@@ -8,20 +8,59 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::limiter::LimiterConfig;
 use crate::scope::ScopeMode;
 
 /// How many pages may be in the pipeline at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Concurrency {
     /// A fixed number of permits.
     Fixed(usize),
+    /// A limit that follows latency and errors (see [`crate::limiter`]),
+    /// always within the byte gate.
+    Auto(LimiterConfig),
 }
 
 impl Concurrency {
     /// The number of permits the count gate starts with.
     pub fn initial(&self) -> usize {
-        match *self {
-            Concurrency::Fixed(n) => n,
+        match self {
+            Concurrency::Fixed(n) => *n,
+            Concurrency::Auto(c) => c.initial.clamp(c.min, c.max),
+        }
+    }
+
+    /// The most permits there can ever be (the HTTP pool is sized to it).
+    pub fn max(&self) -> usize {
+        match self {
+            Concurrency::Fixed(n) => *n,
+            Concurrency::Auto(c) => c.max,
+        }
+    }
+}
+
+impl std::str::FromStr for Concurrency {
+    type Err = ConfigError;
+
+    /// `N`, `auto`, or `auto:MIN..MAX`.
+    ///
+    /// ```
+    /// use semcrawl_core::Concurrency;
+    /// assert_eq!("64".parse::<Concurrency>().unwrap(), Concurrency::Fixed(64));
+    /// assert_eq!("auto:4..128".parse::<Concurrency>().unwrap().max(), 128);
+    /// assert!("lots".parse::<Concurrency>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        let t = s.trim();
+        if t.starts_with("auto") {
+            return t.parse::<LimiterConfig>().map(Concurrency::Auto);
+        }
+        match t.parse::<usize>() {
+            Ok(0) => Err(ConfigError("--concurrency must be at least 1".into())),
+            Ok(n) => Ok(Concurrency::Fixed(n)),
+            Err(_) => Err(ConfigError(format!(
+                "invalid --concurrency '{s}': expected a number, 'auto' or 'auto:MIN..MAX'"
+            ))),
         }
     }
 }

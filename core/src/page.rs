@@ -20,7 +20,10 @@ use crate::frontier::Entry;
 use crate::gate::{GateError, Reservation, PAGE_OVERHEAD};
 use crate::normalize;
 use crate::parse::is_html;
-use crate::pipeline::Ctx;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::limiter::{Outcome as LimitOutcome, Sample};
+use crate::pipeline::{Ctx, Outcome};
 use crate::record::{ErrorKind, Record};
 use crate::retry::{parse_retry_after, Failure};
 use crate::runtime::{Body, Fetch, FetchError, FetchRequest, Runtime};
@@ -209,8 +212,13 @@ async fn attempt<F: Fetch, R: Runtime>(
         }
     };
     ctx.stats.fetch_started();
+    let probe = Probe {
+        started: ctx.runtime.now(),
+        in_flight: ctx.stats.in_flight() as usize,
+        sent: AtomicBool::new(false),
+    };
     let outcome = {
-        let work = std::pin::pin!(exchange(ctx, entry, &mut hold, can_retry));
+        let work = std::pin::pin!(exchange(ctx, entry, &mut hold, can_retry, &probe));
         let deadline = ctx.runtime.sleep(ctx.config.timeout);
         match select(work, deadline).await {
             Either::Left((outcome, _)) => Some(outcome),
@@ -218,6 +226,9 @@ async fn attempt<F: Fetch, R: Runtime>(
         }
     };
     ctx.stats.fetch_ended();
+    if outcome.is_none() {
+        probe.report(ctx, true);
+    }
     match outcome {
         None => Attempt::Retry(Failure::Fetch(FetchError::Timeout), None),
         Some(Exchange::Failed(failure, retry_after)) => Attempt::Retry(failure, retry_after),
@@ -236,6 +247,38 @@ async fn attempt<F: Fetch, R: Runtime>(
     }
 }
 
+/// Times one request to its response head, for the adaptive limit.
+struct Probe {
+    started: Duration,
+    /// Pages in the pipeline when the request was sent, this one included.
+    in_flight: usize,
+    sent: AtomicBool,
+}
+
+impl Probe {
+    /// Feed the limiter once: the head arrived (`dropped`: 429/503) or the
+    /// attempt failed (`dropped`: timeout or connect error).
+    fn report<F: Fetch, R: Runtime>(&self, ctx: &Ctx<F, R>, dropped: bool) {
+        let Some(samples) = &ctx.samples else {
+            return;
+        };
+        if self.sent.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let now = ctx.runtime.now();
+        let _ = samples.unbounded_send(Outcome::Sample(Sample {
+            now,
+            latency: now.saturating_sub(self.started),
+            in_flight: self.in_flight,
+            outcome: if dropped {
+                LimitOutcome::Dropped
+            } else {
+                LimitOutcome::Ok
+            },
+        }));
+    }
+}
+
 enum Exchange {
     Done(Box<PageResult>),
     Failed(Failure, Option<Duration>),
@@ -247,6 +290,7 @@ async fn exchange<F: Fetch, R: Runtime>(
     entry: &Entry,
     hold: &mut Reservation,
     can_retry: bool,
+    probe: &Probe,
 ) -> Exchange {
     let request = FetchRequest {
         url: entry.url.clone(),
@@ -255,9 +299,13 @@ async fn exchange<F: Fetch, R: Runtime>(
     };
     let mut response = match ctx.fetch.fetch(request).await {
         Ok(r) => r,
-        Err(e) => return Exchange::Failed(Failure::Fetch(e), None),
+        Err(e) => {
+            probe.report(ctx, e.is_transient());
+            return Exchange::Failed(Failure::Fetch(e), None);
+        }
     };
     let status = response.status;
+    probe.report(ctx, status == 429 || status == 503);
     if can_retry && Failure::Status(status).is_transient() {
         let retry_after = response
             .retry_after

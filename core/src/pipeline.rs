@@ -30,9 +30,10 @@ use futures::future::{select, Either};
 use futures::{FutureExt, StreamExt};
 use url::Url;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Concurrency, Config, ConfigError};
 use crate::frontier::{Entry, Frontier, MemoryFrontier};
 use crate::gate::{ByteGate, Reservation, PAGE_OVERHEAD};
+use crate::limiter::{Limiter, Sample};
 use crate::page::{self, read_body, PageResult, ReadError};
 use crate::parse::Extractor;
 use crate::politeness::Politeness;
@@ -120,6 +121,8 @@ pub(crate) struct Ctx<F, R> {
     pub retry: RetryPolicy,
     /// Fired when the grace period after a stop is over.
     pub cancel: Signal,
+    /// Latency samples for the adaptive limit (`None` with a fixed limit).
+    pub samples: Option<mpsc::UnboundedSender<Outcome>>,
 }
 
 /// A page permit: while it lives, the page counts as in the pipeline.
@@ -142,7 +145,9 @@ struct Pending {
 }
 
 /// What tasks report to the coordinator.
-enum Outcome {
+pub(crate) enum Outcome {
+    /// A response head arrived, or an attempt failed: feed the limiter.
+    Sample(Sample),
     Page {
         origin: String,
         depth: u32,
@@ -179,6 +184,10 @@ pub struct Crawler<F: Fetch, R: Runtime> {
     ctx: Arc<Ctx<F, R>>,
     frontier: Box<dyn Frontier>,
     stop: StopHandle,
+    outcomes: (
+        mpsc::UnboundedSender<Outcome>,
+        mpsc::UnboundedReceiver<Outcome>,
+    ),
 }
 
 impl<F: Fetch, R: Runtime> Crawler<F, R> {
@@ -195,6 +204,9 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
         let gate = ByteGate::new(config.memory);
         let stats = Arc::new(Stats::new(gate.clone()));
         let retry = RetryPolicy::new(config.retries);
+        let outcomes = mpsc::unbounded();
+        let samples =
+            matches!(config.concurrency, Concurrency::Auto(_)).then(|| outcomes.0.clone());
         Ok(Crawler {
             ctx: Arc::new(Ctx {
                 config,
@@ -206,9 +218,11 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
                 scope,
                 retry,
                 cancel: Signal::default(),
+                samples,
             }),
             frontier: Box::new(MemoryFrontier::default()),
             stop: StopHandle::default(),
+            outcomes,
         })
     }
 
@@ -251,15 +265,26 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
             politeness: Politeness::new(ctx.config.per_host, ctx.config.delay),
             robots: HashMap::new(),
             robots_todo: Vec::new(),
-            permits: Arc::new(Semaphore::new(ctx.config.concurrency.initial())),
+            permits: Arc::new(Semaphore::new(ctx.config.concurrency.max())),
+            limiter: match ctx.config.concurrency {
+                Concurrency::Auto(c) => Some(Limiter::new(c)),
+                Concurrency::Fixed(_) => None,
+            },
+            retired: Vec::new(),
+            memory_bound: Duration::ZERO,
+            limit_bound: Duration::ZERO,
             in_flight: 0,
             started: 0,
             records: records_tx,
         };
         let stop = self.stop.clone();
+        let (outcomes_tx, outcomes_rx) = self.outcomes;
         let coordinate = async move {
-            coordinator.run(stop, store_failed).await;
+            coordinator
+                .run(stop, store_failed, outcomes_tx, outcomes_rx)
+                .await;
             coordinator.ctx.stats.set_queued(coordinator.frontier.len());
+            coordinator.report_limits();
         };
         let ((), written) = futures::join!(coordinate, writer);
         let summary = ctx.stats.summary(ctx.runtime.now().as_millis() as u64);
@@ -274,6 +299,15 @@ struct Coordinator<F: Fetch, R: Runtime> {
     robots: HashMap<String, RobotsState>,
     robots_todo: Vec<Url>,
     permits: Arc<Semaphore>,
+    /// The adaptive limit, with `--concurrency auto`.
+    limiter: Option<Limiter>,
+    /// Permits held back so that the permits in circulation match the
+    /// limiter's limit: retired as they come back, released as it grows.
+    retired: Vec<SemaphoreGuardArc>,
+    /// Time the coordinator waited with pages waiting on the byte gate.
+    memory_bound: Duration,
+    /// Time the coordinator waited for a count permit, the gate idle.
+    limit_bound: Duration,
     /// Tasks spawned and not yet reported back.
     in_flight: usize,
     /// Pages started (for `max_pages`).
@@ -289,8 +323,14 @@ enum Wake {
 }
 
 impl<F: Fetch, R: Runtime> Coordinator<F, R> {
-    async fn run(&mut self, stop: StopHandle, store_failed: StopHandle) {
-        let (outcomes_tx, mut outcomes) = mpsc::unbounded::<Outcome>();
+    async fn run(
+        &mut self,
+        stop: StopHandle,
+        store_failed: StopHandle,
+        outcomes_tx: mpsc::UnboundedSender<Outcome>,
+        mut outcomes: mpsc::UnboundedReceiver<Outcome>,
+    ) {
+        self.follow_limit();
         for seed in self.ctx.config.seeds.clone() {
             if let Some(url) = canon::canonicalize(&seed) {
                 if self.frontier.mark_seen(&url) {
@@ -304,6 +344,9 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             while let Ok(o) = outcomes.try_recv() {
                 self.absorb(o);
             }
+            // Permits in use come back all the time: keep retiring them
+            // while the circulating count is above the limit.
+            self.follow_limit();
             self.ctx.stats.set_queued(self.frontier.len());
             if store_failed.is_stopped() && !self.ctx.cancel.is_fired() {
                 stopping = true;
@@ -405,6 +448,37 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         }
     }
 
+    /// Make the permits in circulation match the limiter's limit: release
+    /// retired permits when it grows; retire free permits when it shrinks
+    /// (permits in use are retired later, as they come back).
+    fn follow_limit(&mut self) {
+        let Some(limiter) = &self.limiter else {
+            self.ctx
+                .stats
+                .set_limit(self.ctx.config.concurrency.max() as u64);
+            return;
+        };
+        let target = limiter.limit();
+        let max = self.ctx.config.concurrency.max();
+        while max - self.retired.len() < target {
+            self.retired.pop();
+        }
+        while max - self.retired.len() > target {
+            match self.permits.try_acquire_arc() {
+                Some(p) => self.retired.push(p),
+                None => break,
+            }
+        }
+        self.ctx.stats.set_limit((max - self.retired.len()) as u64);
+    }
+
+    fn report_limits(&self) {
+        let trajectory = self.limiter.as_ref().map(|l| l.trajectory());
+        self.ctx
+            .stats
+            .set_limits(trajectory, self.memory_bound, self.limit_bound);
+    }
+
     /// The next entry that may be fetched now; robots-disallowed entries are
     /// dropped on the way. `Err(Some(t))`: nothing before `t`; `Err(None)`:
     /// nothing until a request finishes.
@@ -453,9 +527,17 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
     }
 
     fn absorb(&mut self, outcome: Outcome) {
+        if let Outcome::Sample(sample) = outcome {
+            if let Some(change) = self.limiter.as_mut().and_then(|l| l.on_sample(sample)) {
+                tracing::debug!("{change}");
+                self.follow_limit();
+            }
+            return;
+        }
         self.in_flight -= 1;
         let now = self.ctx.runtime.now();
         match outcome {
+            Outcome::Sample(_) => unreachable!("handled above"),
             Outcome::Robots { origin, robots } => {
                 if let Some(delay) = robots.crawl_delay() {
                     self.politeness.set_host_delay(&origin, delay);

@@ -10,7 +10,10 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use std::time::Duration;
+
 use crate::gate::ByteGate;
+use crate::limiter::Trajectory;
 use crate::record::Record;
 
 /// Live counters of one crawl.
@@ -28,7 +31,17 @@ pub struct Stats {
     max_fetching: AtomicU64,
     queued: AtomicU64,
     interrupted: AtomicBool,
+    limit: AtomicU64,
     errors_by_kind: Mutex<BTreeMap<String, u64>>,
+    limits: Mutex<Limits>,
+}
+
+/// How the concurrency limit moved, for the summary.
+#[derive(Debug, Default, Clone)]
+struct Limits {
+    trajectory: Option<Trajectory>,
+    memory_bound_ms: u64,
+    limit_bound_ms: u64,
 }
 
 /// A point-in-time view of a running crawl.
@@ -53,6 +66,8 @@ pub struct Progress {
     pub bytes: u64,
     /// Milliseconds since the crawl started.
     pub elapsed_ms: u64,
+    /// The count gate's current limit (moves with `--concurrency auto`).
+    pub limit: u64,
 }
 
 /// The end of a crawl, in numbers.
@@ -83,6 +98,20 @@ pub struct Summary {
     pub queued: u64,
     /// Whether the crawl was stopped before it ran out of work.
     pub interrupted: bool,
+    /// With `--concurrency auto`: the lowest limit reached (probes aside).
+    pub limit_min: Option<u64>,
+    /// With `--concurrency auto`: the highest limit reached.
+    pub limit_max: Option<u64>,
+    /// The limit at the end (the fixed one without `auto`).
+    pub limit_final: u64,
+    /// With `--concurrency auto`: how many times the limit moved.
+    pub limit_changes: Option<u64>,
+    /// Time the scheduler waited for a permit while pages waited on the
+    /// byte gate: the crawl was memory-bound.
+    pub memory_bound_ms: u64,
+    /// Time the scheduler waited for a permit with the byte gate idle: the
+    /// crawl was bound by the concurrency limit (latency-bound).
+    pub limit_bound_ms: u64,
 }
 
 impl Stats {
@@ -100,7 +129,9 @@ impl Stats {
             max_fetching: AtomicU64::new(0),
             queued: AtomicU64::new(0),
             interrupted: AtomicBool::new(false),
+            limit: AtomicU64::new(0),
             errors_by_kind: Mutex::new(BTreeMap::new()),
+            limits: Mutex::new(Limits::default()),
         }
     }
 
@@ -122,11 +153,24 @@ impl Stats {
             budget: self.gate.budget(),
             bytes: self.bytes.load(Relaxed),
             elapsed_ms: now_ms.saturating_sub(self.started_at.load(Relaxed)),
+            limit: self.limit.load(Relaxed),
         }
     }
 
     pub(crate) fn summary(&self, now_ms: u64) -> Summary {
+        let limits = self
+            .limits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let t = limits.trajectory;
         Summary {
+            limit_min: t.map(|t| t.min as u64),
+            limit_max: t.map(|t| t.max as u64),
+            limit_final: self.limit.load(Relaxed),
+            limit_changes: t.map(|t| t.changes),
+            memory_bound_ms: limits.memory_bound_ms,
+            limit_bound_ms: limits.limit_bound_ms,
             pages: self.pages.load(Relaxed),
             errors: self.errors.load(Relaxed),
             errors_by_kind: self
@@ -154,6 +198,23 @@ impl Stats {
         self.queued.store(n as u64, Relaxed);
     }
 
+    pub(crate) fn set_limit(&self, limit: u64) {
+        self.limit.store(limit, Relaxed);
+    }
+
+    pub(crate) fn set_limits(
+        &self,
+        trajectory: Option<Trajectory>,
+        memory_bound: Duration,
+        limit_bound: Duration,
+    ) {
+        *self.limits.lock().unwrap_or_else(|e| e.into_inner()) = Limits {
+            trajectory,
+            memory_bound_ms: memory_bound.as_millis() as u64,
+            limit_bound_ms: limit_bound.as_millis() as u64,
+        };
+    }
+
     pub(crate) fn set_interrupted(&self) {
         self.interrupted.store(true, Relaxed);
     }
@@ -164,6 +225,10 @@ impl Stats {
 
     pub(crate) fn add_bytes(&self, n: u64) {
         self.bytes.fetch_add(n, Relaxed);
+    }
+
+    pub(crate) fn in_flight(&self) -> u64 {
+        self.in_flight.load(Relaxed)
     }
 
     pub(crate) fn enter(&self) {
