@@ -25,7 +25,7 @@ export interface CrawlOptions {
   /** Where the crawl starts; relative URLs resolve against the page. */
   seeds: string | string[];
   /** Most pages in flight at once (default 6). */
-  concurrency?: number;
+  concurrency?: number | "auto" | `auto:${number}..${number}`;
   /** Byte budget of the pages in flight (default "64MiB"). */
   memory?: number | string;
   /** Largest decoded body (default "10MiB"); longer pages are recorded as errors. */

@@ -34,8 +34,9 @@ pub const DEFAULT_PROGRESS_MS: f64 = 200.0;
 pub struct CrawlOptions {
     /// One URL or an array of URLs; relative ones resolve against the page.
     pub seeds: Option<Seeds>,
-    /// Most pages in flight at once.
-    pub concurrency: Option<usize>,
+    /// Most pages in flight at once: a number, or `"auto"` /
+    /// `"auto:MIN..MAX"` for a limit that follows latency and errors.
+    pub concurrency: Option<ConcurrencyOpt>,
     /// Byte budget: a number of bytes or a string such as `"16MiB"`.
     pub memory: Option<Size>,
     /// Largest decoded body, same forms as `memory`.
@@ -81,6 +82,47 @@ pub struct Seeds(pub Vec<String>);
 /// A size: a number of bytes or a string understood by [`parse_size`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Size(pub u64);
+
+/// `concurrency`: a number, `"auto"` or `"auto:MIN..MAX"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConcurrencyOpt(pub Concurrency);
+
+impl<'de> Deserialize<'de> for ConcurrencyOpt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ConcurrencyOpt;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number of pages, \"auto\" or \"auto:MIN..MAX\"")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ConcurrencyOpt, E> {
+                Ok(ConcurrencyOpt(Concurrency::Fixed(v as usize)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ConcurrencyOpt, E> {
+                usize::try_from(v)
+                    .map(|n| ConcurrencyOpt(Concurrency::Fixed(n)))
+                    .map_err(|_| {
+                        E::custom(format!("invalid concurrency {v}: must not be negative"))
+                    })
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ConcurrencyOpt, E> {
+                if v.is_finite() && v >= 0.0 && v.fract() == 0.0 {
+                    Ok(ConcurrencyOpt(Concurrency::Fixed(v as usize)))
+                } else {
+                    Err(E::custom(format!(
+                        "invalid concurrency {v}: expected a whole number"
+                    )))
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ConcurrencyOpt, E> {
+                v.parse::<Concurrency>()
+                    .map(ConcurrencyOpt)
+                    .map_err(|e| E::custom(e.to_string().replace("--concurrency", "concurrency")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 
 /// `select`: `NAME=CSS[@attr]` strings, or an object of `NAME: "CSS[@attr]"`.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -209,10 +251,10 @@ impl CrawlOptions {
                 .map_err(|e| format!("invalid options: seed '{seed}' is not a URL: {e}"))?;
             c.seeds.push(url);
         }
-        if let Some(n) = self.concurrency {
-            c.concurrency = Concurrency::Fixed(n);
+        if let Some(ConcurrencyOpt(n)) = self.concurrency {
+            c.concurrency = n;
             if self.per_host.is_none() {
-                c.per_host = n.max(1);
+                c.per_host = n.max().max(1);
             }
         }
         if let Some(Size(m)) = self.memory {
@@ -328,6 +370,16 @@ mod tests {
             .unwrap();
         assert_eq!((c.memory, c.max_body), (16 << 20, 1 << 20));
         assert_eq!((c.concurrency, c.per_host), (Concurrency::Fixed(3), 3));
+    }
+
+    #[test]
+    fn concurrency_auto() {
+        let c = config(r#"{"seeds": "/", "concurrency": "auto:2..32"}"#).unwrap();
+        assert!(matches!(c.concurrency, Concurrency::Auto(l) if (l.min, l.max) == (2, 32)));
+        assert_eq!(c.per_host, 32);
+        assert!(config(r#"{"seeds": "/", "concurrency": "auto"}"#).is_ok());
+        let err = config(r#"{"seeds": "/", "concurrency": "auto:9..4"}"#).unwrap_err();
+        assert!(err.contains("concurrency"), "{err}");
     }
 
     #[test]
