@@ -104,14 +104,15 @@ pub(crate) async fn read_body(
         let n = match body.read(&mut buf[old..]).await {
             Ok(n) => n,
             Err(e) => {
-                let msg = e.to_string();
-                return Err(ReadError::Fetch(
-                    if e.kind() == std::io::ErrorKind::TimedOut {
-                        FetchError::Timeout
-                    } else {
-                        FetchError::Protocol(format!("reading body: {msg}"))
-                    },
-                ));
+                // Adapters report a stalled body as TimedOut and a corrupt one
+                // (bad gzip, broken chunking) as InvalidData; anything else is
+                // the connection dropping mid-body, which a retry may cure.
+                let msg = format!("reading body: {e}");
+                return Err(ReadError::Fetch(match e.kind() {
+                    std::io::ErrorKind::TimedOut => FetchError::Timeout,
+                    std::io::ErrorKind::InvalidData => FetchError::Protocol(msg),
+                    _ => FetchError::Connect(msg),
+                }));
             }
         };
         buf.truncate(old + n);

@@ -175,6 +175,17 @@ pub trait Store: MaybeSend + 'static {
     fn flush(&mut self) -> BoxFuture<'_, Result<(), StoreError>>;
 }
 
+/// A boxed store is a store: front ends pick one at run time.
+impl<S: Store + ?Sized> Store for Box<S> {
+    fn write<'a>(&'a mut self, batch: &'a [Record]) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).write(batch)
+    }
+
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), StoreError>> {
+        (**self).flush()
+    }
+}
+
 /// Executor and clock. Implemented by each adapter.
 pub trait Runtime: Clone + MaybeSend + MaybeSync + 'static {
     /// Run a future to completion in the background.
