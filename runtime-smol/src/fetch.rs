@@ -3,7 +3,7 @@
 //! Why isahc: its transfers run on libcurl's own event loop in a background
 //! thread, so it works under any executor, and curl gives us what a crawler
 //! needs and what was wrong in the alternatives (see
-//! `docs/decisions-smol.md`):
+//! `docs/decisions.md`):
 //!
 //! * the request timeout covers the **whole** transfer, body included
 //!   (`CURLOPT_TIMEOUT`), so a server that trickles a body cannot pin a

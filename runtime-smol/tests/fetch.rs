@@ -89,7 +89,7 @@ fn user_agent_and_accept_encoding_are_sent() {
         "{accept}"
     );
     // curl-sys bundles libcurl with zlib only: `br` is never advertised, so
-    // never sent (see docs/decisions-smol.md).
+    // never sent (see docs/decisions.md).
     assert!(!accept.contains("br"), "{accept}");
 }
 
