@@ -173,9 +173,29 @@ pub const PARSE_COST_RATIO: u64 = 27;
 /// Estimated peak parse memory per body byte of the streaming path (no
 /// `--select`, no `--text`): see [`Extractor::cost_ratio`].
 ///
-/// Measured like [`PARSE_COST_RATIO`] by the `parse_cost` example (TODO
-/// figures).
-pub const STREAM_PARSE_COST_RATIO: u64 = 4;
+/// Measured like [`PARSE_COST_RATIO`] by the `parse_cost` example: peak
+/// heap growth during one `parse` call (a 16 KiB decoding chunk and its
+/// copy in the tokenizer, the current token, the raw hrefs, the output)
+/// per body byte. Release build:
+///
+/// | page (generated)                                      | 20 KiB | 1 MiB |
+/// |-------------------------------------------------------|-------:|------:|
+/// | typical (same page as above), utf-8 or windows-1252   | 1.62   | 0.39  |
+/// | dense table rows                                      | 1.76   | 1.48  |
+/// | DOM-exploding hostile pages (`<a>`, `<p><i>`, nesting) | 1.61   | 0.03  |
+/// | one huge attribute value / one huge `href`            | 3.41 / 5.42 | 1.53 / 3.02 |
+/// | distinct 8 KB hrefs                                   | 3.72   | 2.98  |
+/// | the same `<a href=/x>` repeated                       | 2.22   | 0.78  |
+/// | **`<a href=N>` repeated: a distinct link per 12 bytes** | **11.47** | 1.83 |
+///
+/// Fixed costs (~33 KiB) dominate small pages. What sets the constant is
+/// the output itself: each kept [`Url`] costs about 136 bytes (the struct,
+/// its string, its dedup slot), so a page made only of short distinct links
+/// needs ~11x its size until [`MAX_LINKS`] caps the output (~1.9 MiB, at
+/// ~120 KiB of body); beyond that the ratio falls. The constant covers that
+/// worst case, rounded up: a hostile page cannot make the byte gate lie.
+/// For realistic pages the reservation is 4-30x what is used.
+pub const STREAM_PARSE_COST_RATIO: u64 = 12;
 
 impl Extractor {
     /// Compile field selectors.
