@@ -4,6 +4,12 @@
 //! response (head and body) is rendered once at start into `Arc<[u8]>`; a
 //! request costs a parse of its head, a hash lookup, a counter update under a
 //! short lock, and two writes.
+//!
+//! Some behaviour can be changed while it serves, for tests of how a crawler
+//! adapts: the latency of every response ([`SiteServer::set_latency`]) and an
+//! overload threshold above which requests are answered `503 Service
+//! Unavailable` ([`SiteServer::set_overload`], with an optional
+//! `Retry-After`: [`SiteServer::set_retry_after`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -31,16 +37,23 @@ const COALESCE: usize = 16 * 1024;
 /// Size of one chunk of the endless body.
 const ENDLESS_CHUNK: usize = 64 * 1024;
 
+/// `overload` when there is no threshold.
+const NO_OVERLOAD: usize = usize::MAX;
+
+/// `retry_after` when no `Retry-After` header is sent.
+const NO_RETRY_AFTER: u64 = u64::MAX;
+
 /// A pre-rendered response.
 enum Route {
     Fixed {
         /// Status line and headers, without the blank line that ends them.
         head: Arc<[u8]>,
         body: Arc<[u8]>,
-        delay: Duration,
+        /// Delay of this resource on top of the server's latency.
+        extra: Duration,
     },
-    /// A chunked body that never ends.
-    Endless { delay: Duration },
+    /// A chunked body that never ends (after the server's latency).
+    Endless,
 }
 
 /// Request counters, shared by the connections.
@@ -55,6 +68,28 @@ struct Counters {
     max_open_connections: AtomicUsize,
     connections: AtomicU64,
     body_bytes: AtomicU64,
+    /// Requests answered 503 because of the overload threshold.
+    rejected: AtomicU64,
+}
+
+/// What can be changed while the server runs.
+struct Knobs {
+    /// Delay before every response, in nanoseconds.
+    latency_ns: AtomicU64,
+    /// Most requests served at once; more get a 503 ([`NO_OVERLOAD`]: off).
+    overload: AtomicUsize,
+    /// `Retry-After` of those 503s, in seconds ([`NO_RETRY_AFTER`]: none).
+    retry_after: AtomicU64,
+}
+
+impl Knobs {
+    fn latency(&self) -> Duration {
+        Duration::from_nanos(self.latency_ns.load(Ordering::SeqCst))
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 struct State {
@@ -63,7 +98,10 @@ struct State {
     /// `127.0.0.1:PORT`, used when a request has no `Host`.
     authority: String,
     endless_chunk: Arc<[u8]>,
+    /// Body of the overload 503s.
+    unavailable: Arc<[u8]>,
     counters: Counters,
+    knobs: Knobs,
 }
 
 /// Decrements a gauge when dropped (also when the task is cancelled).
@@ -74,6 +112,26 @@ impl<'a> Gauge<'a> {
         let now = gauge.fetch_add(1, Ordering::SeqCst) + 1;
         max.fetch_max(now, Ordering::SeqCst);
         Gauge(gauge)
+    }
+}
+
+impl<'a> Gauge<'a> {
+    /// Enter unless `limit` are in already (then `None`): the check and the
+    /// entry are one atomic step, so the gauge never exceeds `limit`.
+    fn try_enter(gauge: &'a AtomicUsize, max: &AtomicUsize, limit: usize) -> Option<Self> {
+        let mut now = gauge.load(Ordering::SeqCst);
+        loop {
+            if now >= limit {
+                return None;
+            }
+            match gauge.compare_exchange_weak(now, now + 1, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => {
+                    max.fetch_max(now + 1, Ordering::SeqCst);
+                    return Some(Gauge(gauge));
+                }
+                Err(actual) => now = actual,
+            }
+        }
     }
 }
 
@@ -126,7 +184,9 @@ fn reason(status: u16) -> &'static str {
         301 => "Moved Permanently",
         302 => "Found",
         404 => "Not Found",
+        429 => "Too Many Requests",
         500 => "Internal Server Error",
+        503 => "Service Unavailable",
         _ => "Unknown",
     }
 }
@@ -140,11 +200,17 @@ fn head(status: u16, content_type: &str, extra: &str, len: usize) -> Arc<[u8]> {
     .into()
 }
 
-fn fixed(status: u16, content_type: &str, extra: &str, body: Arc<[u8]>, delay: Duration) -> Route {
+fn fixed(
+    status: u16,
+    content_type: &str,
+    headers: &str,
+    body: Arc<[u8]>,
+    extra: Duration,
+) -> Route {
     Route::Fixed {
-        head: head(status, content_type, extra, body.len()),
+        head: head(status, content_type, headers, body.len()),
         body,
-        delay,
+        extra,
     }
 }
 
@@ -158,7 +224,9 @@ fn error_page(status: u16) -> Arc<[u8]> {
 }
 
 fn render_routes(site: &Site, origin: &str, alias: &str) -> HashMap<String, Route> {
-    let latency = site.spec().latency;
+    // Only the slow page has a delay of its own; the server's latency is
+    // added when answering (it can change).
+    let latency = Duration::ZERO;
     let html = "text/html; charset=utf-8";
     let mut routes = HashMap::new();
     for (path, res) in &site.inner.resources {
@@ -172,7 +240,7 @@ fn render_routes(site: &Site, origin: &str, alias: &str) -> HashMap<String, Rout
                 content_type,
                 "",
                 body.render(origin, alias).into(),
-                latency + *delay,
+                *delay,
             ),
             Kind::File { content_type, body } => {
                 fixed(200, content_type, "", body.clone(), latency)
@@ -202,7 +270,7 @@ fn render_routes(site: &Site, origin: &str, alias: &str) -> HashMap<String, Rout
                 text.as_bytes().into(),
                 latency,
             ),
-            Kind::Endless => Route::Endless { delay: latency },
+            Kind::Endless => Route::Endless,
             Kind::GzipBomb => fixed(
                 200,
                 html,
@@ -242,11 +310,17 @@ impl SiteServer {
                 "text/html; charset=utf-8",
                 "",
                 error_page(404),
-                site.spec().latency,
+                Duration::ZERO,
             ),
             authority: addr.to_string(),
             endless_chunk: endless_chunk.into(),
+            unavailable: error_page(503),
             counters: Counters::default(),
+            knobs: Knobs {
+                latency_ns: AtomicU64::new(nanos(site.spec().latency)),
+                overload: AtomicUsize::new(NO_OVERLOAD),
+                retry_after: AtomicU64::new(NO_RETRY_AFTER),
+            },
         });
 
         let executor = Arc::new(Executor::new());
@@ -378,11 +452,75 @@ impl SiteServer {
         self.state.counters.body_bytes.load(Ordering::SeqCst)
     }
 
+    /// Requests answered `503 Service Unavailable` because of the overload
+    /// threshold ([`SiteServer::set_overload`]).
+    pub fn rejected(&self) -> u64 {
+        self.state.counters.rejected.load(Ordering::SeqCst)
+    }
+
+    /// The delay before every response now (initially
+    /// [`SiteSpec::latency`](super::SiteSpec::latency)).
+    pub fn latency(&self) -> Duration {
+        self.state.knobs.latency()
+    }
+
+    /// Delay every response to a request received from now on by `latency`
+    /// (plus the slow page's own delay). Requests already waiting keep the
+    /// delay they started with.
+    pub fn set_latency(&self, latency: Duration) {
+        self.state
+            .knobs
+            .latency_ns
+            .store(nanos(latency), Ordering::SeqCst);
+    }
+
+    /// The overload threshold, if any.
+    pub fn overload(&self) -> Option<usize> {
+        match self.state.knobs.overload.load(Ordering::SeqCst) {
+            NO_OVERLOAD => None,
+            n => Some(n),
+        }
+    }
+
+    /// Serve at most `max` requests at once: a request that arrives while
+    /// `max` are being served (from head received to response written) is
+    /// answered `503 Service Unavailable` at once, without the latency, as a
+    /// server that sheds load does; it is counted in
+    /// [`SiteServer::requests`], [`SiteServer::total_requests`] and
+    /// [`SiteServer::rejected`], not in [`SiteServer::in_flight`]. So
+    /// [`SiteServer::max_in_flight`] never exceeds `max` once it is set.
+    /// `None` (the default) serves everything. Requests already being served
+    /// are not affected by a change.
+    pub fn set_overload(&self, max: Option<usize>) {
+        self.state
+            .knobs
+            .overload
+            .store(max.unwrap_or(NO_OVERLOAD), Ordering::SeqCst);
+    }
+
+    /// The `Retry-After` (in seconds) sent with the overload 503s, if any.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self.state.knobs.retry_after.load(Ordering::SeqCst) {
+            NO_RETRY_AFTER => None,
+            n => Some(n),
+        }
+    }
+
+    /// Send `Retry-After: SECS` with the overload 503s (`None`, the default:
+    /// no header).
+    pub fn set_retry_after(&self, secs: Option<u64>) {
+        self.state.knobs.retry_after.store(
+            secs.map_or(NO_RETRY_AFTER, |s| s.min(NO_RETRY_AFTER - 1)),
+            Ordering::SeqCst,
+        );
+    }
+
     /// Forget the request counts and high-water marks.
     pub fn reset_counters(&self) {
         let c = &self.state.counters;
         c.by_url.lock().unwrap_or_else(|e| e.into_inner()).clear();
         c.total.store(0, Ordering::SeqCst);
+        c.rejected.store(0, Ordering::SeqCst);
         c.max_in_flight
             .store(c.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
         c.max_open_connections
@@ -530,7 +668,12 @@ async fn serve(state: &State, mut stream: TcpStream) -> io::Result<()> {
             stream.write_all(b"HTTP/1.1 411 Length Required\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await?;
             return Ok(());
         }
-        let _busy = Gauge::enter(&c.in_flight, &c.max_in_flight);
+        let overload = state.knobs.overload.load(Ordering::SeqCst);
+        let busy = if overload == NO_OVERLOAD {
+            Some(Gauge::enter(&c.in_flight, &c.max_in_flight))
+        } else {
+            Gauge::try_enter(&c.in_flight, &c.max_in_flight, overload)
+        };
         c.total.fetch_add(1, Ordering::SeqCst);
         {
             let mut map = c.by_url.lock().unwrap_or_else(|e| e.into_inner());
@@ -553,11 +696,21 @@ async fn serve(state: &State, mut stream: TcpStream) -> io::Result<()> {
         let path = key[path_start..path_end]
             .find('/')
             .map_or("/", |p| &key[path_start + p..path_end]);
+        let Some(_busy) = busy else {
+            c.rejected.fetch_add(1, Ordering::SeqCst);
+            unavailable(state, &mut stream, &mut out, &req).await?;
+            if req.close {
+                return Ok(());
+            }
+            continue;
+        };
         let route = state.routes.get(path).unwrap_or(&state.not_found);
+        let latency = state.knobs.latency();
         match route {
-            Route::Fixed { head, body, delay } => {
+            Route::Fixed { head, body, extra } => {
+                let delay = latency + *extra;
                 if !delay.is_zero() {
-                    Timer::after(*delay).await;
+                    Timer::after(delay).await;
                 }
                 out.clear();
                 out.extend_from_slice(head);
@@ -579,9 +732,9 @@ async fn serve(state: &State, mut stream: TcpStream) -> io::Result<()> {
                     c.body_bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
                 }
             }
-            Route::Endless { delay } => {
-                if !delay.is_zero() {
-                    Timer::after(*delay).await;
+            Route::Endless => {
+                if !latency.is_zero() {
+                    Timer::after(latency).await;
                 }
                 stream
                     .write_all(b"HTTP/1.1 200 OK\r\nServer: semcrawl-site\r\nContent-Type: text/html; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -608,6 +761,40 @@ async fn serve(state: &State, mut stream: TcpStream) -> io::Result<()> {
             return Ok(());
         }
     }
+}
+
+/// Answer the overload 503.
+async fn unavailable(
+    state: &State,
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+    req: &Request,
+) -> io::Result<()> {
+    let body = &state.unavailable;
+    let retry_after = match state.knobs.retry_after.load(Ordering::SeqCst) {
+        NO_RETRY_AFTER => String::new(),
+        secs => format!("Retry-After: {secs}\r\n"),
+    };
+    out.clear();
+    out.extend_from_slice(&head(
+        503,
+        "text/html; charset=utf-8",
+        &retry_after,
+        body.len(),
+    ));
+    if req.close {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if !req.head_only {
+        out.extend_from_slice(body);
+        state
+            .counters
+            .body_bytes
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+    }
+    stream.write_all(out).await?;
+    stream.flush().await
 }
 
 #[cfg(test)]
@@ -847,6 +1034,141 @@ mod tests {
             server.max_in_flight()
         );
         assert!(server.max_open_connections() >= server.max_in_flight());
+    }
+
+    /// Poll `cond` every millisecond until it holds, or panic after 10 s.
+    fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cond() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Send a GET without waiting for the answer.
+    fn send(c: &mut BufReader<StdStream>, path: &str) {
+        write!(c.get_mut(), "GET {path} HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+    }
+
+    #[test]
+    fn latency_can_change_while_serving() {
+        let server = SiteServer::start(Site::new(SiteSpec::plain(3, 1024)), 2).unwrap();
+        assert_eq!(server.latency(), Duration::ZERO);
+        // A request received under a long latency keeps it...
+        server.set_latency(Duration::from_secs(30));
+        assert_eq!(server.latency(), Duration::from_secs(30));
+        let mut slow = connect(&server);
+        send(&mut slow, "/p/1.html");
+        wait_until("the slow request", || server.in_flight() == 1);
+        // ...while one received after the change gets the new one: answered
+        // long before the first one.
+        server.set_latency(Duration::ZERO);
+        let mut fast = connect(&server);
+        assert_eq!(get(&mut fast, "/p/2.html").status, 200);
+        assert_eq!(server.in_flight(), 1, "the slow request still waits");
+        // And a latency set from now on is honoured.
+        server.set_latency(Duration::from_millis(150));
+        let t = Instant::now();
+        assert_eq!(get(&mut fast, "/p/0.html").status, 200);
+        assert!(t.elapsed() >= Duration::from_millis(150));
+        // The slow page keeps its own delay on top of the latency.
+        let spec = SiteSpec {
+            slow_latency: Duration::from_millis(100),
+            ..SiteSpec::trap_site()
+        };
+        let traps = SiteServer::start(Site::new(spec), 1).unwrap();
+        traps.set_latency(Duration::from_millis(100));
+        let mut c = connect(&traps);
+        let t = Instant::now();
+        assert_eq!(get(&mut c, "/slow.html").status, 200);
+        assert!(t.elapsed() >= Duration::from_millis(200));
+    }
+
+    #[test]
+    fn overload_answers_503_above_the_threshold() {
+        let server = SiteServer::start(Site::new(SiteSpec::plain(5, 1024)), 2).unwrap();
+        assert_eq!((server.overload(), server.retry_after()), (None, None));
+        server.set_overload(Some(2));
+        assert_eq!(server.overload(), Some(2));
+        // Two requests held by a long latency fill the server.
+        server.set_latency(Duration::from_secs(30));
+        let mut held: Vec<_> = (0..2).map(|_| connect(&server)).collect();
+        for (i, c) in held.iter_mut().enumerate() {
+            send(c, &format!("/p/{i}.html"));
+        }
+        wait_until("two requests in flight", || server.in_flight() == 2);
+        // A third is turned away at once (the latency does not apply), with no
+        // Retry-After by default; its connection stays usable.
+        let mut c = connect(&server);
+        let busy = get(&mut c, "/p/3.html");
+        assert_eq!(busy.status, 503);
+        assert_eq!(busy.header("Retry-After"), None);
+        assert!(String::from_utf8(busy.body)
+            .unwrap()
+            .contains("Service Unavailable"));
+        server.set_retry_after(Some(0));
+        assert_eq!(server.retry_after(), Some(0));
+        let busy = get(&mut c, "/p/3.html");
+        assert_eq!((busy.status, busy.header("Retry-After")), (503, Some("0")));
+        server.set_retry_after(Some(7));
+        assert_eq!(get(&mut c, "/").header("Retry-After"), Some("7"));
+        assert_eq!(server.rejected(), 3);
+        assert_eq!(server.request_count("http://h/p/3.html"), 0);
+        assert_eq!(server.request_count("/p/3.html"), 2);
+        assert_eq!(server.total_requests(), 5);
+        assert_eq!((server.in_flight(), server.max_in_flight()), (2, 2));
+        // A higher threshold lets one more in; no threshold, everything.
+        server.set_latency(Duration::ZERO);
+        server.set_overload(Some(3));
+        assert_eq!(get(&mut c, "/p/4.html").status, 200);
+        assert_eq!(server.max_in_flight(), 3);
+        server.set_overload(None);
+        assert_eq!(server.overload(), None);
+        server.set_latency(Duration::from_secs(30));
+        let mut more: Vec<_> = (0..3).map(|_| connect(&server)).collect();
+        for c in &mut more {
+            send(c, "/");
+        }
+        wait_until("five requests in flight", || server.in_flight() == 5);
+        assert_eq!(server.rejected(), 3);
+        server.reset_counters();
+        assert_eq!((server.rejected(), server.max_in_flight()), (0, 5));
+    }
+
+    #[test]
+    fn overload_never_lets_more_in_than_the_threshold() {
+        // Many clients at once against a threshold of 4: the gauge's check
+        // and entry are one step, so the maximum is exact.
+        let spec = SiteSpec {
+            latency: Duration::from_millis(20),
+            ..SiteSpec::plain(10, 512)
+        };
+        let server = SiteServer::start(Site::new(spec), 2).unwrap();
+        server.set_overload(Some(4));
+        let addr = server.addr();
+        let clients: Vec<_> = (0..16)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    let s = StdStream::connect(addr).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    let mut c = BufReader::new(s);
+                    (0..20)
+                        .map(|j| get(&mut c, &format!("/p/{}.html", (i + j) % 10)).status)
+                        .collect::<Vec<u16>>()
+                })
+            })
+            .collect();
+        let statuses: Vec<u16> = clients
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        let ok = statuses.iter().filter(|&&s| s == 200).count() as u64;
+        let rejected = statuses.iter().filter(|&&s| s == 503).count() as u64;
+        assert_eq!(ok + rejected, 16 * 20, "only 200s and 503s");
+        assert!(ok > 0 && rejected > 0, "{ok} served, {rejected} rejected");
+        assert_eq!(server.rejected(), rejected);
+        assert_eq!(server.total_requests(), 16 * 20);
+        assert!(server.max_in_flight() <= 4, "{}", server.max_in_flight());
     }
 
     #[test]
