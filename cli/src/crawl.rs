@@ -103,15 +103,21 @@ pub fn explain(options: &CrawlOptions, config: &Config) -> String {
             format_bytes(config.memory)
         )),
     }
-    let ratio = semcrawl_core::parse::Extractor::new(&config.fields, config.text)
-        .map(|e| e.cost_ratio())
-        .unwrap_or(semcrawl_core::parse::PARSE_COST_RATIO);
-    let page = |body: u64| PAGE_OVERHEAD + body * (1 + ratio);
+    let extractor = semcrawl_core::parse::Extractor::new(&config.fields, config.text).ok();
+    let cost = |body: u64| {
+        extractor
+            .as_ref()
+            .map_or(body * semcrawl_core::parse::PARSE_COST_RATIO, |e| {
+                e.parse_cost(body)
+            })
+    };
+    let page = |body: u64| PAGE_OVERHEAD + body + cost(body);
     out.push_str(&format!(
-        "each page holds {} before its request, then its body (up to --max-body {}), then {}x its body while parsing\n",
+        "each page holds {} before its request, then its body (up to --max-body {}), then its parse cost ({} for a 1 MiB page, {})\n",
         format_bytes(PAGE_OVERHEAD),
         format_bytes(config.max_body),
-        ratio
+        format_bytes(cost(1 << 20)),
+        if config.fields.is_empty() && !config.text { "streaming parse" } else { "DOM parse for --select/--text" }
     ));
     for body in [20 * 1024, 1024 * 1024] {
         out.push_str(&format!(

@@ -382,8 +382,8 @@ async fn exchange<F: Fetch, R: Runtime>(
     }
     // The parse tree costs a multiple of the body: reserve it first (part
     // of it may be reserved already, after a preemption).
-    let ratio = ctx.extractor.cost_ratio();
-    let parse_need = PAGE_OVERHEAD + body.bytes.capacity() as u64 + body.bytes.len() as u64 * ratio;
+    let parse_cost = ctx.extractor.parse_cost(body.bytes.len() as u64);
+    let parse_need = PAGE_OVERHEAD + body.bytes.capacity() as u64 + parse_cost;
     if let Err(e) = hold.grow(parse_need.saturating_sub(hold.bytes())).await {
         if e == GateError::Preempted {
             return Exchange::Gate(e);
@@ -393,7 +393,7 @@ async fn exchange<F: Fetch, R: Runtime>(
             message: format!(
                 "a {}-byte page needs about {} bytes to parse, more than the memory budget",
                 body.bytes.len(),
-                body.bytes.len() as u64 * (ratio + 1)
+                body.bytes.len() as u64 + parse_cost
             ),
         });
         return Exchange::Done(Box::new(PageResult {

@@ -66,7 +66,7 @@ impl FetchOptions {
     /// connect timeout is at most the request timeout.
     pub fn from_config(config: &Config) -> Self {
         FetchOptions {
-            max_connections: config.concurrency.initial(),
+            max_connections: config.concurrency.max(),
             max_connections_per_host: config.per_host,
             connect_timeout: config.timeout.min(Duration::from_secs(10)),
             user_agent: config.user_agent.clone(),
