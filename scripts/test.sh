@@ -23,9 +23,7 @@ cargo test --workspace
 step "browser runtime (wasm-pack, headless Chromium)"
 bash scripts/wasm-test.sh
 
-if [ -f tests/src/bin/bench.rs ]; then
-  step "benchmark harness smoke run (--quick)"
-  cargo run --release -p semcrawl-tests --bin bench -- --quick
-fi
+step "benchmark harness smoke run (--quick)"
+cargo run --release -p semcrawl-tests --bin bench -- --quick
 
 printf '\nall checks passed\n'
