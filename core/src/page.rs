@@ -42,6 +42,17 @@ pub(crate) struct PageResult {
     pub hold: Option<Reservation>,
 }
 
+impl PageResult {
+    /// A record with no links to follow (an error, a non-HTML body, ...).
+    fn record_only(record: Record) -> Self {
+        PageResult {
+            record,
+            links: Vec::new(),
+            hold: None,
+        }
+    }
+}
+
 enum Attempt {
     Done(Box<PageResult>),
     Retry(Failure, Option<Duration>),
@@ -188,11 +199,7 @@ fn fetch_error_kind(e: &FetchError) -> ErrorKind {
 pub(crate) fn failed(entry: &Entry, kind: ErrorKind, message: String) -> PageResult {
     let mut record = normalize::base_record(entry);
     record.error = Some(crate::record::RecordError { kind, message });
-    PageResult {
-        record,
-        links: Vec::new(),
-        hold: None,
-    }
+    PageResult::record_only(record)
 }
 
 /// One request, raced against the deadline.
@@ -353,11 +360,7 @@ async fn exchange<F: Fetch, R: Runtime>(
                 ctx.config.max_body
             ),
         });
-        return Exchange::Done(Box::new(PageResult {
-            record,
-            links: Vec::new(),
-            hold: None,
-        }));
+        return Exchange::Done(Box::new(PageResult::record_only(record)));
     }
     record.bytes = body.bytes.len() as u64;
     record.sha256 = Some(hex(&Sha256::digest(&body.bytes)));
@@ -366,19 +369,11 @@ async fn exchange<F: Fetch, R: Runtime>(
             kind: ErrorKind::Http,
             message: format!("HTTP {status}"),
         });
-        return Exchange::Done(Box::new(PageResult {
-            record,
-            links: Vec::new(),
-            hold: None,
-        }));
+        return Exchange::Done(Box::new(PageResult::record_only(record)));
     }
     let prefix = &body.bytes[..body.bytes.len().min(512)];
     if !is_html(record.content_type.as_deref(), prefix) {
-        return Exchange::Done(Box::new(PageResult {
-            record,
-            links: Vec::new(),
-            hold: None,
-        }));
+        return Exchange::Done(Box::new(PageResult::record_only(record)));
     }
     // The parse tree costs a multiple of the body: reserve it first (part
     // of it may be reserved already, after a preemption).
@@ -396,11 +391,7 @@ async fn exchange<F: Fetch, R: Runtime>(
                 body.bytes.len() as u64 + parse_cost
             ),
         });
-        return Exchange::Done(Box::new(PageResult {
-            record,
-            links: Vec::new(),
-            hold: None,
-        }));
+        return Exchange::Done(Box::new(PageResult::record_only(record)));
     }
     let base = record
         .final_url
