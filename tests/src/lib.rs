@@ -50,43 +50,53 @@ pub fn semcrawl_bin() -> &'static Path {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("debug");
-        let cargo = std::env::var_os("CARGO")
-            .map(PathBuf::from)
-            .or_else(|| option_env!("CARGO").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("cargo"));
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("workspace root");
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "semcrawl-cli",
-                "--bin",
-                "semcrawl",
-            ])
-            .env("CARGO_TARGET_DIR", target_dir);
-        match profile {
-            "debug" => {}
-            "release" => {
-                cmd.arg("--release");
-            }
-            other => {
-                cmd.args(["--profile", other]);
-            }
+        build_semcrawl(target_dir, profile).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+/// Build the `semcrawl` binary with the cargo that runs us, into
+/// `target_dir` with `profile`, and return its path. Incremental, so a
+/// stale binary is never used. Shared by the tests and the bench harness.
+pub fn build_semcrawl(target_dir: &Path, profile: &str) -> Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .or_else(|| option_env!("CARGO").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("cargo"));
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root");
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "semcrawl-cli",
+            "--bin",
+            "semcrawl",
+        ])
+        .env("CARGO_TARGET_DIR", target_dir);
+    match profile {
+        "debug" => {}
+        "release" => {
+            cmd.arg("--release");
         }
-        let out = cmd
-            .output()
-            .expect("run cargo build for the semcrawl binary");
-        assert!(
-            out.status.success(),
+        other => {
+            cmd.args(["--profile", other]);
+        }
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run cargo build for the semcrawl binary: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
             "building the semcrawl binary failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
-        );
-        profile_dir.join(format!("semcrawl{}", std::env::consts::EXE_SUFFIX))
-    })
+        ));
+    }
+    Ok(target_dir
+        .join(profile)
+        .join(format!("semcrawl{}", std::env::consts::EXE_SUFFIX)))
 }
 
 /// Poll `cond` until it returns `Some`, or panic after `timeout` naming

@@ -37,7 +37,7 @@ mod stats;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use semcrawl_cli::site::{Site, SiteServer, SiteSpec};
@@ -154,36 +154,12 @@ fn semcrawl_binary(opts: &Opts) -> Result<PathBuf, String> {
         return Ok(p.clone());
     }
     let (target, profile) = target_dir();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace())
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "semcrawl-cli",
-            "--bin",
-            "semcrawl",
-        ])
-        .env("CARGO_TARGET_DIR", &target);
-    match profile.as_str() {
-        "debug" => {}
-        "release" => {
-            cmd.arg("--release");
-        }
-        other => {
-            cmd.args(["--profile", other]);
-        }
-    }
     eprintln!("bench: cargo build --release -p semcrawl-cli (the binary measured)");
-    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!("building semcrawl failed ({status})"));
-    }
+    let bin = semcrawl_tests::build_semcrawl(&target, &profile)?;
     if profile == "debug" {
         eprintln!("bench: warning: a debug build is measured; use --release");
     }
-    Ok(target.join(profile).join("semcrawl"))
+    Ok(bin)
 }
 
 struct Ctx {
