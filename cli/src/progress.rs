@@ -54,10 +54,7 @@ impl Display {
                     );
                     let started = Instant::now();
                     while !done.load(Ordering::Relaxed) {
-                        let gate = stats.gate();
-                        let mut p = stats.snapshot(0);
-                        p.bytes_held = gate.held();
-                        bar.set_message(line(&p, started));
+                        bar.set_message(line(&stats.snapshot(0), started));
                         bar.tick();
                         std::thread::park_timeout(Duration::from_millis(125));
                     }
