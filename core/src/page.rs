@@ -8,6 +8,7 @@
 //! held. The parse tree is built synchronously (it is `!Send`) and dropped
 //! before the next `.await`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::{select, Either};
@@ -140,14 +141,18 @@ pub(crate) async fn read_body(
 }
 
 /// Fetch, parse and record one page, with retries.
-pub(crate) async fn process<F: Fetch, R: Runtime>(ctx: &Ctx<F, R>, entry: &Entry) -> PageResult {
+pub(crate) async fn process<F: Fetch, R: Runtime>(
+    ctx: &Ctx<F, R>,
+    entry: &Entry,
+    host: &HostLoad,
+) -> PageResult {
     let fetched_at = ctx.runtime.unix_millis();
     let t0 = ctx.runtime.now();
     let mut retries = 0;
     let mut preempted = 0;
     let mut need = PAGE_OVERHEAD;
     let mut result = loop {
-        match attempt(ctx, entry, retries < ctx.config.retries, need).await {
+        match attempt(ctx, entry, host, retries < ctx.config.retries, need).await {
             Attempt::Done(r) => break *r,
             Attempt::Retry(failure, retry_after) => {
                 match ctx
@@ -206,6 +211,7 @@ pub(crate) fn failed(entry: &Entry, kind: ErrorKind, message: String) -> PageRes
 async fn attempt<F: Fetch, R: Runtime>(
     ctx: &Ctx<F, R>,
     entry: &Entry,
+    host: &HostLoad,
     can_retry: bool,
     need: u64,
 ) -> Attempt {
@@ -223,6 +229,7 @@ async fn attempt<F: Fetch, R: Runtime>(
     let probe = Probe {
         started: ctx.runtime.now(),
         in_flight: ctx.stats.in_flight() as usize,
+        host,
         sent: AtomicBool::new(false),
     };
     let outcome = {
@@ -255,15 +262,27 @@ async fn attempt<F: Fetch, R: Runtime>(
     }
 }
 
-/// Times one request to its response head, for the adaptive limit.
-struct Probe {
+/// The host a page is fetched from and its load, for the host's adaptive
+/// limit (`--concurrency auto`).
+pub(crate) struct HostLoad {
+    /// The origin, as politeness keys it.
+    pub origin: Arc<str>,
+    /// Requests to the origin in flight when the page was started, itself
+    /// included (known to the coordinator; every attempt of the page
+    /// reports it).
+    pub in_flight: usize,
+}
+
+/// Times one request to its response head, for the adaptive limits.
+struct Probe<'a> {
     started: Duration,
     /// Pages in the pipeline when the request was sent, this one included.
     in_flight: usize,
+    host: &'a HostLoad,
     sent: AtomicBool,
 }
 
-impl Probe {
+impl Probe<'_> {
     /// Feed the limiter once: the head arrived (`dropped`: 429/503) or the
     /// attempt failed (`dropped`: timeout or connect error).
     fn report<F: Fetch, R: Runtime>(&self, ctx: &Ctx<F, R>, dropped: bool) {
@@ -274,16 +293,20 @@ impl Probe {
             return;
         }
         let now = ctx.runtime.now();
-        let _ = samples.unbounded_send(Outcome::Sample(Sample {
-            now,
-            latency: now.saturating_sub(self.started),
-            in_flight: self.in_flight,
-            outcome: if dropped {
-                LimitOutcome::Dropped
-            } else {
-                LimitOutcome::Ok
+        let _ = samples.unbounded_send(Outcome::Sample {
+            origin: self.host.origin.clone(),
+            host_in_flight: self.host.in_flight,
+            sample: Sample {
+                now,
+                latency: now.saturating_sub(self.started),
+                in_flight: self.in_flight,
+                outcome: if dropped {
+                    LimitOutcome::Dropped
+                } else {
+                    LimitOutcome::Ok
+                },
             },
-        }));
+        });
     }
 }
 
@@ -298,7 +321,7 @@ async fn exchange<F: Fetch, R: Runtime>(
     entry: &Entry,
     hold: &mut Reservation,
     can_retry: bool,
-    probe: &Probe,
+    probe: &Probe<'_>,
 ) -> Exchange {
     let request = FetchRequest {
         url: entry.url.clone(),

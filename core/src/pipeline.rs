@@ -17,6 +17,45 @@
 //! A [`StopHandle`] ends the crawl early: no new URL is started, in-flight
 //! pages get [`Config::grace`] to finish and are then recorded as
 //! `interrupted`, and the store is flushed. Nothing fetched is lost.
+//!
+//! # Adaptive limits, per host and overall
+//!
+//! With `--concurrency auto` the coordinator owns [`Limiter`]s (pure state
+//! machines, see [`limiter`](crate::limiter)): one for the crawl, which the
+//! count gate's permits follow, and one per origin (keyed like politeness),
+//! created when the origin's first page starts, bounded by
+//! `1..=--per-host` and starting where the crawl's limit starts (clamped to
+//! that). A host's limit is handed to [`Politeness::set_host_limit`]: the
+//! host is ready while fewer of its requests than `min(--per-host, its
+//! limit)` are in flight; each change is logged at debug level with a
+//! `host` field (the crawl's changes have none). Each attempt's
+//! [`Sample`] carries its origin and feeds both limiters: the host's with
+//! the requests in flight to that host when the page started (from
+//! politeness, at spawn time, itself included), the crawl's with the pages
+//! in the pipeline when the request was sent. (A page sleeping before a
+//! retry keeps its slot of the host, as it keeps its count permit: under
+//! `503`s a host's limit settles somewhat above the requests its server
+//! really sees.) The summary counts the hosts
+//! whose limit was lowered at least once, for latency or failures
+//! (`hostsLimited`). A host's limiter is
+//! kept for the rest of the crawl, like its politeness and robots.txt state
+//! (a few hundred bytes a host).
+//!
+//! The two answer different questions. A host's limiter finds what that
+//! server takes, and answers its `503`s and timeouts at the first one (its
+//! drop tolerance is the configured one, 0 by default). The crawl's limiter
+//! finds what the crawl as a whole takes (our own network, CPU and the
+//! servers together), and gets a drop tolerance of
+//! [`CRAWL_DROP_TOLERANCE`] (5%): a window whose failures are at most that
+//! share of its samples is judged on its latency alone. Without it, one
+//! dead or rate-limiting host among many, failing a request or two every
+//! round trip, would cut the crawl's limit by 10% each round trip and slow
+//! every other host down, though its own limiter already holds it to a
+//! request or two. When failures are more than a few percent of the crawl's
+//! requests (one overloaded host crawled alone, or our own network giving
+//! out), the crawl's limit still backs off, at the end of the window
+//! instead of at the first failure; within one host the host's limiter has
+//! answered already.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,8 +72,8 @@ use url::Url;
 use crate::config::{Concurrency, Config, ConfigError};
 use crate::frontier::{Entry, Frontier, MemoryFrontier};
 use crate::gate::{ByteGate, Reservation, PAGE_OVERHEAD};
-use crate::limiter::{Limiter, Sample};
-use crate::page::{self, read_body, PageResult, ReadError};
+use crate::limiter::{Limiter, LimiterConfig, Reason, Sample};
+use crate::page::{self, read_body, HostLoad, PageResult, ReadError};
 use crate::parse::Extractor;
 use crate::politeness::Politeness;
 use crate::record::{ErrorKind, Record};
@@ -146,8 +185,15 @@ struct Pending {
 
 /// What tasks report to the coordinator.
 pub(crate) enum Outcome {
-    /// A response head arrived, or an attempt failed: feed the limiter.
-    Sample(Sample),
+    /// A response head arrived, or an attempt failed: feed the limiters.
+    Sample {
+        /// The origin the request went to.
+        origin: Arc<str>,
+        /// Requests in flight to that origin when it was sent, itself included.
+        host_in_flight: usize,
+        /// With the pipeline's requests in flight.
+        sample: Sample,
+    },
     Page {
         origin: String,
         depth: u32,
@@ -267,7 +313,15 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
             robots_todo: Vec::new(),
             permits: Arc::new(Semaphore::new(ctx.config.concurrency.max())),
             limiter: match ctx.config.concurrency {
-                Concurrency::Auto(c) => Some(Limiter::new(c)),
+                Concurrency::Auto(c) => Some(Limiter::new(crawl_limiter(c))),
+                Concurrency::Fixed(_) => None,
+            },
+            hosts: match ctx.config.concurrency {
+                Concurrency::Auto(c) => Some(HostLimits {
+                    config: host_limiter(c, ctx.config.per_host),
+                    limiters: HashMap::new(),
+                    reduced: 0,
+                }),
                 Concurrency::Fixed(_) => None,
             },
             retired: Vec::new(),
@@ -299,8 +353,10 @@ struct Coordinator<F: Fetch, R: Runtime> {
     robots: HashMap<String, RobotsState>,
     robots_todo: Vec<Url>,
     permits: Arc<Semaphore>,
-    /// The adaptive limit, with `--concurrency auto`.
+    /// The crawl's adaptive limit, with `--concurrency auto`.
     limiter: Option<Limiter>,
+    /// The hosts' adaptive limits, with `--concurrency auto`.
+    hosts: Option<HostLimits>,
     /// Permits held back so that the permits in circulation match the
     /// limiter's limit: retired as they come back, released as it grows.
     retired: Vec<SemaphoreGuardArc>,
@@ -313,6 +369,53 @@ struct Coordinator<F: Fetch, R: Runtime> {
     /// Pages started (for `max_pages`).
     started: u64,
     records: mpsc::UnboundedSender<Pending>,
+}
+
+/// Crawl-wide drop tolerance of `--concurrency auto` (see the module docs).
+pub const CRAWL_DROP_TOLERANCE: f64 = 0.05;
+
+/// The crawl-wide limiter's settings: the user's, with a drop tolerance of
+/// at least [`CRAWL_DROP_TOLERANCE`].
+fn crawl_limiter(c: LimiterConfig) -> LimiterConfig {
+    LimiterConfig {
+        drop_tolerance: c.drop_tolerance.max(CRAWL_DROP_TOLERANCE),
+        ..c
+    }
+}
+
+/// A host's limiter settings: bounded by `1..=per_host`, starting where the
+/// crawl's limit starts (clamped to those bounds), otherwise the crawl's
+/// settings as given (no drop tolerance by default).
+fn host_limiter(c: LimiterConfig, per_host: usize) -> LimiterConfig {
+    let max = per_host.max(1);
+    LimiterConfig {
+        min: 1,
+        max,
+        initial: c.initial.clamp(c.min.max(1), c.max.max(1)).clamp(1, max),
+        ..c
+    }
+}
+
+/// One [`Limiter`] per origin, created when the origin's first page starts.
+struct HostLimits {
+    config: LimiterConfig,
+    limiters: HashMap<String, HostLimiter>,
+    /// Hosts whose limit was lowered at least once (for latency or drops).
+    reduced: u64,
+}
+
+struct HostLimiter {
+    limiter: Limiter,
+    reduced: bool,
+}
+
+impl HostLimits {
+    fn new_limiter(&self) -> HostLimiter {
+        HostLimiter {
+            limiter: Limiter::new(self.config),
+            reduced: false,
+        }
+    }
 }
 
 enum Wake {
@@ -474,9 +577,13 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
 
     fn report_limits(&self) {
         let trajectory = self.limiter.as_ref().map(|l| l.trajectory());
-        self.ctx
-            .stats
-            .set_limits(trajectory, self.memory_bound, self.limit_bound);
+        let hosts_limited = self.hosts.as_ref().map(|h| h.reduced);
+        self.ctx.stats.set_limits(
+            trajectory,
+            hosts_limited,
+            self.memory_bound,
+            self.limit_bound,
+        );
     }
 
     /// The next entry that may be fetched now; robots-disallowed entries are
@@ -527,7 +634,33 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
     }
 
     fn absorb(&mut self, outcome: Outcome) {
-        if let Outcome::Sample(sample) = outcome {
+        if let Outcome::Sample {
+            origin,
+            host_in_flight,
+            sample,
+        } = outcome
+        {
+            if let Some(hosts) = &mut self.hosts {
+                if !hosts.limiters.contains_key(&*origin) {
+                    let fresh = hosts.new_limiter();
+                    hosts.limiters.insert(origin.to_string(), fresh);
+                }
+                let host = hosts.limiters.get_mut(&*origin).expect("inserted above");
+                let host_sample = Sample {
+                    in_flight: host_in_flight,
+                    ..sample
+                };
+                if let Some(change) = host.limiter.on_sample(host_sample) {
+                    self.politeness
+                        .set_host_limit(&origin, host.limiter.limit());
+                    tracing::debug!(host = %origin, "{change}");
+                    let decided = matches!(change.reason, Reason::Drop | Reason::LatencyRise);
+                    if decided && change.to < change.from && !host.reduced {
+                        host.reduced = true;
+                        hosts.reduced += 1;
+                    }
+                }
+            }
             if let Some(change) = self.limiter.as_mut().and_then(|l| l.on_sample(sample)) {
                 tracing::debug!("{change}");
                 self.follow_limit();
@@ -537,7 +670,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         self.in_flight -= 1;
         let now = self.ctx.runtime.now();
         match outcome {
-            Outcome::Sample(_) => unreachable!("handled above"),
+            Outcome::Sample { .. } => unreachable!("handled above"),
             Outcome::Robots { origin, robots } => {
                 if let Some(delay) = robots.crawl_delay() {
                     self.politeness.set_host_delay(&origin, delay);
@@ -582,7 +715,19 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         outcomes: mpsc::UnboundedSender<Outcome>,
     ) {
         let origin = entry.origin();
+        if let Some(hosts) = &mut self.hosts {
+            if !hosts.limiters.contains_key(&origin) {
+                let host = hosts.new_limiter();
+                self.politeness
+                    .set_host_limit(&origin, host.limiter.limit());
+                hosts.limiters.insert(origin.clone(), host);
+            }
+        }
         self.politeness.start(&origin, self.ctx.runtime.now());
+        let host = HostLoad {
+            origin: Arc::from(origin.as_str()),
+            in_flight: self.politeness.in_flight(&origin),
+        };
         self.in_flight += 1;
         self.started += 1;
         self.ctx.stats.enter();
@@ -593,7 +738,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         let ctx = self.ctx.clone();
         let records = self.records.clone();
         self.ctx.runtime.spawn(Box::pin(async move {
-            let work = std::pin::pin!(page::process(&ctx, &entry));
+            let work = std::pin::pin!(page::process(&ctx, &entry, &host));
             let result = match select(work, std::pin::pin!(ctx.cancel.wait())).await {
                 Either::Left((result, _)) => result,
                 Either::Right(_) => page::failed(

@@ -8,6 +8,15 @@
 //! time is passed in (as a [`Duration`] since the runtime's origin), so it is
 //! tested without a clock.
 //!
+//! With `--concurrency auto`, each host also has an adaptive limit (one
+//! [`Limiter`](crate::limiter::Limiter) per host, kept by the pipeline),
+//! which the pipeline passes on with [`Politeness::set_host_limit`]: a host
+//! is then ready while its requests in flight are below both `--per-host`
+//! and that limit.
+//!
+//! State is kept for every host seen, for the whole crawl (a few dozen
+//! bytes and the host's name each), as the robots.txt cache does.
+//!
 //! ```
 //! use std::time::Duration;
 //! use semcrawl_core::politeness::Politeness;
@@ -29,6 +38,8 @@ struct Host {
     in_flight: usize,
     next_at: Duration,
     delay: Option<Duration>,
+    /// An adaptive limit below `per_host` (`--concurrency auto`).
+    limit: Option<usize>,
 }
 
 /// Per-host limits and schedule.
@@ -61,11 +72,40 @@ impl Politeness {
         h.delay.map_or(self.delay, |d| d.max(self.delay))
     }
 
+    /// Cap the requests in flight to one host at `limit` (at least 1), below
+    /// the `per_host` given to [`Politeness::new`], which still applies: the
+    /// host is ready while its requests in flight are below the smaller of
+    /// the two. Setting it again replaces the previous value, up or down.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use semcrawl_core::politeness::Politeness;
+    /// let mut p = Politeness::new(8, Duration::ZERO);
+    /// p.set_host_limit("a.test", 1);
+    /// p.start("a.test", Duration::ZERO);
+    /// assert!(!p.ready("a.test", Duration::ZERO));
+    /// assert!(p.ready("b.test", Duration::ZERO));
+    /// assert_eq!(p.limit("a.test"), 1);
+    /// ```
+    pub fn set_host_limit(&mut self, host: &str, limit: usize) {
+        self.hosts.entry(host.to_owned()).or_default().limit = Some(limit.max(1));
+    }
+
     fn limit_of(&self, h: &Host) -> usize {
         if self.delay_of(h).is_zero() {
-            self.per_host
+            h.limit.map_or(self.per_host, |l| l.min(self.per_host))
         } else {
             1
+        }
+    }
+
+    /// How many requests to `host` may be in flight at once: `per_host`,
+    /// lowered by [`Politeness::set_host_limit`], or 1 with a delay.
+    pub fn limit(&self, host: &str) -> usize {
+        match self.hosts.get(host) {
+            Some(h) => self.limit_of(h),
+            None if self.delay.is_zero() => self.per_host,
+            None => 1,
         }
     }
 
@@ -152,5 +192,52 @@ mod tests {
         assert!(p.ready("a", 100 * MS));
         assert!(!p.ready("b", 100 * MS));
         assert!(p.ready("b", 500 * MS));
+    }
+
+    #[test]
+    fn a_host_limit_lowers_per_host_for_that_host_only() {
+        let mut p = Politeness::new(4, Duration::ZERO);
+        p.set_host_limit("a", 2);
+        for _ in 0..2 {
+            assert!(p.ready("a", MS));
+            p.start("a", MS);
+            p.start("b", MS);
+        }
+        assert!(!p.ready("a", MS), "a is at its limit of 2");
+        assert!(p.ready("b", MS), "b keeps per_host = 4");
+        assert_eq!((p.limit("a"), p.limit("b")), (2, 4));
+        assert_eq!(p.ready_at("a", MS), None, "a waits for a request to end");
+        p.finish("a", 2 * MS);
+        assert!(p.ready("a", 2 * MS));
+    }
+
+    #[test]
+    fn a_host_limit_moves_both_ways_but_never_above_per_host_nor_below_one() {
+        let mut p = Politeness::new(3, Duration::ZERO);
+        p.start("a", MS);
+        p.start("a", MS);
+        p.set_host_limit("a", 1);
+        assert!(!p.ready("a", MS), "lowered below the requests in flight");
+        p.set_host_limit("a", 3);
+        assert!(p.ready("a", MS), "raised again");
+        p.set_host_limit("a", 100);
+        assert_eq!(p.limit("a"), 3, "per_host still caps it");
+        p.start("a", MS);
+        assert!(!p.ready("a", MS));
+        p.set_host_limit("a", 0);
+        assert_eq!(p.limit("a"), 1, "at least one request");
+        for _ in 0..3 {
+            p.finish("a", 2 * MS);
+        }
+        assert!(p.ready("a", 2 * MS));
+    }
+
+    #[test]
+    fn a_delay_still_serializes_a_host_with_a_limit() {
+        let mut p = Politeness::new(8, 100 * MS);
+        p.set_host_limit("a", 4);
+        assert_eq!(p.limit("a"), 1);
+        p.start("a", Duration::ZERO);
+        assert!(!p.ready("a", Duration::ZERO));
     }
 }

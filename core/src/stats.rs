@@ -40,6 +40,7 @@ pub struct Stats {
 #[derive(Debug, Default, Clone)]
 struct Limits {
     trajectory: Option<Trajectory>,
+    hosts_limited: Option<u64>,
     memory_bound_ms: u64,
     limit_bound_ms: u64,
 }
@@ -106,6 +107,10 @@ pub struct Summary {
     pub limit_final: u64,
     /// With `--concurrency auto`: how many times the limit moved.
     pub limit_changes: Option<u64>,
+    /// With `--concurrency auto`: how many hosts had their own limit
+    /// lowered at least once (for latency or failures).
+    #[serde(default)]
+    pub hosts_limited: Option<u64>,
     /// Time the scheduler waited for a permit while pages waited on the
     /// byte gate: the crawl was memory-bound.
     pub memory_bound_ms: u64,
@@ -169,6 +174,7 @@ impl Stats {
             limit_max: t.map(|t| t.max as u64),
             limit_final: self.limit.load(Relaxed),
             limit_changes: t.map(|t| t.changes),
+            hosts_limited: limits.hosts_limited,
             memory_bound_ms: limits.memory_bound_ms,
             limit_bound_ms: limits.limit_bound_ms,
             pages: self.pages.load(Relaxed),
@@ -205,11 +211,13 @@ impl Stats {
     pub(crate) fn set_limits(
         &self,
         trajectory: Option<Trajectory>,
+        hosts_limited: Option<u64>,
         memory_bound: Duration,
         limit_bound: Duration,
     ) {
         *self.limits.lock().unwrap_or_else(|e| e.into_inner()) = Limits {
             trajectory,
+            hosts_limited,
             memory_bound_ms: memory_bound.as_millis() as u64,
             limit_bound_ms: limit_bound.as_millis() as u64,
         };

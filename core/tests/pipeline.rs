@@ -86,6 +86,17 @@ struct MemoryFetcher {
     saturation: usize,
     /// Above this many requests in flight, answer 503 (0: never).
     overload_at: usize,
+    /// Per host: above this many requests in flight to the host, answer 503.
+    host_overload: Arc<HashMap<String, usize>>,
+    /// Per host: requests in flight, the most seen at once, and 503s sent.
+    hosts: Arc<Mutex<HashMap<String, HostCount>>>,
+}
+
+#[derive(Default, Clone)]
+struct HostCount {
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: usize,
+    rejected: usize,
 }
 
 /// Body that holds its `in_flight` slot until read to the end or dropped.
@@ -95,10 +106,12 @@ struct Reader {
     _guard: InFlight,
 }
 
-struct InFlight(Arc<AtomicUsize>);
+/// The request's slot, in the server's count and in its host's.
+struct InFlight(Arc<AtomicUsize>, Arc<AtomicUsize>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+        self.1.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -121,7 +134,15 @@ impl Fetch for MemoryFetcher {
             self.log.lock().unwrap().push(request.url.to_string());
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-            let guard = InFlight(self.in_flight.clone());
+            let host = request.url.host_str().unwrap_or_default().to_owned();
+            let (host_now, host_slot) = {
+                let mut hosts = self.hosts.lock().unwrap();
+                let h = hosts.entry(host.clone()).or_default();
+                let n = h.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                h.max_in_flight = h.max_in_flight.max(n);
+                (n, h.in_flight.clone())
+            };
+            let guard = InFlight(self.in_flight.clone(), host_slot);
             let page = self
                 .site
                 .get(request.url.as_str())
@@ -139,7 +160,14 @@ impl Fetch for MemoryFetcher {
                 latency = latency * now as u64 / self.saturation as u64;
             }
             self.runtime.sleep(Duration::from_millis(latency)).await;
-            if self.overload_at > 0 && now > self.overload_at {
+            let host_overloaded = self
+                .host_overload
+                .get(&host)
+                .is_some_and(|&at| host_now > at);
+            if host_overloaded {
+                self.hosts.lock().unwrap().entry(host).or_default().rejected += 1;
+            }
+            if (self.overload_at > 0 && now > self.overload_at) || host_overloaded {
                 return Ok(Response {
                     status: 503,
                     url: request.url,
@@ -196,6 +224,24 @@ fn crawl_server(
     saturation: usize,
     overload_at: usize,
 ) -> (Summary, Harness) {
+    crawl_hosts(
+        site,
+        config,
+        stop_after,
+        saturation,
+        overload_at,
+        HashMap::new(),
+    )
+}
+
+fn crawl_hosts(
+    site: HashMap<String, Page>,
+    config: Config,
+    stop_after: Option<usize>,
+    saturation: usize,
+    overload_at: usize,
+    host_overload: HashMap<String, usize>,
+) -> (Summary, Harness) {
     let mut pool = LocalPool::new();
     let spawner = pool.spawner();
     let (spawn_tx, mut spawn_rx) = mpsc::unbounded::<BoxFuture<'static, ()>>();
@@ -211,6 +257,8 @@ fn crawl_server(
         max_in_flight: Arc::default(),
         saturation,
         overload_at,
+        host_overload: Arc::new(host_overload),
+        hosts: Arc::default(),
     };
     let store = MemoryStore::default();
     let crawler = Crawler::new(config, fetcher.clone(), runtime.clone()).expect("valid config");
@@ -426,6 +474,11 @@ fn depth_and_page_limits() {
 
 /// A generated site: `n` pages of `size` bytes, each linking to the next few.
 fn big_site(n: usize, size: usize, latency_ms: u64) -> HashMap<String, Page> {
+    host_site("a.test", n, size, latency_ms)
+}
+
+/// [`big_site`] on another host.
+fn host_site(host: &str, n: usize, size: usize, latency_ms: u64) -> HashMap<String, Page> {
     let mut site = HashMap::new();
     for i in 0..n {
         let mut body = String::from("<html><head><title>p</title></head><body>");
@@ -437,7 +490,7 @@ fn big_site(n: usize, size: usize, latency_ms: u64) -> HashMap<String, Page> {
         }
         let mut page = html(&body);
         page.latency_ms = latency_ms;
-        site.insert(format!("http://a.test/p{i}"), page);
+        site.insert(format!("http://{host}/p{i}"), page);
     }
     site
 }
@@ -582,4 +635,169 @@ fn auto_concurrency_backs_off_on_503_and_loses_nothing() {
         "the limit backed off: {summary:?}"
     );
     assert!(summary.limit_changes.unwrap() > 5, "{summary:?}");
+}
+
+/// The limit changes logged at debug level, with their `host` field (`None`
+/// for the crawl's limit), by crawls run on this thread while it is
+/// [`LimitLog::capture`]d.
+#[derive(Default, Clone)]
+struct LimitLog(Arc<Mutex<Vec<LoggedChange>>>);
+
+#[derive(Debug, Clone)]
+struct LoggedChange {
+    host: Option<String>,
+    from: usize,
+    to: usize,
+    reason: String,
+}
+
+thread_local! {
+    static CAPTURING: RefCell<Option<LimitLog>> = const { RefCell::new(None) };
+}
+
+impl LimitLog {
+    /// Run `f` with this thread's limit changes going to a new log. The
+    /// subscriber is global (a scoped one can miss events while other tests
+    /// log on other threads: callsite interest is shared), and keeps what
+    /// this thread logs only (the crawl runs on it).
+    fn capture<T>(f: impl FnOnce() -> T) -> (T, LimitLog) {
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            tracing::subscriber::set_global_default(Capture).expect("no other subscriber");
+        });
+        let log = LimitLog::default();
+        CAPTURING.with(|c| *c.borrow_mut() = Some(log.clone()));
+        let out = f();
+        CAPTURING.with(|c| *c.borrow_mut() = None);
+        (out, log)
+    }
+
+    fn of(&self, host: Option<&str>) -> Vec<LoggedChange> {
+        let log = self.0.lock().unwrap();
+        log.iter()
+            .filter(|c| c.host.as_deref() == host)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The global subscriber behind [`LimitLog::capture`].
+struct Capture;
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        #[derive(Default)]
+        struct Fields {
+            host: Option<String>,
+            message: String,
+        }
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                match field.name() {
+                    "host" => self.host = Some(format!("{value:?}")),
+                    "message" => self.message = format!("{value:?}"),
+                    _ => {}
+                }
+            }
+        }
+        let Some(log) = CAPTURING.with(|c| c.borrow().clone()) else {
+            return;
+        };
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        // `limit A -> B (REASON; rtt X ms, baseline Y ms)`
+        let parse = |m: &str| -> Option<(usize, usize, String)> {
+            let rest = m.strip_prefix("limit ")?;
+            let (from, rest) = rest.split_once(" -> ")?;
+            let (to, rest) = rest.split_once(" (")?;
+            let reason = rest.split_once(';')?.0;
+            Some((from.parse().ok()?, to.parse().ok()?, reason.to_owned()))
+        };
+        if let Some((from, to, reason)) = parse(&fields.message) {
+            log.0.lock().unwrap().push(LoggedChange {
+                host: fields.host,
+                from,
+                to,
+                reason,
+            });
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn auto_concurrency_limits_an_overloaded_host_and_not_the_others() {
+    const PAGES: usize = 600;
+    const THRESHOLD: usize = 6;
+    // Where both hosts' limits start: the crawl's default initial limit.
+    const INITIAL: usize = 16;
+    let mut site = host_site("a.test", PAGES, 1_000, 20);
+    site.extend(host_site("b.test", PAGES, 1_000, 20));
+    let mut c = config("http://a.test/p0");
+    c.seeds.push("http://b.test/p0".parse().unwrap());
+    c.concurrency = "auto:1..64".parse().unwrap();
+    c.per_host = 64;
+    c.retries = 10;
+    // a.test answers 503 to requests beyond 6 at once to it; b.test never.
+    let overload = HashMap::from([("a.test".to_owned(), THRESHOLD)]);
+    let ((summary, h), log) = LimitLog::capture(|| crawl_hosts(site, c, None, 0, 0, overload));
+
+    // No record lost: every page of both hosts stored once, all 200.
+    let records = by_url(&h.store.records());
+    assert_eq!(records.len(), 2 * PAGES, "{summary:?}");
+    assert_eq!(summary.pages, 2 * PAGES as u64, "{summary:?}");
+    assert!(records.values().all(|r| r.status == Some(200)));
+
+    let hosts = h.fetcher.hosts.lock().unwrap().clone();
+    let (a, b) = (&hosts["a.test"], &hosts["b.test"]);
+    let a_log = log.of(Some("http://a.test"));
+    let b_log = log.of(Some("http://b.test"));
+    let told = format!(
+        "a.test: {} 503s, max {} in flight; b.test: max {} in flight\nsummary: {summary:?}\n\
+         a.test changes: {a_log:?}\nb.test changes: {b_log:?}",
+        a.rejected, a.max_in_flight, b.max_in_flight
+    );
+    // a.test's limit came down for its 503s, below where it started...
+    assert!(a.rejected > 0, "a.test was overloaded: {told}");
+    assert!(
+        a_log.iter().any(|c| c.reason == "drop" && c.to < c.from),
+        "{told}"
+    );
+    let decided = |log: &[LoggedChange]| -> Vec<usize> {
+        log.iter()
+            .filter(|c| c.reason != "probe")
+            .map(|c| c.to)
+            .collect()
+    };
+    let (a_decided, b_decided) = (decided(&a_log), decided(&b_log));
+    assert!(
+        a_decided.iter().min().is_some_and(|&m| m < INITIAL),
+        "{told}"
+    );
+    // ...while b.test's never went down (a probe's halving is a
+    // measurement, not a decision): it grew past the start, and b.test got
+    // more requests at once than the limit it started with.
+    assert!(
+        b_log.iter().all(|c| c.to > c.from || c.reason == "probe"),
+        "{told}"
+    );
+    let b_final = b_decided.last().copied().unwrap_or(INITIAL);
+    assert!(b_final > INITIAL, "{told}");
+    assert!(b.max_in_flight > INITIAL, "{told}");
+    // a.test's limit stayed below b.test's. (Not near a.test's threshold:
+    // a page sleeping before its retry holds its slot of the host, so the
+    // limit, which counts slots, settles above the requests really sent.)
+    assert!(a_decided.iter().all(|&l| l < b_final), "{told}");
+    assert_eq!(summary.hosts_limited, Some(1), "{told}");
+    // The crawl's limit is logged without a host.
+    assert!(!log.of(None).is_empty(), "{told}");
 }

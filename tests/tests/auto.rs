@@ -7,9 +7,9 @@
 //!   "latency rise", on windows that saw the high latency) and grows again
 //!   once it is low;
 //! * (b) the server answers `503` to requests beyond 24 at once: with
-//!   retries, every page is still stored once with status 200, the limit
-//!   backs off on the drops ("drop" in the log) and the `503`s become rarer
-//!   as the crawl goes on.
+//!   retries, every page is still stored once with status 200, the host's
+//!   limit backs off on the drops ("drop" in the log, on lines with a
+//!   `host` field) and the `503`s become rarer as the crawl goes on.
 //!
 //! The log lines are timestamped by this process as they arrive on the
 //! crawler's stderr, so that they can be put in order with the changes made
@@ -164,7 +164,24 @@ fn strip_ansi(s: &str) -> String {
     out
 }
 
+/// A change of the crawl's limit; a host's limit (logged with a `host`
+/// field) is not one.
 fn parse_change(at: Instant, line: &str) -> Option<Change> {
+    if line.contains(" host=") {
+        return None;
+    }
+    parse_any_change(at, line)
+}
+
+/// A change of a host's limit (the only host of these crawls).
+fn parse_host_change(at: Instant, line: &str) -> Option<Change> {
+    if !line.contains(" host=") {
+        return None;
+    }
+    parse_any_change(at, line)
+}
+
+fn parse_any_change(at: Instant, line: &str) -> Option<Change> {
     let line = strip_ansi(line);
     let rest = &line[line.find("limit ")? + "limit ".len()..];
     let (from, rest) = rest.split_once(" -> ")?;
@@ -186,6 +203,13 @@ fn changes(lines: &[(Instant, String)]) -> Vec<Change> {
     lines
         .iter()
         .filter_map(|(at, l)| parse_change(*at, l))
+        .collect()
+}
+
+fn host_changes(lines: &[(Instant, String)]) -> Vec<Change> {
+    lines
+        .iter()
+        .filter_map(|(at, l)| parse_host_change(*at, l))
         .collect()
 }
 
@@ -478,6 +502,7 @@ fn the_limit_backs_off_an_overloaded_server() {
     let rejected_second_half = rejected - rejected_first_half;
 
     let changes = changes(&stderr);
+    let host = host_changes(&stderr);
     let records = read_jsonl(&out);
     let retried: u64 = records
         .iter()
@@ -486,11 +511,12 @@ fn the_limit_backs_off_an_overloaded_server() {
     let told = format!(
         "halfway ({half} records) at {:.3}s, exit at {:.3}s; 503s: {rejected_first_half} in the \
          first half, {rejected_second_half} in the second; {retried} retries in the records; \
-         server max in flight {}\nsummary: {summary}\nchanges:\n{}",
+         server max in flight {}\nsummary: {summary}\nchanges:\n{}host changes:\n{}",
         (halfway - t0).as_secs_f64(),
         (done - t0).as_secs_f64(),
         server.max_in_flight(),
-        story(&changes, t0)
+        story(&changes, t0),
+        story(&host, t0)
     );
     check_trajectory(&summary, &changes, &told);
     // The server was pushed past its threshold (else this tests nothing):
@@ -514,17 +540,20 @@ fn the_limit_backs_off_an_overloaded_server() {
         .map(|(_, n)| n)
         .sum();
     assert_eq!(requests, records.len() as u64 + rejected, "{told}");
-    // The limiter answered the 503s with "drop" decreases...
+    // The host's limiter answered the 503s with "drop" decreases (the
+    // crawl's limiter, with its drop tolerance, answers only windows with
+    // more than a few percent of drops, and is not bound to stay near the
+    // host's limit: it is an upper bound for every host together)...
     assert!(
-        changes.iter().any(|c| c.reason == "drop" && c.to < c.from),
-        "no drop decrease logged\n{told}"
+        host.iter().any(|c| c.reason == "drop" && c.to < c.from),
+        "no drop decrease of the host's limit logged\n{told}"
     );
     // ...and settled near the threshold: in the second half of the crawl
-    // the limit stays between half and twice the threshold (pages sleeping
-    // before a retry hold a permit without being at the server, so the
-    // limit may sit a little above it), and 503s are rare, overall and in
-    // the second half (AIMD keeps probing upwards, so not zero).
-    let late: Vec<usize> = changes
+    // the host's limit stays between half and twice the threshold (pages
+    // sleeping before a retry hold a slot without being at the server, so
+    // the limit may sit a little above it), and 503s are rare, overall and
+    // in the second half (AIMD keeps probing upwards, so not zero).
+    let late: Vec<usize> = host
         .iter()
         .filter(|c| c.at > halfway && c.reason != "probe")
         .map(|c| c.to)
@@ -533,11 +562,11 @@ fn the_limit_backs_off_an_overloaded_server() {
         late.iter()
             .copied()
             .min()
-            .unwrap_or(decided_limit(&changes, halfway)),
+            .unwrap_or(decided_limit(&host, halfway)),
         late.iter()
             .copied()
             .max()
-            .unwrap_or(decided_limit(&changes, halfway)),
+            .unwrap_or(decided_limit(&host, halfway)),
     );
     assert!(
         THRESHOLD / 2 <= lo && hi <= 2 * THRESHOLD,
@@ -553,7 +582,8 @@ fn the_limit_backs_off_an_overloaded_server() {
         rejected_second_half * 10 <= late_pages,
         "{rejected_second_half} 503s for the last {late_pages} pages\n{told}"
     );
-    let last = summary_u64(&summary, "limitFinal") as usize;
-    assert!(last <= 2 * THRESHOLD, "final limit {last}\n{told}");
+    let last = decided_limit(&host, Instant::now());
+    assert!(last <= 2 * THRESHOLD, "final host limit {last}\n{told}");
+    assert_eq!(summary_u64(&summary, "hostsLimited"), 1, "{told}");
     eprintln!("{told}");
 }
