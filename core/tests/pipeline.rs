@@ -627,13 +627,14 @@ fn auto_concurrency_backs_off_on_503_and_loses_nothing() {
         summary.pages, 1_000,
         "every page eventually fetched: {summary:?}"
     );
-    // Without the 503s the limit would double to its maximum in a few round
-    // trips (see the test above); with them it is held down near the
-    // overload point (pages sleeping in retry backoff hold permits too).
-    assert!(
-        summary.limit_max.unwrap() < 100,
-        "the limit backed off: {summary:?}"
-    );
+    // Without the 503s the limit would grow to its maximum in a few round
+    // trips (see the test above); with them the host's limit is held down
+    // near the overload point, so the server never sees anything close to
+    // the maximum. (The crawl-wide limit tolerates a few drops, so that one
+    // failing host does not slow the others: it is the host's that binds.)
+    let seen = h.fetcher.max_in_flight.load(Ordering::SeqCst);
+    assert!(seen < 100, "the host's limit backed off: {seen} in flight");
+    assert_eq!(summary.hosts_limited, Some(1), "{summary:?}");
     assert!(summary.limit_changes.unwrap() > 5, "{summary:?}");
 }
 
