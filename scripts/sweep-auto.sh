@@ -1,26 +1,62 @@
 #!/usr/bin/env bash
-# Issue 5's sweep: on the `slow` benchmark site (2,000 pages, 50 ms per
-# response), crawl at fixed concurrencies 4..512 and with --concurrency auto,
-# and write the table to docs/bench/auto.md. RUNS runs per cell (default 2);
-# each figure is the median of the runs' pages/s.
+# Issue 5's sweep: on two benchmark sites, crawl at fixed concurrencies
+# 4..512 and with --concurrency auto, and write the tables to
+# docs/bench/auto.md; then crawl each site once more with auto, logging every
+# change of the limit, and plot the limit over time (docs/bench/limit.svg,
+# series in docs/bench/limit.json).
+#
+#   slow       2,000 pages, every response 50 ms late (`bench __serve slow`)
+#   saturated  the same pages, served by 32 workers: requests beyond 32 queue
+#              (`bench __serve saturated`); ideal 640 pages/s at c >= 32
+#
+# Environment:
+#   RUNS=3                          runs per cell; each figure is the median run by pages/s
+#   CONC="4 8 16 32 64 128 256 512" the fixed concurrencies swept
+#   SITES="slow saturated"          the sites
+#   OUT=docs/bench                  where auto.md, limit.svg and limit.json go
+#   NO_BUILD=1                      use target/release/{semcrawl,bench} as they are
+#   SEMCRAWL=PATH BENCH=PATH        other binaries (e.g. copies, when others build
+#                                   in the same target directory meanwhile); no build
+#
+# Time: about 1 minute per run of the full sweep per site (c=4 alone takes
+# ~26 s), so RUNS=3 is ~6-7 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-2}
-cargo build --release -q -p semcrawl-cli -p semcrawl-tests
-bin=target/release/semcrawl
+RUNS=${RUNS:-3}
+CONC=${CONC:-"4 8 16 32 64 128 256 512"}
+SITES=${SITES:-"slow saturated"}
+OUT=${OUT:-docs/bench}
+if [ -z "${NO_BUILD:-}${SEMCRAWL:-}${BENCH:-}" ]; then
+  cargo build --release -q -p semcrawl-cli -p semcrawl-tests
+fi
+bin=${SEMCRAWL:-target/release/semcrawl}
+bench=${BENCH:-target/release/bench}
 tmp=$(mktemp -d)
-trap 'kill $server 2>/dev/null || true; rm -rf "$tmp"' EXIT
-target/release/bench __serve slow 3600 > "$tmp/url" 2>/dev/null &
-server=$!
-for _ in $(seq 100); do [ -s "$tmp/url" ] && break; sleep 0.1; done
-url=$(cat "$tmp/url")
-[ -n "$url" ] || { echo "the site server did not start" >&2; exit 1; }
+server=""
+trap '[ -z "$server" ] || kill "$server" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
-cell() { # $1 = --concurrency value; prints: pages/s wall limit-trajectory
-  local rates=() line=""
-  for _ in $(seq "$RUNS"); do
-    "$bin" crawl "$url" -q --concurrency "$1" --out "$tmp/out.jsonl" --summary-json "$tmp/s.json"
-    line=$(python3 - "$tmp/s.json" <<'PY'
+# serve SITE [ARGS...]: start `bench __serve SITE 3600 ARGS` in the background;
+# sets $server (its pid) and $url.
+serve() {
+  local site=$1
+  shift
+  rm -f "$tmp/url"
+  "$bench" __serve "$site" 3600 "$@" > "$tmp/url" 2>/dev/null &
+  server=$!
+  for _ in $(seq 100); do [ -s "$tmp/url" ] && break; sleep 0.1; done
+  url=$(cat "$tmp/url")
+  [ -n "$url" ] || { echo "the $site site server did not start" >&2; exit 1; }
+}
+
+stop_server() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  server=""
+}
+
+# summary JSON -> "pages/s wall records limit-trajectory"
+summarize() {
+  python3 - "$1" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 n = d["pages"] + d["errors"]
@@ -28,35 +64,97 @@ t = d["elapsedMs"] / 1000
 lim = f'{d.get("limitMin")}..{d.get("limitMax")}, final {d.get("limitFinal")}' if d.get("limitMin") is not None else str(d.get("limitFinal"))
 print(f"{n / t:.0f} {t:.2f} {n} {lim}")
 PY
-)
-    rates+=("$line")
-  done
-  printf '%s\n' "${rates[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
 }
 
-out=docs/bench/auto.md
+cell() { # $1 = --concurrency value; prints the median run's summary line
+  local lines=()
+  for _ in $(seq "$RUNS"); do
+    "$bin" crawl "$url" -q --concurrency "$1" --out "$tmp/out.jsonl" --summary-json "$tmp/s.json"
+    lines+=("$(summarize "$tmp/s.json")")
+  done
+  printf '%s\n' "${lines[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
+}
+
+describe() {
+  case $1 in
+    slow) echo "2,000 pages of ~20 KiB, every response 50 ms late (\`bench __serve slow\`). Ideal at concurrency c: c / 50 ms = 20c pages/s (the crawler's CPU aside)." ;;
+    saturated) echo "the slow site's pages (2,000, 50 ms per response) served by 32 workers: a request beyond 32 at once queues for a worker (\`bench __serve saturated\`). Ideal at concurrency c: min(c, 32) / 50 ms, so 640 pages/s at any c >= 32; above 32, more concurrency only lengthens the queue." ;;
+  esac
+}
+
+ideal() { # $1 = site, $2 = concurrency: ideal pages/s
+  case $1 in
+    slow) echo $(( 20 * $2 )) ;;
+    saturated) echo $(( 20 * ($2 < 32 ? $2 : 32) )) ;;
+  esac
+}
+
+table="$tmp/table"
 {
-  echo "# --concurrency auto vs a fixed sweep (slow site)"
+  echo "# --concurrency auto vs a fixed sweep"
   echo
-  echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores, shared; commit $(git rev-parse --short HEAD)"
-  echo "- Site: 2,000 pages, 50 ms per response, served on 127.0.0.1 (\`bench __serve slow\`); ideal at concurrency c: 2000 x 50 ms / c"
-  echo "- Each row: median of $RUNS run(s) by pages/s. Reproduce: \`RUNS=$RUNS bash scripts/sweep-auto.sh\`"
-  echo
-  echo "| --concurrency | pages/s | wall s | records | limit (min..max, final) |"
-  echo "|---|---:|---:|---:|---|"
-} > "$tmp/table"
-best=0
-for c in 4 8 16 32 64 128 256 512 auto; do
-  read -r rate wall n lim <<< "$(cell "$c")"
-  echo "| $c | $rate | $wall | $n | $lim |" >> "$tmp/table"
-  echo "c=$c: $rate pages/s ($wall s, limit $lim)" >&2
-  if [ "$c" != auto ] && [ "$rate" -gt "$best" ]; then best=$rate; fi
-  [ "$c" = auto ] && auto=$rate
+  echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores, shared (load average at start: $(cut -d' ' -f1-3 /proc/loadavg)); commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- core cli runtime-smol 2>/dev/null || echo ' + uncommitted changes')"
+  echo "- Each row: the median of $RUNS run(s) by pages/s (records / the crawl's elapsed time). Sites are served on 127.0.0.1 by the bench harness, on the same cores as the crawler."
+  echo "- Reproduce: \`RUNS=$RUNS bash scripts/sweep-auto.sh\` (see [README.md](README.md#auto-concurrency-sweep))"
+} > "$table"
+
+for site in $SITES; do
+  serve "$site"
+  {
+    echo
+    echo "## $site"
+    echo
+    echo "$(describe "$site")"
+    echo
+    echo "| --concurrency | pages/s | ideal pages/s | wall s | records | limit (min..max, final) |"
+    echo "|---|---:|---:|---:|---:|---|"
+  } >> "$table"
+  best=0 bestc=""
+  for c in $CONC auto; do
+    read -r rate wall n lim <<< "$(cell "$c")"
+    if [ "$c" = auto ]; then
+      id="-"
+    else
+      id=$(ideal "$site" "$c")
+    fi
+    echo "| $c | $rate | $id | $wall | $n | $lim |" >> "$table"
+    echo "$site c=$c: $rate pages/s ($wall s, limit $lim)" >&2
+    if [ "$c" != auto ] && [ "$rate" -gt "$best" ]; then best=$rate bestc=$c; fi
+    [ "$c" = auto ] && auto=$rate
+  done
+  {
+    echo
+    echo "**$site: auto reaches $auto pages/s = $(( 100 * auto / best ))% of the best fixed concurrency ($bestc: $best pages/s); target: >= 90%.**"
+  } >> "$table"
+  stop_server
 done
+
+# The limit over time: one more auto crawl per site, with the limit's changes
+# logged (debug level for the pipeline only, so that isahc's debug logs do
+# not slow the crawl) and the server's requests in flight traced.
+plot_args=()
+for site in $SITES; do
+  d="$tmp/plot-$site"
+  mkdir -p "$d"
+  serve "$site" --trace "$d/trace"
+  [ "$site" = saturated ] && echo 32 > "$d/workers"
+  date +%s.%N > "$d/start"
+  "$bin" crawl "$url" -q --concurrency auto --out "$tmp/out.jsonl" --summary-json "$d/summary.json" \
+    --log-level semcrawl_core::pipeline=debug 2> "$d/log"
+  date +%s.%N > "$d/end"
+  stop_server
+  echo "$site plot crawl: $(summarize "$d/summary.json"), $(grep -c 'limit .* -> ' "$d/log" || true) limit changes logged" >&2
+  plot_args+=("$site=$d")
+done
+mkdir -p "$OUT"
+python3 scripts/plot-limit.py --json "$OUT/limit.json" --svg "$OUT/limit.svg" "${plot_args[@]}"
 {
   echo
-  echo "auto reaches $auto pages/s = $(( 100 * auto / best ))% of the best fixed concurrency ($best pages/s); target: >= 90%."
-} >> "$tmp/table"
-mkdir -p docs/bench
-cp "$tmp/table" "$out"
-cat "$out"
+  echo "## The limit over time"
+  echo
+  echo "One more \`--concurrency auto\` crawl of each site, its limit's changes read from its debug log, and the requests in flight as the site server saw them every 10 ms ([limit.json](limit.json) has the series):"
+  echo
+  echo "![the limit over time](limit.svg)"
+} >> "$table"
+cp "$table" "$OUT/auto.md"
+cat "$OUT/auto.md"

@@ -9,7 +9,9 @@
 //! adapts: the latency of every response ([`SiteServer::set_latency`]) and an
 //! overload threshold above which requests are answered `503 Service
 //! Unavailable` ([`SiteServer::set_overload`], with an optional
-//! `Retry-After`: [`SiteServer::set_retry_after`]).
+//! `Retry-After`: [`SiteServer::set_retry_after`]), and a number of workers
+//! ([`SiteServer::set_workers`]): at most that many requests are answered at
+//! once and the others queue, as on a server with a fixed thread pool.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -21,6 +23,7 @@ use std::time::Duration;
 
 use smol::channel::{Receiver, Sender};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::lock::Semaphore;
 use smol::net::{TcpListener, TcpStream};
 use smol::{Executor, Timer};
 
@@ -70,6 +73,9 @@ struct Counters {
     body_bytes: AtomicU64,
     /// Requests answered 503 because of the overload threshold.
     rejected: AtomicU64,
+    /// Requests holding a worker (see [`SiteServer::set_workers`]).
+    working: AtomicUsize,
+    max_working: AtomicUsize,
 }
 
 /// What can be changed while the server runs.
@@ -80,11 +86,20 @@ struct Knobs {
     overload: AtomicUsize,
     /// `Retry-After` of those 503s, in seconds ([`NO_RETRY_AFTER`]: none).
     retry_after: AtomicU64,
+    /// The workers: a request holds a permit from before the latency until
+    /// its response is written (`None`: no limit). A change replaces the
+    /// semaphore; requests already queued on the old one keep it.
+    workers: Mutex<Option<(usize, Arc<Semaphore>)>>,
 }
 
 impl Knobs {
     fn latency(&self) -> Duration {
         Duration::from_nanos(self.latency_ns.load(Ordering::SeqCst))
+    }
+
+    fn workers(&self) -> Option<Arc<Semaphore>> {
+        let w = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        w.as_ref().map(|(_, sem)| sem.clone())
     }
 }
 
@@ -320,6 +335,7 @@ impl SiteServer {
                 latency_ns: AtomicU64::new(nanos(site.spec().latency)),
                 overload: AtomicUsize::new(NO_OVERLOAD),
                 retry_after: AtomicU64::new(NO_RETRY_AFTER),
+                workers: Mutex::new(None),
             },
         });
 
@@ -423,7 +439,8 @@ impl SiteServer {
         self.state.counters.total.load(Ordering::SeqCst)
     }
 
-    /// Requests being answered now.
+    /// Requests being answered now (from head received to response written;
+    /// those queued for a worker included).
     pub fn in_flight(&self) -> usize {
         self.state.counters.in_flight.load(Ordering::SeqCst)
     }
@@ -432,6 +449,18 @@ impl SiteServer {
     /// written).
     pub fn max_in_flight(&self) -> usize {
         self.state.counters.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Requests holding a worker now (the same as [`SiteServer::in_flight`]
+    /// when there is no worker limit).
+    pub fn working(&self) -> usize {
+        self.state.counters.working.load(Ordering::SeqCst)
+    }
+
+    /// Most requests holding a worker at once: never more than the worker
+    /// count once [`SiteServer::set_workers`] is set.
+    pub fn max_working(&self) -> usize {
+        self.state.counters.max_working.load(Ordering::SeqCst)
     }
 
     /// Connections accepted.
@@ -515,6 +544,37 @@ impl SiteServer {
         );
     }
 
+    /// The worker count, if any.
+    pub fn workers(&self) -> Option<usize> {
+        let w = self
+            .state
+            .knobs
+            .workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        w.as_ref().map(|(n, _)| *n)
+    }
+
+    /// Answer at most `n` requests at once, as a server with `n` workers
+    /// does: a request takes a worker before its latency and keeps it until
+    /// its response is written; requests that find every worker busy wait
+    /// for one, in arrival order (they count in [`SiteServer::in_flight`],
+    /// not in [`SiteServer::working`]). So throughput stops growing at `n`
+    /// concurrent requests (`n` / latency) and latency grows with the queue
+    /// above it. The overload threshold ([`SiteServer::set_overload`]), if
+    /// any, is checked first, against requests queued and working. `None`
+    /// (the default) answers every request at once. Requests already
+    /// received keep the limit they started with. `Some(0)` counts as 1.
+    pub fn set_workers(&self, n: Option<usize>) {
+        let mut w = self
+            .state
+            .knobs
+            .workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *w = n.map(|n| (n.max(1), Arc::new(Semaphore::new(n.max(1)))));
+    }
+
     /// Forget the request counts and high-water marks.
     pub fn reset_counters(&self) {
         let c = &self.state.counters;
@@ -523,6 +583,8 @@ impl SiteServer {
         c.rejected.store(0, Ordering::SeqCst);
         c.max_in_flight
             .store(c.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+        c.max_working
+            .store(c.working.load(Ordering::SeqCst), Ordering::SeqCst);
         c.max_open_connections
             .store(c.open_connections.load(Ordering::SeqCst), Ordering::SeqCst);
     }
@@ -706,6 +768,13 @@ async fn serve(state: &State, mut stream: TcpStream) -> io::Result<()> {
         };
         let route = state.routes.get(path).unwrap_or(&state.not_found);
         let latency = state.knobs.latency();
+        // Wait for a worker, if they are limited; it is held until the
+        // response is written.
+        let _worker = match state.knobs.workers() {
+            Some(sem) => Some(sem.acquire_arc().await),
+            None => None,
+        };
+        let _working = Gauge::enter(&c.working, &c.max_working);
         match route {
             Route::Fixed { head, body, extra } => {
                 let delay = latency + *extra;
@@ -1065,7 +1134,10 @@ mod tests {
         server.set_latency(Duration::ZERO);
         let mut fast = connect(&server);
         assert_eq!(get(&mut fast, "/p/2.html").status, 200);
-        assert_eq!(server.in_flight(), 1, "the slow request still waits");
+        // (The gauge drops just after the response is written: wait for it.)
+        wait_until("the slow request alone in flight", || {
+            server.in_flight() == 1
+        });
         // And a latency set from now on is honoured.
         server.set_latency(Duration::from_millis(150));
         let t = Instant::now();
@@ -1169,6 +1241,75 @@ mod tests {
         assert_eq!(server.rejected(), rejected);
         assert_eq!(server.total_requests(), 16 * 20);
         assert!(server.max_in_flight() <= 4, "{}", server.max_in_flight());
+    }
+
+    #[test]
+    fn workers_cap_the_requests_answered_at_once() {
+        let server = SiteServer::start(Site::new(SiteSpec::plain(5, 1024)), 2).unwrap();
+        assert_eq!(server.workers(), None);
+        server.set_workers(Some(2));
+        assert_eq!(server.workers(), Some(2));
+        // Three requests held by a long latency: two get a worker, the third
+        // queues (in flight, not working, not rejected).
+        server.set_latency(Duration::from_secs(30));
+        let mut held: Vec<_> = (0..3).map(|_| connect(&server)).collect();
+        for (i, c) in held.iter_mut().enumerate() {
+            send(c, &format!("/p/{i}.html"));
+        }
+        wait_until("three requests in flight", || server.in_flight() == 3);
+        wait_until("two requests working", || server.working() == 2);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!((server.working(), server.max_working()), (2, 2));
+        assert_eq!((server.in_flight(), server.rejected()), (3, 0));
+        // Without a limit, a new request is answered at once while the
+        // queued one still waits.
+        server.set_workers(None);
+        server.set_latency(Duration::ZERO);
+        let mut c = connect(&server);
+        assert_eq!(get(&mut c, "/p/3.html").status, 200);
+        // (The gauges drop just after the response is written: wait for it.)
+        wait_until("the queued request still in flight", || {
+            (server.in_flight(), server.working()) == (3, 2)
+        });
+        server.reset_counters();
+        assert_eq!(server.max_working(), 2);
+    }
+
+    #[test]
+    fn workers_never_serve_more_than_their_count() {
+        // 16 clients at once against 4 workers: every request is answered
+        // 200 (queued, not turned away), never more than 4 at once.
+        let spec = SiteSpec {
+            latency: Duration::from_millis(20),
+            ..SiteSpec::plain(10, 512)
+        };
+        let server = SiteServer::start(Site::new(spec), 2).unwrap();
+        server.set_workers(Some(4));
+        let addr = server.addr();
+        let start = Arc::new(std::sync::Barrier::new(16));
+        let clients: Vec<_> = (0..16)
+            .map(|i| {
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    let s = StdStream::connect(addr).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                    let mut c = BufReader::new(s);
+                    start.wait();
+                    (0..10)
+                        .map(|j| get(&mut c, &format!("/p/{}.html", (i + j) % 10)).status)
+                        .collect::<Vec<u16>>()
+                })
+            })
+            .collect();
+        let statuses: Vec<u16> = clients
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+        assert_eq!(server.total_requests(), 16 * 10);
+        assert_eq!(server.rejected(), 0);
+        assert!(server.max_working() <= 4, "{}", server.max_working());
+        assert!(server.max_in_flight() > 4, "{}", server.max_in_flight());
     }
 
     #[test]

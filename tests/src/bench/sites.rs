@@ -38,6 +38,25 @@ pub fn slow(quick: bool) -> SiteSpec {
     spec
 }
 
+/// Workers of the `saturated` site's server.
+pub const SATURATED_WORKERS: usize = 32;
+
+/// The `saturated` site: the `slow` site's pages (2,000, every response
+/// 50 ms late), served by a server with [`SATURATED_WORKERS`] workers
+/// ([`SiteServer::set_workers`]): requests beyond 32 queue, so throughput is
+/// flat above 32 concurrent requests (ideal 32 / 50 ms = 640 pages/s) and
+/// latency grows with the queue. Serve it with [`start_saturated`].
+/// Quick: 100 pages.
+pub fn saturated(quick: bool) -> SiteSpec {
+    slow(quick)
+}
+
+/// Set `server` up as the `saturated` site's server: [`SATURATED_WORKERS`]
+/// workers.
+pub fn start_saturated(server: &SiteServer) {
+    server.set_workers(Some(SATURATED_WORKERS));
+}
+
 /// The `big` site: 300 plain pages of 1 MiB, every response 200 ms late.
 /// Quick: 24 pages.
 pub fn big(quick: bool) -> SiteSpec {

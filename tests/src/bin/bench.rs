@@ -36,9 +36,10 @@ mod sites;
 mod stats;
 
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use semcrawl_cli::site::{Site, SiteServer, SiteSpec};
 use serde_json::Value;
@@ -584,23 +585,78 @@ fn parse_section(ctx: &mut Ctx, results: &mut Results) {
     }
 }
 
-/// `__serve fast|slow|big [SECONDS]`: serve a benchmark site and print its
-/// URL, for profiling a crawl by hand (`perf record semcrawl crawl URL ...`).
+/// `__serve fast|slow|saturated|big [SECONDS] [--trace FILE]`: serve a
+/// benchmark site and print its URL, for profiling a crawl by hand (`perf
+/// record semcrawl crawl URL ...`) and for `scripts/sweep-auto.sh`. With
+/// `--trace`, every 10 ms append `UNIX_SECONDS IN_FLIGHT WORKING` to FILE
+/// (requests received and not yet answered, and those of them holding a
+/// worker): what the server sees of a crawl's concurrency over time.
 fn serve(args: &[String]) -> ExitCode {
-    let spec = match args.first().map(String::as_str) {
+    const SERVE_USAGE: &str =
+        "usage: bench __serve fast|slow|saturated|big [SECONDS] [--trace FILE]";
+    let mut trace = None;
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--trace" {
+            let Some(path) = it.next() else {
+                eprintln!("{SERVE_USAGE}");
+                return ExitCode::from(2);
+            };
+            trace = Some(PathBuf::from(path));
+        } else {
+            rest.push(a.as_str());
+        }
+    }
+    let name = rest.first().copied();
+    let spec = match name {
         Some("fast") => sites::fast(false),
         Some("slow") => sites::slow(false),
+        Some("saturated") => sites::saturated(false),
         Some("big") => sites::big(false),
         _ => {
-            eprintln!("usage: bench __serve fast|slow|big [SECONDS]");
+            eprintln!("{SERVE_USAGE}");
             return ExitCode::from(2);
         }
     };
-    let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(600);
+    let secs: u64 = rest.get(1).and_then(|s| s.parse().ok()).unwrap_or(600);
     let server = start(spec);
+    if name == Some("saturated") {
+        sites::start_saturated(&server);
+    }
     println!("{}", server.base_url());
-    std::thread::sleep(Duration::from_secs(secs));
-    eprintln!("served {} requests", server.total_requests());
+    let end = Instant::now() + Duration::from_secs(secs);
+    match trace {
+        None => std::thread::sleep(Duration::from_secs(secs)),
+        Some(path) => {
+            let mut file = match std::fs::File::create(&path) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("bench: {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            };
+            while Instant::now() < end {
+                let t = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs_f64();
+                // One write per line: the file is complete whenever the
+                // server is killed.
+                let line = format!("{t:.4} {} {}\n", server.in_flight(), server.working());
+                if file.write_all(line.as_bytes()).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+    eprintln!(
+        "served {} requests, at most {} at once ({} in flight)",
+        server.total_requests(),
+        server.max_working(),
+        server.max_in_flight()
+    );
     ExitCode::SUCCESS
 }
 
