@@ -401,6 +401,9 @@ struct Window {
     max_ok_in_flight: usize,
     /// Sum of the loads successful requests were sent at.
     ok_in_flight_sum: f64,
+    /// The limit when the window began (before the previous window's
+    /// decision), under which most of its requests were sent.
+    sent_limit: Option<f64>,
 }
 
 /// A probe in progress: the limit is halved until requests sent at that
@@ -431,6 +434,10 @@ pub struct Limiter {
     slow_start: bool,
     /// Windows since one came close to the baseline.
     stale: u32,
+    /// Windows in a row, out of slow start, with no queue at all.
+    flat_windows: u32,
+    /// The limit before the last slow-start step.
+    before_step: f64,
     /// The highest load (requests in flight) at which latency stayed quiet,
     /// since the last drop: a known-good operating point to return to
     /// quickly.
@@ -472,6 +479,8 @@ impl Limiter {
             last_rtt: None,
             slow_start: true,
             stale: 0,
+            flat_windows: 0,
+            before_step: c.initial as f64,
             good: c.initial as f64,
             last_decrease: None,
             window: Window::default(),
@@ -580,6 +589,7 @@ impl Limiter {
         if w.drops > 0 && self.config.drop_tolerance == 0.0 {
             let w = std::mem::take(&mut self.window);
             self.window.start = Some(s.now);
+            self.window.sent_limit = Some(self.estimate);
             return self.close_window(&w, s.now);
         }
         // A round trip: this window's mean latency, else the last window's
@@ -596,6 +606,7 @@ impl Limiter {
         }
         let w = std::mem::take(&mut self.window);
         self.window.start = Some(s.now);
+        self.window.sent_limit = Some(self.estimate);
         self.close_window(&w, s.now)
     }
 
@@ -603,15 +614,25 @@ impl Limiter {
     fn close_window(&mut self, w: &Window, now: Duration) -> Option<Reason> {
         let c = self.config;
         let mut limit = self.estimate;
-        let app_limited = (w.max_in_flight as f64) < limit / 2.0;
+        // Most of a window's requests were sent before it began, under the
+        // limit of then: after a step up, measure the load against that one.
+        let sent_limit = w.sent_limit.map_or(limit, |l| l.min(limit));
+        let app_limited = (w.max_in_flight as f64) < sent_limit / 2.0;
 
         if w.drops > 0 && w.drops as f64 > c.drop_tolerance * w.samples as f64 {
+            let mut target = limit * c.drop_backoff;
+            if self.slow_start {
+                // The first drop in slow start says the last step went too
+                // far: back to the limit before it (as TCP halves its window
+                // on a loss in slow start, which undoes its last doubling).
+                target = target.min(self.before_step);
+            }
             self.slow_start = false;
             self.last_decrease = Some(now);
             if w.ok > 0 {
                 self.last_rtt = Some(w.latency_sum / w.ok as f64);
             }
-            self.set_estimate(limit * c.drop_backoff);
+            self.set_estimate(target);
             self.good = self.estimate;
             return Some(Reason::Drop);
         }
@@ -621,6 +642,7 @@ impl Limiter {
         let rtt = w.latency_sum / w.ok as f64;
         self.last_rtt = Some(rtt);
         let quiet = 1.0 + (c.tolerance - 1.0) / 2.0;
+        let was_slow_start = self.slow_start;
         // Throughput by Little's law (load / latency, from the same samples
         // as the RTT: counting completions per window is far noisier), and
         // whether it still rises with the load: compared with every window
@@ -672,6 +694,22 @@ impl Limiter {
             }
         };
         let is_quiet = rtt <= baseline * quiet;
+        let flat = rtt <= baseline * (1.0 + (quiet - 1.0) / 2.0);
+        // Slow start that ended on a passing rise (a burst of responses
+        // that our own CPU took a moment to handle) resumes once latency has
+        // been flat, with no queue at all, for two windows sent at the
+        // limit: as HyStart++ goes back to slow start when the RTT falls
+        // again. Otherwise a limit stopped at 256 by one busy round trip
+        // would creep up by 3 a window with the server idle.
+        self.flat_windows = if flat && !app_limited && !self.slow_start {
+            self.flat_windows + 1
+        } else {
+            0
+        };
+        if self.flat_windows >= 2 && self.last_decrease.is_none() {
+            self.flat_windows = 0;
+            self.slow_start = true;
+        }
         if is_quiet {
             self.stale = 0;
             // The load the quiet requests were sent at, not the limit:
@@ -679,19 +717,26 @@ impl Limiter {
             self.good = self.good.max(w.max_ok_in_flight as f64);
         } else {
             self.stale += 1;
-            if self.slow_start {
-                // Slow start ends, having overshot: the limit ran up to
-                // four times ahead of what this window measured. Come back
-                // to twice the load that just proved too much at once, as
-                // TCP halves its window on leaving slow start, rather than
-                // leaving a server a deep queue to drain at 10% per round trip.
-                self.slow_start = false;
-                limit = limit.min(2.0 * w.max_ok_in_flight as f64);
-            }
+            self.slow_start = false;
         }
 
         let gradient = c.tolerance * baseline / rtt;
-        let target = if rising && !is_quiet {
+        let drain = was_slow_start && gradient < 0.75 && !rising && limit > 1.5 * load;
+        if drain {
+            // Slow start ends on a deep queue (latency above twice its
+            // no-load value), having overshot: the limit ran up to four
+            // times ahead of the load this window measured. Come back at
+            // once to what that load tolerates (load x gradient: the
+            // window's throughput times the tolerated latency, BBR's drain
+            // to its bandwidth-delay product), rather than leave a server a
+            // deep queue to drain at 10% per round trip. A shallower rise
+            // (a burst of responses our own CPU took a moment to handle)
+            // is left to the gradient and the throughput check.
+            limit = limit.min(load * gradient).max(c.min as f64);
+        }
+        let target = if drain {
+            limit
+        } else if rising && !is_quiet {
             // Latency is up, but so is throughput: more load still buys
             // pages (a client or server whose latency grows slower than its
             // load, not a queue). Keep probing upwards, as BBR probes for
@@ -705,7 +750,8 @@ impl Limiter {
                 // no queue at all (a deep frontier reaches 512 from 16 in
                 // under three round trips), twice once it starts to stir
                 // (as HyStart++ slows its slow start on the first RTT rise).
-                if rtt <= baseline * (1.0 + (quiet - 1.0) / 2.0) {
+                self.before_step = limit;
+                if flat {
                     limit * 4.0
                 } else {
                     limit * 2.0
@@ -725,7 +771,7 @@ impl Limiter {
         } else {
             limit * (1.0 - c.smoothing) + limit * gradient.max(0.5) * c.smoothing
         };
-        let reason = if target < limit {
+        let reason = if target < self.estimate {
             Reason::LatencyRise
         } else if rising && !is_quiet {
             Reason::Throughput
@@ -984,19 +1030,25 @@ mod tests {
     }
 
     #[test]
-    fn grows_additively_after_slow_start() {
+    fn grows_additively_near_the_knee_and_resumes_slow_start_after_a_passing_rise() {
+        // Slow start ends on a latency rise; afterwards latency sits at 1.2 x
+        // the no-load value (within the tolerance, not flat): growth is gentle,
+        // about 0.2 x sqrt(limit) per round trip.
         let mut l = limiter(1, 10_000);
-        // Slow start ends on a latency rise...
         let mut rise = true;
         let run = simulate(
             &mut l,
             &mut |now, _| {
-                rise = now > 100 * MS && now < 200 * MS;
-                (if rise { 60 * MS } else { 20 * MS }, Outcome::Ok)
+                rise = now > 40 * MS && now < 140 * MS;
+                let latency = match now {
+                    _ if now <= 40 * MS => 20 * MS,
+                    _ if rise => 60 * MS,
+                    _ => 24 * MS,
+                };
+                (latency, Outcome::Ok)
             },
             1000 * MS,
         );
-        // ...then growth is gentle: about 0.2 x sqrt(limit) per round trip.
         let last: Vec<usize> = run.between(900 * MS, 1000 * MS).collect();
         let (first, last) = (last[0], *last.last().unwrap());
         assert!(last > first, "still growing: {first} -> {last}");
@@ -1005,6 +1057,21 @@ mod tests {
             "{first} -> {last}"
         );
         assert!(!rise);
+
+        // The same passing rise, then latency back to exactly its no-load
+        // value: no queue at all, so slow start resumes (HyStart++).
+        let mut l = limiter(1, 10_000);
+        let run = simulate(
+            &mut l,
+            &mut |now, _| {
+                let rise = now > 100 * MS && now < 200 * MS;
+                (if rise { 60 * MS } else { 20 * MS }, Outcome::Ok)
+            },
+            1000 * MS,
+        );
+        let low = run.between(150 * MS, 400 * MS).min().unwrap();
+        assert!(low < 10_000, "the rise stopped slow start ({low})");
+        assert_eq!(run.final_limit(), 10_000);
     }
 
     #[test]
