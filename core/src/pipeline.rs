@@ -327,6 +327,7 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
             retired: Vec::new(),
             memory_bound: Duration::ZERO,
             limit_bound: Duration::ZERO,
+            gate_waited: false,
             in_flight: 0,
             started: 0,
             records: records_tx,
@@ -364,6 +365,8 @@ struct Coordinator<F: Fetch, R: Runtime> {
     memory_bound: Duration,
     /// Time the coordinator waited for a count permit, the gate idle.
     limit_bound: Duration,
+    /// Whether pages waited on the byte gate at the last turn of the loop.
+    gate_waited: bool,
     /// Tasks spawned and not yet reported back.
     in_flight: usize,
     /// Pages started (for `max_pages`).
@@ -443,7 +446,16 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         }
         let mut stopping = false;
         let mut grace: Option<crate::runtime::BoxFuture<'static, ()>> = None;
+        let mut tick = self.ctx.runtime.now();
         loop {
+            // Memory-bound time: from one turn of the loop to the next,
+            // while pages waited on the byte gate at the start of it.
+            let now = self.ctx.runtime.now();
+            if self.gate_waited {
+                self.memory_bound += now.saturating_sub(tick);
+            }
+            tick = now;
+            self.gate_waited = self.ctx.gate.waiting() > 0;
             while let Ok(o) = outcomes.try_recv() {
                 self.absorb(o);
             }
@@ -502,6 +514,10 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             let permit = match self.permits.try_acquire_arc() {
                 Some(p) => p,
                 None => {
+                    // Work is queued and no permit is free: the crawl is
+                    // bound by the concurrency limit (unless pages wait on
+                    // the byte gate: that time counts as memory-bound).
+                    let since = self.ctx.runtime.now();
                     let acquire = std::pin::pin!(self.permits.acquire_arc());
                     let woke =
                         match select(select(acquire, outcomes.next()), stop.wait().boxed_local())
@@ -511,6 +527,9 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                             Either::Left((Either::Right((o, _)), _)) => Wake::Outcome(o),
                             Either::Right(_) => Wake::Stop,
                         };
+                    if !self.gate_waited {
+                        self.limit_bound += self.ctx.runtime.now().saturating_sub(since);
+                    }
                     match woke {
                         Wake::Permit(p) => p,
                         Wake::Outcome(Some(o)) => {

@@ -505,6 +505,9 @@ fn count_gate_bounds_pages_in_flight() {
     assert!(max <= 4, "at most 4 fetches at once, saw {max}");
     assert!(max >= 2, "the crawl did run pages concurrently (saw {max})");
     assert!(summary.max_in_flight <= 4);
+    // 60 pages of 50 ms, 4 at a time: the count limit is what bound it.
+    assert!(summary.limit_bound_ms >= 200, "{summary:?}");
+    assert_eq!(summary.memory_bound_ms, 0, "{summary:?}");
 }
 
 #[test]
@@ -531,6 +534,7 @@ fn byte_gate_bounds_bytes_held_with_large_pages() {
         summary.peak_bytes > 300_000,
         "bodies were charged to the gate"
     );
+
     // 300 kB pages with a parse cost that fits: every page parsed.
     let parsed = records.iter().filter(|r| r.error.is_none()).count();
     let over = records
@@ -546,6 +550,25 @@ fn byte_gate_bounds_bytes_held_with_large_pages() {
         30,
         "every page stored or recorded as over budget"
     );
+}
+
+#[test]
+fn bound_time_says_what_held_the_crawl_back() {
+    // 64 permits, but 3 MiB holds only a few 200 kB pages with their parse
+    // cost: pages wait on the byte gate, and that time is memory-bound.
+    let mut c = config("http://a.test/p0");
+    c.concurrency = semcrawl_core::Concurrency::Fixed(64);
+    c.per_host = 64;
+    c.memory = 3 * 1024 * 1024;
+    let (summary, _) = crawl(big_site(60, 200_000, 20), c, None);
+    assert_eq!(summary.pages, 60);
+    assert!(summary.memory_bound_ms > 0, "{summary:?}");
+    // Plenty of memory, 2 permits: the count limit binds instead.
+    let mut c = config("http://a.test/p0");
+    c.concurrency = semcrawl_core::Concurrency::Fixed(2);
+    let (summary, _) = crawl(big_site(20, 2_000, 20), c, None);
+    assert!(summary.limit_bound_ms >= 100, "{summary:?}");
+    assert_eq!(summary.memory_bound_ms, 0, "{summary:?}");
 }
 
 #[test]
