@@ -168,8 +168,9 @@ def panel(out, x0, y0, w, h, title, site):
         + [r[1] for r in server]
         + [site.get("workers", 0), 1]
     )
-    ystep = nice_step(ymax * 1.05)
-    ytop = math.ceil(ymax * 1.05 / ystep) * ystep
+    # Headroom above the data for the legend (top right).
+    ystep = nice_step(ymax * 1.35)
+    ytop = math.ceil(ymax * 1.35 / ystep) * ystep
     xstep = nice_step(dur)
     xtop = math.ceil(dur / xstep) * xstep
 
