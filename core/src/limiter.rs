@@ -148,7 +148,10 @@
 //!   byte gate, not on the server's queue, so it would only add noise.
 //! * `in_flight`: how many requests counted by *this* limiter were in flight
 //!   when this one was sent, itself included (for a per-host limiter: to
-//!   that host; for the crawl's: in the pipeline).
+//!   that host; for the crawl's: all of them). Requests actually sent, not
+//!   pages holding a permit: a page waiting on the byte gate has asked the
+//!   server nothing, and a memory-bound crawl must look app-limited, or the
+//!   limit would grow for nothing.
 //! * `outcome`: [`Outcome::Dropped`] for timeouts, connection errors, `429`
 //!   and `503`; everything else, `404` included, is [`Outcome::Ok`]. Each
 //!   attempt of a retried request is a sample.

@@ -21,7 +21,7 @@ use crate::frontier::Entry;
 use crate::gate::{GateError, Reservation, PAGE_OVERHEAD};
 use crate::normalize;
 use crate::parse::is_html;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::limiter::{Outcome as LimitOutcome, Sample};
 use crate::pipeline::{Ctx, Outcome};
@@ -225,10 +225,11 @@ async fn attempt<F: Fetch, R: Runtime>(
             )))
         }
     };
-    ctx.stats.fetch_started();
+    let fetching = Fetching::start(&ctx.stats, host);
     let probe = Probe {
         started: ctx.runtime.now(),
-        in_flight: ctx.stats.in_flight() as usize,
+        in_flight: fetching.crawl,
+        host_in_flight: fetching.host,
         host,
         sent: AtomicBool::new(false),
     };
@@ -240,7 +241,7 @@ async fn attempt<F: Fetch, R: Runtime>(
             Either::Right(_) => None,
         }
     };
-    ctx.stats.fetch_ended();
+    drop(fetching);
     if outcome.is_none() {
         probe.report(ctx, true);
     }
@@ -267,17 +268,58 @@ async fn attempt<F: Fetch, R: Runtime>(
 pub(crate) struct HostLoad {
     /// The origin, as politeness keys it.
     pub origin: Arc<str>,
-    /// Requests to the origin in flight when the page was started, itself
-    /// included (known to the coordinator; every attempt of the page
-    /// reports it).
-    pub in_flight: usize,
+    /// Requests to the origin being fetched now, shared by its pages
+    /// (`None` without a host limiter).
+    pub fetching: Option<Arc<AtomicUsize>>,
+}
+
+/// A request being fetched, counted crawl-wide and for its host from the
+/// moment the byte gate admitted it until it is done (or dropped: a
+/// cancelled page must not leave the counts high).
+///
+/// These counts, not pages in the pipeline, are the limiters' load: a page
+/// holding a permit while it waits on the byte gate has sent nothing, and
+/// counting it would let a memory-bound crawl look like a server coping
+/// with more requests, and the limit grow for nothing.
+struct Fetching<'a> {
+    stats: &'a crate::stats::Stats,
+    host_count: Option<&'a AtomicUsize>,
+    /// Requests being fetched crawl-wide when this one started, itself included.
+    crawl: usize,
+    /// The same, to its host (0 without a host limiter).
+    host: usize,
+}
+
+impl<'a> Fetching<'a> {
+    fn start(stats: &'a crate::stats::Stats, host: &'a HostLoad) -> Self {
+        let crawl = stats.fetch_started() as usize;
+        let host_count = host.fetching.as_deref();
+        let host = host_count.map_or(0, |c| c.fetch_add(1, Ordering::Relaxed) + 1);
+        Fetching {
+            stats,
+            host_count,
+            crawl,
+            host,
+        }
+    }
+}
+
+impl Drop for Fetching<'_> {
+    fn drop(&mut self) {
+        self.stats.fetch_ended();
+        if let Some(c) = self.host_count {
+            c.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Times one request to its response head, for the adaptive limits.
 struct Probe<'a> {
     started: Duration,
-    /// Pages in the pipeline when the request was sent, this one included.
+    /// Requests being fetched when this one was sent, itself included.
     in_flight: usize,
+    /// The same, to its host.
+    host_in_flight: usize,
     host: &'a HostLoad,
     sent: AtomicBool,
 }
@@ -295,7 +337,7 @@ impl Probe<'_> {
         let now = ctx.runtime.now();
         let _ = samples.unbounded_send(Outcome::Sample {
             origin: self.host.origin.clone(),
-            host_in_flight: self.host.in_flight,
+            host_in_flight: self.host_in_flight,
             sample: Sample {
                 now,
                 latency: now.saturating_sub(self.started),

@@ -30,12 +30,13 @@
 //! limit)` are in flight; each change is logged at debug level with a
 //! `host` field (the crawl's changes have none). Each attempt's
 //! [`Sample`] carries its origin and feeds both limiters: the host's with
-//! the requests in flight to that host when the page started (from
-//! politeness, at spawn time, itself included), the crawl's with the pages
-//! in the pipeline when the request was sent. (A page sleeping before a
-//! retry keeps its slot of the host, as it keeps its count permit: under
-//! `503`s a host's limit settles somewhat above the requests its server
-//! really sees.) The summary counts the hosts
+//! the requests being fetched from that host when it was sent, the crawl's
+//! with all requests being fetched then (both itself included; counted from
+//! the byte gate's admission to the end of the fetch, so a page waiting on
+//! the gate, or sleeping before a retry, is no load: a memory-bound crawl
+//! looks app-limited and its limit does not grow for nothing). A page
+//! sleeping before a retry still keeps its politeness slot of the host, as
+//! it keeps its count permit. The summary counts the hosts
 //! whose limit was lowered at least once, for latency or failures
 //! (`hostsLimited`). A host's limiter is
 //! kept for the rest of the crawl, like its politeness and robots.txt state
@@ -58,7 +59,7 @@
 //! answered already.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -410,6 +411,8 @@ struct HostLimits {
 struct HostLimiter {
     limiter: Limiter,
     reduced: bool,
+    /// Requests to the host being fetched now (shared with its pages).
+    fetching: Arc<AtomicUsize>,
 }
 
 impl HostLimits {
@@ -417,6 +420,7 @@ impl HostLimits {
         HostLimiter {
             limiter: Limiter::new(self.config),
             reduced: false,
+            fetching: Arc::new(AtomicUsize::new(0)),
         }
     }
 }
@@ -745,7 +749,11 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         self.politeness.start(&origin, self.ctx.runtime.now());
         let host = HostLoad {
             origin: Arc::from(origin.as_str()),
-            in_flight: self.politeness.in_flight(&origin),
+            fetching: self
+                .hosts
+                .as_ref()
+                .and_then(|h| h.limiters.get(&origin))
+                .map(|h| h.fetching.clone()),
         };
         self.in_flight += 1;
         self.started += 1;

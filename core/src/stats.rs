@@ -235,10 +235,6 @@ impl Stats {
         self.bytes.fetch_add(n, Relaxed);
     }
 
-    pub(crate) fn in_flight(&self) -> u64 {
-        self.in_flight.load(Relaxed)
-    }
-
     pub(crate) fn enter(&self) {
         let now = self.in_flight.fetch_add(1, Relaxed) + 1;
         self.max_in_flight.fetch_max(now, Relaxed);
@@ -248,9 +244,11 @@ impl Stats {
         self.in_flight.fetch_sub(1, Relaxed);
     }
 
-    pub(crate) fn fetch_started(&self) {
+    /// One more page fetching; returns how many are, this one included.
+    pub(crate) fn fetch_started(&self) -> u64 {
         let now = self.fetching.fetch_add(1, Relaxed) + 1;
         self.max_fetching.fetch_max(now, Relaxed);
+        now
     }
 
     pub(crate) fn fetch_ended(&self) {

@@ -403,7 +403,7 @@ fn markdown(r: &Results, plots: &[&str]) -> String {
         line(format!(
             "## `big` site: memory matrix\n\n{}; {expected} records expected. \
              semcrawl runs with `--max-body 2MiB` (the default cap of 10 MiB would make `--memory 32MiB` invalid: \
-             the budget must hold one `--max-body` plus 64 KiB). Peak RSS of the process next to the peak bytes \
+             the budget must hold one `--max-body` plus 128 KiB). Peak RSS of the process next to the peak bytes \
              held that the byte gate reports (`peakBytes`), and the peer's peak RSS at the same concurrency.\n",
             r.sites.get("big").cloned().unwrap_or_default()
         ));

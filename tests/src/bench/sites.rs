@@ -69,7 +69,7 @@ pub fn big(quick: bool) -> SiteSpec {
 
 /// `--max-body` for the big site: its pages are 1 MiB (the default cap of
 /// 10 MiB would make `--memory 32MiB` invalid, since the budget must hold
-/// one `--max-body` + 64 KiB).
+/// one `--max-body` + 128 KiB).
 pub const BIG_MAX_BODY: u64 = 2 * 1024 * 1024;
 
 /// The canonical URLs a correct crawl of `server` stores.
