@@ -645,7 +645,6 @@ impl Limiter {
         let rtt = w.latency_sum / w.ok as f64;
         self.last_rtt = Some(rtt);
         let quiet = 1.0 + (c.tolerance - 1.0) / 2.0;
-        let was_slow_start = self.slow_start;
         // Throughput by Little's law (load / latency, from the same samples
         // as the RTT: counting completions per window is far noisier), and
         // whether it still rises with the load: compared with every window
@@ -670,6 +669,15 @@ impl Limiter {
                     Some(all.unwrap_or(true) && beaten)
                 })
                 .unwrap_or(false);
+        // The opposite evidence: throughput the same as at a lower load
+        // (within the noise, which is large while the load is changing:
+        // a window fills with the requests that came back fastest), the
+        // signature of a queue. (Far lower says the server got slower on
+        // its own: that is not ours to drain.)
+        let flat_rate = !app_limited
+            && self.rates.iter().any(|(l, r)| {
+                *l >= 0.4 * load && *l <= 0.85 * load && rate < 1.1 * r && rate >= 0.6 * r
+            });
         if !app_limited {
             if self.rates.len() == RATES_KEPT {
                 self.rates.remove(0);
@@ -724,17 +732,19 @@ impl Limiter {
         }
 
         let gradient = c.tolerance * baseline / rtt;
-        let drain = was_slow_start && gradient < 0.75 && !rising && limit > 1.5 * load;
+        // A deep queue (latency above twice its no-load value) that the
+        // throughput confirms as ours (no more pages than at a lower load:
+        // the extra requests only wait) is drained at once, back to what
+        // the load tolerates (load x gradient: the window's throughput times
+        // the tolerated latency, BBR's drain to its bandwidth-delay
+        // product), rather than left to the 10%-a-round-trip steps: after
+        // slow start's x4 steps, judged by requests sent before each step,
+        // a server may face four times the load it can take. Without that
+        // evidence (a burst of responses our own CPU took a moment to
+        // handle looks the same in latency; a server slower on its own
+        // serves fewer pages) the gradient's gentle steps decide.
+        let drain = gradient < 0.75 && flat_rate && !rising;
         if drain {
-            // Slow start ends on a deep queue (latency above twice its
-            // no-load value), having overshot: the limit ran up to four
-            // times ahead of the load this window measured. Come back at
-            // once to what that load tolerates (load x gradient: the
-            // window's throughput times the tolerated latency, BBR's drain
-            // to its bandwidth-delay product), rather than leave a server a
-            // deep queue to drain at 10% per round trip. A shallower rise
-            // (a burst of responses our own CPU took a moment to handle)
-            // is left to the gradient and the throughput check.
             limit = limit.min(load * gradient).max(c.min as f64);
         }
         let target = if drain {
@@ -1121,6 +1131,24 @@ mod tests {
         assert!(settled >= 250.0, "settled at {settled:.0}");
         assert!(rate(settled) >= 0.85 * rate(512.0), "{settled:.0}");
         assert!(run.changes.iter().any(|c| c.reason == Reason::Throughput));
+    }
+
+    #[test]
+    fn drains_a_slow_start_overshoot_at_once() {
+        // 32 workers at 50 ms: slow start's x4 steps judge each step by
+        // requests sent before it, so the limit overshoots to 256 before
+        // the queue shows. It must not take the 10%-a-round-trip path down
+        // (some 15 round trips of a deep queue), but come back at once.
+        for c in [32, 64] {
+            let mut l = limiter(1, 512);
+            let run = simulate(&mut l, &mut queueing(c, 50 * MS), 5_000 * MS);
+            let peak = run.between(Duration::ZERO, 1_000 * MS).max().unwrap();
+            let after = run.between(1_000 * MS, 5_000 * MS).max().unwrap();
+            assert!(
+                after <= 2 * c + c / 2,
+                "C = {c}: peak {peak}, then up to {after}"
+            );
+        }
     }
 
     #[test]
