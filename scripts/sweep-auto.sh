@@ -14,6 +14,7 @@
 #   CONC="4 8 16 32 64 128 256 512" the fixed concurrencies swept
 #   SITES="slow saturated"          the sites
 #   OUT=docs/bench                  where auto.md, limit.svg and limit.json go
+#   BIG=1                           also the memory check on the big site (0: skip)
 #   NO_BUILD=1                      use target/release/{semcrawl,bench} as they are
 #   SEMCRAWL=PATH BENCH=PATH        other binaries (e.g. copies, when others build
 #                                   in the same target directory meanwhile); no build
@@ -128,6 +129,43 @@ for site in $SITES; do
   } >> "$table"
   stop_server
 done
+
+# Memory: on the `big` site (300 pages of 1 MiB, 200 ms late), auto under
+# --memory 64MiB must keep the process's peak RSS <= 80 MiB (fixed
+# concurrencies beside it for comparison). Each row: RUNS runs; the worst
+# (highest) peak RSS, the median pages/s.
+if [ "${BIG:-1}" = 1 ]; then
+  serve big
+  {
+    echo
+    echo "## Memory: the big site under \`--memory 64MiB\`"
+    echo
+    echo "300 pages of 1 MiB, every response 200 ms late (\`bench __serve big\`), crawled with \`--memory 64MiB --max-body 2MiB\`; $RUNS run(s) per row. Target for auto: peak RSS <= 80 MiB."
+    echo
+    echo "| --concurrency | worst peak RSS MiB | peak bytes held MiB | pages/s (median) | memory-bound s | limit-bound s | limit (min..max, final) |"
+    echo "|---|---:|---:|---:|---:|---:|---|"
+  } >> "$table"
+  for c in 64 256 auto; do
+    rows=()
+    for _ in $(seq "$RUNS"); do
+      "$bin" crawl "$url" -q --concurrency "$c" --memory 64MiB --max-body 2MiB \
+        --out "$tmp/out.jsonl" --summary-json "$tmp/s.json"
+      rows+=("$(python3 - "$tmp/s.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+n = d["pages"] + d["errors"]
+lim = f'{d.get("limitMin")}..{d.get("limitMax")}, final {d.get("limitFinal")}' if d.get("limitMin") is not None else str(d.get("limitFinal"))
+print(f'{n / (d["elapsedMs"] / 1000):.0f}|{d["peakRssBytes"] / 2**20:.1f}|{d["peakBytes"] / 2**20:.1f}|{d["memoryBoundMs"] / 1000:.2f}|{d["limitBoundMs"] / 1000:.2f}|{lim}')
+PY
+)")
+    done
+    worst=$(printf '%s\n' "${rows[@]}" | cut -d'|' -f2 | sort -n | tail -1)
+    IFS='|' read -r rate _ held mem lim_s lim <<< "$(printf '%s\n' "${rows[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")"
+    echo "| $c | $worst | $held | $rate | $mem | $lim_s | $lim |" >> "$table"
+    echo "big c=$c: worst peak RSS $worst MiB, $rate pages/s" >&2
+  done
+  stop_server
+fi
 
 # The limit over time: one more auto crawl per site, with the limit's changes
 # logged (debug level for the pipeline only, so that isahc's debug logs do
