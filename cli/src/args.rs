@@ -37,6 +37,20 @@ MEMORY MODEL:
     Not covered: the URL queue and seen set (tens of bytes per URL), the HTTP
     client's socket buffers, and the program itself (a few MiB).
 
+ADAPTIVE CONCURRENCY:
+    --concurrency auto (bounds: auto:MIN..MAX, default 1..512) replaces the
+    fixed count with limits that follow what the crawl observes, one per
+    host and one for the crawl: they grow (x4 a round trip while latency is
+    flat) until latency rises above 1.5x its no-load value, and keep growing
+    past that only while throughput still rises with the load; they shrink
+    on rising latency, drain a queue of their own making at once, and back
+    off on timeouts, connection errors, 429 and 503. Only requests actually
+    sent count as load: a page waiting on --memory is none, so a
+    memory-bound crawl does not grow its limit. The progress line shows the
+    limit, the summary its trajectory and the time spent memory-bound or
+    limit-bound; --log-level semcrawl_core::pipeline=debug logs each change
+    with its reason.
+
 OUTPUT:
     One JSON record per URL fetched, failures included (their `error` field
     says why). --out - (the default) writes JSON Lines to stdout; a path
@@ -50,6 +64,7 @@ EXIT STATUS:
 EXAMPLES:
     semcrawl crawl https://example.com/ --out pages.jsonl
     semcrawl crawl https://example.com/ --concurrency 64 --memory 64MiB --max-depth 3
+    semcrawl crawl https://example.com/ --concurrency auto --memory 400MiB
     semcrawl crawl https://example.com/ --select price='.price' --select img='main img@src'
     semcrawl demo";
 
