@@ -28,7 +28,8 @@ stream in, parse trees, records waiting for the store.";
 const CRAWL_AFTER_HELP: &str = "\
 MEMORY MODEL:
     --memory bounds the bytes held by pages in flight: each page reserves
-    128 KiB before its request is sent, reserves its body before reading it
+    128 KiB and a quarter of the crawl's typical body before its request is
+    sent, reserves the rest of its body before reading it
     (from Content-Length when given, else chunk by chunk), reserves its parse
     tree before parsing, and keeps its record's size reserved until the store
     has written it. A body over --max-body (counted after decompression, so a

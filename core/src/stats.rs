@@ -29,6 +29,8 @@ pub struct Stats {
     max_in_flight: AtomicU64,
     fetching: AtomicU64,
     max_fetching: AtomicU64,
+    /// A running average of body sizes (1/8 per page), for admissions.
+    typical_body: AtomicU64,
     queued: AtomicU64,
     interrupted: AtomicBool,
     limit: AtomicU64,
@@ -132,6 +134,7 @@ impl Stats {
             max_in_flight: AtomicU64::new(0),
             fetching: AtomicU64::new(0),
             max_fetching: AtomicU64::new(0),
+            typical_body: AtomicU64::new(0),
             queued: AtomicU64::new(0),
             interrupted: AtomicBool::new(false),
             limit: AtomicU64::new(0),
@@ -229,6 +232,19 @@ impl Stats {
 
     pub(crate) fn robots_skipped(&self) {
         self.robots_skipped.fetch_add(1, Relaxed);
+    }
+
+    /// Note the size of a body read in full.
+    pub(crate) fn note_body(&self, n: u64) {
+        // A racy update is fine: it is an estimate.
+        let old = self.typical_body.load(Relaxed);
+        let new = if old == 0 { n } else { old - old / 8 + n / 8 };
+        self.typical_body.store(new.max(1), Relaxed);
+    }
+
+    /// The running average of body sizes so far (0 before the first).
+    pub(crate) fn typical_body(&self) -> u64 {
+        self.typical_body.load(Relaxed)
     }
 
     pub(crate) fn add_bytes(&self, n: u64) {
