@@ -9,7 +9,7 @@
 //!    limit and delay respected) — or fetch a host's robots.txt first;
 //! 3. spawn the page's task, which owns the permit. The task fetches,
 //!    reads the body under the **byte gate**, parses and builds the record
-//!    (see [`page`](crate::page)), reports the links back to the coordinator
+//!    (see `page.rs`), reports the links back to the coordinator
 //!    and hands the record, its permit and its bytes to the writer;
 //! 4. the writer batches records into the [`Store`]; once a batch is
 //!    written, its permits and bytes are released.
