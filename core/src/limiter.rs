@@ -124,7 +124,7 @@
 //!   benchmark site: 256 in flight instead of 512, 25% fewer pages per
 //!   second). So the limiter remembers the throughput of recent windows
 //!   with their load, and a window above the tolerance whose throughput beats
-//!   *every* remembered window sent at 3/5 to 5/6 of its load — by a quarter
+//!   *every* remembered window sent at 0.6 to 0.85 of its load — by a quarter
 //!   of what a queue-free server would gain, and 10% at least — grows the
 //!   limit by a quarter (as BBR probes for bandwidth) instead of shrinking it.
 //!   Only windows at nearby loads count: a server with 32 workers serves more
@@ -666,7 +666,7 @@ impl Limiter {
         // Throughput by Little's law (load / latency, from the same samples
         // as the RTT: counting completions per window is far noisier), and
         // whether it still rises with the load: compared with every window
-        // sent at between 3/5 and 5/6 of this load, it must have gained at
+        // sent at between 0.6 and 0.85 of this load, it must have gained at
         // least a quarter of what a server with no queue would, and 10% at
         // least, above the noise. Windows at a much lower load say nothing:
         // a server with 32 workers serves 25% more at 52 requests than at 26,
@@ -676,17 +676,15 @@ impl Limiter {
         let rate = load / rtt.max(1e-9);
         // Only a window sent at (nearly) the current limit judges it: after
         // a step up, the next window still holds requests sent before it.
+        let mut nearby = self
+            .rates
+            .iter()
+            .filter(|(l, _)| *l >= 0.6 * load && *l <= 0.85 * load)
+            .peekable();
         let rising = !app_limited
             && load >= 0.9 * limit
-            && self
-                .rates
-                .iter()
-                .filter(|(l, _)| *l >= 0.6 * load && *l <= 0.85 * load)
-                .fold(None, |all, (l, r)| {
-                    let beaten = rate >= r * (1.0 + 0.25 * (load / l - 1.0)).max(1.1);
-                    Some(all.unwrap_or(true) && beaten)
-                })
-                .unwrap_or(false);
+            && nearby.peek().is_some()
+            && nearby.all(|(l, r)| rate >= r * (1.0 + 0.25 * (load / l - 1.0)).max(1.1));
         // The opposite evidence: throughput the same as at a lower load
         // (within the noise, which is large while the load is changing:
         // a window fills with the requests that came back fastest), the
