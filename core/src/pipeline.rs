@@ -190,9 +190,10 @@ pub(crate) enum Outcome {
     Sample {
         /// The origin the request went to.
         origin: Arc<str>,
-        /// Requests in flight to that origin when it was sent, itself included.
+        /// Requests being fetched from that origin when it was sent, itself
+        /// included.
         host_in_flight: usize,
-        /// With the pipeline's requests in flight.
+        /// With all requests being fetched then.
         sample: Sample,
     },
     Page {
@@ -321,7 +322,6 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
                 Concurrency::Auto(c) => Some(HostLimits {
                     config: host_limiter(c, ctx.config.per_host),
                     limiters: HashMap::new(),
-                    reduced: 0,
                 }),
                 Concurrency::Fixed(_) => None,
             },
@@ -404,12 +404,11 @@ fn host_limiter(c: LimiterConfig, per_host: usize) -> LimiterConfig {
 struct HostLimits {
     config: LimiterConfig,
     limiters: HashMap<String, HostLimiter>,
-    /// Hosts whose limit was lowered at least once (for latency or drops).
-    reduced: u64,
 }
 
 struct HostLimiter {
     limiter: Limiter,
+    /// Whether its limit was lowered at least once (for latency or drops).
     reduced: bool,
     /// Requests to the host being fetched now (shared with its pages).
     fetching: Arc<AtomicUsize>,
@@ -600,7 +599,10 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
 
     fn report_limits(&self) {
         let trajectory = self.limiter.as_ref().map(|l| l.trajectory());
-        let hosts_limited = self.hosts.as_ref().map(|h| h.reduced);
+        let hosts_limited = self
+            .hosts
+            .as_ref()
+            .map(|h| h.limiters.values().filter(|l| l.reduced).count() as u64);
         self.ctx.stats.set_limits(
             trajectory,
             hosts_limited,
@@ -663,12 +665,12 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             sample,
         } = outcome
         {
-            if let Some(hosts) = &mut self.hosts {
-                if !hosts.limiters.contains_key(&*origin) {
-                    let fresh = hosts.new_limiter();
-                    hosts.limiters.insert(origin.to_string(), fresh);
-                }
-                let host = hosts.limiters.get_mut(&*origin).expect("inserted above");
+            // The host's limiter was made when its first page was spawned.
+            if let Some(host) = self
+                .hosts
+                .as_mut()
+                .and_then(|h| h.limiters.get_mut(&*origin))
+            {
                 let host_sample = Sample {
                     in_flight: host_in_flight,
                     ..sample
@@ -678,9 +680,8 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                         .set_host_limit(&origin, host.limiter.limit());
                     tracing::debug!(host = %origin, "{change}");
                     let decided = matches!(change.reason, Reason::Drop | Reason::LatencyRise);
-                    if decided && change.to < change.from && !host.reduced {
+                    if decided && change.to < change.from {
                         host.reduced = true;
-                        hosts.reduced += 1;
                     }
                 }
             }
