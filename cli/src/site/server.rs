@@ -1207,6 +1207,31 @@ mod tests {
         assert_eq!((server.rejected(), server.max_in_flight()), (0, 5));
     }
 
+    /// `clients` keep-alive clients, started together, each GETting
+    /// `requests` of the site's first ten pages; every status, in order.
+    fn many_clients(server: &SiteServer, clients: usize, requests: usize) -> Vec<u16> {
+        let addr = server.addr();
+        let start = Arc::new(std::sync::Barrier::new(clients));
+        let threads: Vec<_> = (0..clients)
+            .map(|i| {
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    let s = StdStream::connect(addr).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                    let mut c = BufReader::new(s);
+                    start.wait();
+                    (0..requests)
+                        .map(|j| get(&mut c, &format!("/p/{}.html", (i + j) % 10)).status)
+                        .collect::<Vec<u16>>()
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect()
+    }
+
     #[test]
     fn overload_never_lets_more_in_than_the_threshold() {
         // Many clients at once against a threshold of 4: the gauge's check
@@ -1217,23 +1242,7 @@ mod tests {
         };
         let server = SiteServer::start(Site::new(spec), 2).unwrap();
         server.set_overload(Some(4));
-        let addr = server.addr();
-        let clients: Vec<_> = (0..16)
-            .map(|i| {
-                std::thread::spawn(move || {
-                    let s = StdStream::connect(addr).unwrap();
-                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-                    let mut c = BufReader::new(s);
-                    (0..20)
-                        .map(|j| get(&mut c, &format!("/p/{}.html", (i + j) % 10)).status)
-                        .collect::<Vec<u16>>()
-                })
-            })
-            .collect();
-        let statuses: Vec<u16> = clients
-            .into_iter()
-            .flat_map(|t| t.join().unwrap())
-            .collect();
+        let statuses = many_clients(&server, 16, 20);
         let ok = statuses.iter().filter(|&&s| s == 200).count() as u64;
         let rejected = statuses.iter().filter(|&&s| s == 503).count() as u64;
         assert_eq!(ok + rejected, 16 * 20, "only 200s and 503s");
@@ -1285,26 +1294,7 @@ mod tests {
         };
         let server = SiteServer::start(Site::new(spec), 2).unwrap();
         server.set_workers(Some(4));
-        let addr = server.addr();
-        let start = Arc::new(std::sync::Barrier::new(16));
-        let clients: Vec<_> = (0..16)
-            .map(|i| {
-                let start = start.clone();
-                std::thread::spawn(move || {
-                    let s = StdStream::connect(addr).unwrap();
-                    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-                    let mut c = BufReader::new(s);
-                    start.wait();
-                    (0..10)
-                        .map(|j| get(&mut c, &format!("/p/{}.html", (i + j) % 10)).status)
-                        .collect::<Vec<u16>>()
-                })
-            })
-            .collect();
-        let statuses: Vec<u16> = clients
-            .into_iter()
-            .flat_map(|t| t.join().unwrap())
-            .collect();
+        let statuses = many_clients(&server, 16, 10);
         assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
         assert_eq!(server.total_requests(), 16 * 10);
         assert_eq!(server.rejected(), 0);
