@@ -22,12 +22,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod adaptive;
 pub mod budget;
 pub mod canon;
 pub mod config;
 pub mod frontier;
 pub mod gate;
-pub mod limiter;
 mod normalize;
 mod page;
 pub mod parse;
@@ -40,6 +40,10 @@ pub mod runtime;
 pub mod scope;
 pub mod size;
 pub mod stats;
+
+/// The adaptive limiter under its former name, so that `limiter::X` paths
+/// keep working while the rest of the crate moves to [`adaptive`].
+pub use adaptive as limiter;
 
 pub use config::{Concurrency, Config, ConfigError};
 pub use pipeline::{Crawler, StopHandle};
