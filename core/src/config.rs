@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::limiter::LimiterConfig;
+use crate::adaptive::LimiterConfig;
 use crate::scope::ScopeMode;
 
 /// How many pages may be in the pipeline at once.
@@ -16,7 +16,7 @@ use crate::scope::ScopeMode;
 pub enum Concurrency {
     /// A fixed number of permits.
     Fixed(usize),
-    /// A limit that follows latency and errors (see [`crate::limiter`]),
+    /// A limit that follows latency and errors (see [`crate::adaptive`]),
     /// always within the byte gate.
     Auto(LimiterConfig),
 }

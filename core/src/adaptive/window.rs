@@ -24,17 +24,17 @@ const PROBE_MIN_RTT: f64 = 1e-3;
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Window {
     /// When it started (the previous window's end).
-    pub(super) start: Option<Duration>,
+    start: Option<Duration>,
     pub(super) samples: usize,
-    pub(super) ok: usize,
-    pub(super) latency_sum: f64,
+    ok: usize,
+    latency_sum: f64,
     /// Drops of requests sent after the last decrease.
     pub(super) drops: usize,
     pub(super) max_in_flight: usize,
     /// The same, of successful requests only.
     pub(super) max_ok_in_flight: usize,
     /// Sum of the loads successful requests were sent at.
-    pub(super) ok_in_flight_sum: f64,
+    ok_in_flight_sum: f64,
     /// The limit when the window began (before the previous window's
     /// decision), under which most of its requests were sent.
     pub(super) sent_limit: Option<f64>,
