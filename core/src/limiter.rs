@@ -177,6 +177,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::config::ConfigError;
+use crate::setting::Setting;
 
 /// Default lower bound of `auto`.
 pub const DEFAULT_MIN: usize = 1;
@@ -356,14 +357,18 @@ impl LimiterConfig {
 
 fn check_bounds(spec: &str, min: usize, max: usize) -> Result<(), ConfigError> {
     if min == 0 {
-        return Err(ConfigError(format!(
-            "invalid --concurrency '{spec}': the minimum must be at least 1"
-        )));
+        return Err(ConfigError::invalid(
+            Setting::Concurrency,
+            spec,
+            "the minimum must be at least 1",
+        ));
     }
     if min > max {
-        return Err(ConfigError(format!(
-            "invalid --concurrency '{spec}': the minimum {min} is above the maximum {max}"
-        )));
+        return Err(ConfigError::invalid(
+            Setting::Concurrency,
+            spec,
+            format_args!("the minimum {min} is above the maximum {max}"),
+        ));
     }
     Ok(())
 }
@@ -374,9 +379,11 @@ impl FromStr for LimiterConfig {
     fn from_str(spec: &str) -> Result<Self, ConfigError> {
         let s = spec.trim();
         let usage = || {
-            ConfigError(format!(
-                "invalid --concurrency '{spec}': expected auto or auto:MIN..MAX (like auto:4..512)"
-            ))
+            ConfigError::invalid(
+                Setting::Concurrency,
+                spec,
+                "expected auto or auto:MIN..MAX (like auto:4..512)",
+            )
         };
         let range = match s.strip_prefix("auto") {
             Some("") => return Ok(LimiterConfig::default()),
@@ -391,9 +398,11 @@ impl FromStr for LimiterConfig {
                 return Ok(default);
             }
             text.parse().map_err(|_| {
-                ConfigError(format!(
-                    "invalid --concurrency '{spec}': the {which} '{text}' is not a whole number"
-                ))
+                ConfigError::invalid(
+                    Setting::Concurrency,
+                    spec,
+                    format_args!("the {which} '{text}' is not a whole number"),
+                )
             })
         };
         let min = bound(lo, DEFAULT_MIN, "minimum")?;
