@@ -91,9 +91,8 @@ impl FieldSpec {
     /// assert!(FieldSpec::parse("no-equals-sign").is_err());
     /// ```
     pub fn parse(spec: &str) -> Result<Self, ConfigError> {
-        let invalid = |problem: &dyn std::fmt::Display| {
-            ConfigError::invalid(Setting::Select, spec, problem)
-        };
+        let invalid =
+            |problem: &dyn std::fmt::Display| ConfigError::invalid(Setting::Select, spec, problem);
         let (name, rest) = spec
             .split_once('=')
             .ok_or_else(|| invalid(&"expected NAME=CSS or NAME=CSS@attr"))?;
@@ -207,7 +206,7 @@ impl Config {
     /// c.memory = 1024; // smaller than one page of max_body
     /// let err = c.validate().unwrap_err();
     /// assert_eq!(err.setting(), semcrawl_core::setting::Setting::Memory);
-    /// assert!(err.to_string().starts_with("memory budget 1 KiB is smaller than one page"));
+    /// assert!(err.to_string().starts_with("memory budget 1.0 KiB is smaller than one page"));
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.seeds.is_empty() {
@@ -233,7 +232,10 @@ impl Config {
             return Err(ConfigError::new(Setting::PerHost, "must be at least 1"));
         }
         if self.max_body == 0 {
-            return Err(ConfigError::new(Setting::MaxBody, "must be at least 1 byte"));
+            return Err(ConfigError::new(
+                Setting::MaxBody,
+                "must be at least 1 byte",
+            ));
         }
         if self.memory < self.max_body + crate::gate::PAGE_OVERHEAD {
             use crate::size::format_bytes;

@@ -1,10 +1,11 @@
 //! The crawl's settings by meaning, and the errors that name them.
 //!
-//! Every front end spells a setting its own way: the CLI says `--max-body`,
-//! the JS API `maxBody`. The core says neither. A [`ConfigError`] records
-//! *which* [`Setting`] is wrong and words its problem with settings as
-//! placeholders, so each front end renders the same error in its own
-//! spelling ([`ConfigError::render`]) and none has to patch the core's text.
+//! Every front end spells a setting its own way: the CLI as a flag, the JS
+//! API as an option key (`maxBody`). The core says neither. A
+//! [`ConfigError`] records *which* [`Setting`] is wrong and words its
+//! problem with settings as placeholders, so each front end renders the
+//! same error in its own spelling ([`ConfigError::render`]) and none has to
+//! patch the core's text.
 //! Its `Display` uses the domain names ([`Setting::name`]), which read well
 //! anywhere.
 //!
@@ -18,11 +19,11 @@
 //! let err = c.validate().unwrap_err();
 //! assert_eq!(err.setting(), Setting::PerHost);
 //! assert_eq!(err.to_string(), "per-host concurrency must be at least 1");
-//! let flag = |s: Setting| match s {
-//!     Setting::PerHost => "--per-host",
-//!     _ => "--other",
+//! let js_key = |s: Setting| match s {
+//!     Setting::PerHost => "perHost",
+//!     _ => "other",
 //! };
-//! assert_eq!(err.render(flag), "--per-host must be at least 1");
+//! assert_eq!(err.render(js_key), "perHost must be at least 1");
 //! ```
 
 use std::fmt;
@@ -106,7 +107,7 @@ enum Piece {
 ///
 /// [`setting`](Self::setting) says which setting to fix; the message names
 /// settings through [`render`](Self::render), so the CLI can say
-/// `--memory` and the JS API `memory` for the same error. `Display` uses
+/// its flag and the JS API `memory` for the same error. `Display` uses
 /// [`Setting::name`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -176,7 +177,7 @@ impl ConfigError {
     ///     Setting::MaxBody => "maxBody",
     ///     other => other.name(),
     /// });
-    /// assert!(js.starts_with("memory 1 KiB is smaller than one page"), "{js}");
+    /// assert!(js.starts_with("memory 1.0 KiB is smaller than one page"), "{js}");
     /// assert!(js.ends_with("raise memory or lower maxBody"), "{js}");
     /// ```
     pub fn render<N: fmt::Display>(&self, name: impl Fn(Setting) -> N) -> String {
@@ -212,8 +213,8 @@ mod tests {
         let e = ConfigError::invalid(Setting::Scope, "site", "expected host, domain or any");
         assert_eq!(e.setting(), Setting::Scope);
         assert_eq!(
-            e.render(|_| "--scope"),
-            "invalid --scope 'site': expected host, domain or any"
+            e.render(|_| "SCOPE"),
+            "invalid SCOPE 'site': expected host, domain or any"
         );
         let e = ConfigError::about(Setting::Memory)
             .name(Setting::Memory)

@@ -182,7 +182,7 @@ async fn run(
     let config = parsed.to_config(base.as_ref())?;
     let interval = parsed.progress_interval()?;
     let crawler =
-        Crawler::new(config, BrowserFetch::new(), BrowserRuntime).map_err(|e| js_message(&e.0))?;
+        Crawler::new(config, BrowserFetch::new(), BrowserRuntime).map_err(|e| js_message(&e))?;
 
     let _listener = signal.map(|signal| AbortListener::new(signal, crawler.stop_handle()));
     let finished = Rc::new(Cell::new(false));

@@ -32,7 +32,10 @@ pub fn decode_body<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, st
 }
 
 /// The encoding of `body` and the length of its BOM (0 without one).
-pub(super) fn detect_encoding(body: &[u8], content_type: Option<&str>) -> (&'static Encoding, usize) {
+pub(super) fn detect_encoding(
+    body: &[u8],
+    content_type: Option<&str>,
+) -> (&'static Encoding, usize) {
     if let Some((enc, len)) = Encoding::for_bom(body) {
         return (enc, len);
     }
@@ -230,7 +233,6 @@ pub(super) fn starts_with_ci(hay: &[u8], prefix: &[u8]) -> bool {
     hay.get(..prefix.len())
         .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
 }
-
 
 #[cfg(test)]
 mod tests {

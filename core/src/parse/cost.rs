@@ -103,8 +103,10 @@ pub(super) fn dom(len: u64) -> u64 {
 /// charging a typical 1 MiB page 3.4 MiB rather than 12 MiB.
 pub(super) fn stream(len: u64) -> u64 {
     let links = (len / STREAM_BYTES_PER_LINK).min(super::MAX_LINKS as u64);
-    (2 * len + links * STREAM_LINK_COST + STREAM_FIXED)
-        .min(len.saturating_mul(STREAM_PARSE_COST_RATIO).max(STREAM_FIXED))
+    (2 * len + links * STREAM_LINK_COST + STREAM_FIXED).min(
+        len.saturating_mul(STREAM_PARSE_COST_RATIO)
+            .max(STREAM_FIXED),
+    )
 }
 
 #[cfg(test)]

@@ -90,7 +90,9 @@ fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> ParsedPage {
                     page.description = t.finish_nonempty();
                 }
             }
-            "html" if page.lang.is_none() && el.parent().is_some_and(|p| p.value().is_document()) => {
+            "html"
+                if page.lang.is_none() && el.parent().is_some_and(|p| p.value().is_document()) =>
+            {
                 page.lang = e
                     .attr("lang")
                     .map(|l| truncate(l.trim(), MAX_META_LEN))
@@ -305,7 +307,6 @@ fn visible_text(body: ElementRef<'_>) -> String {
     }
     out.finish()
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -116,7 +116,10 @@ mod tests {
 
     #[test]
     fn base_falls_back_to_the_page() {
-        assert_eq!(base(&page(), Some(" ../b/ ")).as_str(), "https://example.com/b/");
+        assert_eq!(
+            base(&page(), Some(" ../b/ ")).as_str(),
+            "https://example.com/b/"
+        );
         assert_eq!(base(&page(), Some("http://[::1")), page());
         assert_eq!(base(&page(), None), page());
     }
@@ -153,7 +156,10 @@ mod tests {
         let canonical = Url::parse("https://example.com/c").unwrap();
         let out = links.finish(Some(&canonical));
         assert_eq!(out.len(), MAX_LINKS);
-        assert_eq!(out[MAX_LINKS - 2].as_str(), format!("https://example.com/p{}", MAX_LINKS - 2));
+        assert_eq!(
+            out[MAX_LINKS - 2].as_str(),
+            format!("https://example.com/p{}", MAX_LINKS - 2)
+        );
         assert_eq!(out.last(), Some(&canonical));
     }
 }

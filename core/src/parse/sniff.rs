@@ -62,7 +62,6 @@ pub fn is_html(content_type: Option<&str>, body_prefix: &[u8]) -> bool {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,5 +84,4 @@ mod tests {
         assert!(!is_html(None, b"{\"json\": true}"));
         assert!(!is_html(None, b""));
     }
-
 }

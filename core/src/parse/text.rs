@@ -80,7 +80,6 @@ pub(super) fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
