@@ -15,8 +15,9 @@ use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 const PRESCAN_LEN: usize = 1024;
 
 /// Decode a body to text, choosing the encoding as browsers do (see the
-/// [module documentation](self#decoding)). Invalid byte sequences become
-/// U+FFFD; this never fails. Valid UTF-8 is borrowed, not copied.
+/// [parse module documentation](crate::parse#decoding)). Invalid byte
+/// sequences become U+FFFD; this never fails. Valid UTF-8 is borrowed, not
+/// copied.
 ///
 /// ```
 /// use semcrawl_core::parse::decode_body;
