@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use semcrawl_core::budget::{self, BudgetReport, FsSources};
 use semcrawl_core::config::FieldSpec;
 use semcrawl_core::scope::ScopeMode;
+use semcrawl_core::setting::Setting;
 use semcrawl_core::size::{parse_duration, parse_size};
 use semcrawl_core::{Concurrency, Config, ConfigError};
 use url::Url;
@@ -282,7 +283,7 @@ fn parse_url(s: &str) -> Result<Url, String> {
 }
 
 fn parse_concurrency(s: &str) -> Result<Concurrency, String> {
-    s.parse::<Concurrency>().map_err(|e| e.to_string())
+    s.parse::<Concurrency>().map_err(|e| usage_message(&e))
 }
 
 fn parse_size_arg(s: &str) -> Result<u64, String> {
@@ -294,7 +295,30 @@ fn parse_duration_arg(s: &str) -> Result<Duration, String> {
 }
 
 fn parse_field(s: &str) -> Result<FieldSpec, String> {
-    FieldSpec::parse(s).map_err(|e| e.to_string())
+    FieldSpec::parse(s).map_err(|e| usage_message(&e))
+}
+
+/// How the CLI spells a core setting: the one place that maps the core's
+/// [`Setting`]s to flags, so core errors name what the user typed.
+pub fn flag(setting: Setting) -> &'static str {
+    match setting {
+        // Seeds are positional arguments, shown as `URL` in the usage line.
+        Setting::Seeds => "URL",
+        Setting::Concurrency => "--concurrency",
+        Setting::Memory => "--memory",
+        Setting::MaxBody => "--max-body",
+        Setting::PerHost => "--per-host",
+        Setting::Timeout => "--timeout",
+        Setting::Select => "--select",
+        Setting::Scope => "--scope",
+        // Not a flag: the CLI always uses the default.
+        Setting::BatchSize => "batch size",
+    }
+}
+
+/// A core configuration error as the CLI shows it, naming flags.
+pub fn usage_message(e: &ConfigError) -> String {
+    e.render(flag)
 }
 
 impl CrawlOptions {
@@ -309,8 +333,9 @@ impl CrawlOptions {
         }
     }
 
-    /// The core configuration for these options and `seeds`.
-    pub fn to_config(&self, seeds: Vec<Url>) -> Result<Config, ConfigError> {
+    /// The core configuration for these options and `seeds`, or the
+    /// message for a bad option (naming its flag).
+    pub fn to_config(&self, seeds: Vec<Url>) -> Result<Config, String> {
         let defaults = Config::default();
         let config = Config {
             seeds,
@@ -338,9 +363,9 @@ impl CrawlOptions {
             grace: self.grace,
             batch_size: defaults.batch_size,
         };
-        config.validate()?;
+        config.validate().map_err(|e| usage_message(&e))?;
         if self.threads == Some(0) {
-            return Err(ConfigError("--threads must be at least 1".into()));
+            return Err("--threads must be at least 1".into());
         }
         Ok(config)
     }
@@ -408,6 +433,50 @@ mod tests {
             panic!()
         };
         let err = args.crawl.to_config(args.urls.clone()).unwrap_err();
-        assert!(err.to_string().contains("--memory"), "{err}");
+        assert!(
+            err.starts_with("--memory 1.0 KiB is smaller than one page"),
+            "{err}"
+        );
+        assert!(err.ends_with("raise --memory or lower --max-body"), "{err}");
+    }
+
+    #[test]
+    fn core_errors_name_flags() {
+        for (args, says) in [
+            (
+                &["--concurrency", "many"][..],
+                "invalid --concurrency 'many': expected a number, 'auto' or 'auto:MIN..MAX'",
+            ),
+            (
+                &["--concurrency", "auto:9..4"],
+                "invalid --concurrency 'auto:9..4': the minimum 9 is above the maximum 4",
+            ),
+            (&["--concurrency", "0"], "--concurrency must be at least 1"),
+            (
+                &["--select", "nope"],
+                "invalid --select 'nope': expected NAME=CSS or NAME=CSS@attr",
+            ),
+        ] {
+            let mut argv = vec!["crawl", "http://a.test/"];
+            argv.extend_from_slice(args);
+            let err = parse(&argv).unwrap_err().to_string();
+            assert!(err.contains(says), "{args:?}: {err}");
+        }
+        for (args, says) in [
+            (&["--per-host", "0"][..], "--per-host must be at least 1"),
+            (&["--max-body", "0"], "--max-body must be at least 1 byte"),
+            (&["--timeout", "0s"], "--timeout must be more than 0"),
+        ] {
+            let mut argv = vec!["crawl", "http://a.test/", "--memory", "64MiB"];
+            argv.extend_from_slice(args);
+            let cli = parse(&argv).unwrap();
+            let Command::Crawl(args) = cli.command else {
+                panic!()
+            };
+            assert_eq!(args.crawl.to_config(args.urls.clone()).unwrap_err(), says);
+        }
+        for setting in Setting::ALL {
+            assert!(!flag(setting).is_empty());
+        }
     }
 }

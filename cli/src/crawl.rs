@@ -44,7 +44,7 @@ pub fn run(config: Config, store: DynStore, options: &CrawlOptions) -> Result<Ex
     let fetcher = HttpFetcher::new(FetchOptions::from_config(&config))
         .map_err(|e| Failure::Runtime(format!("cannot set up the HTTP client: {e}")))?;
     let crawler = Crawler::new(config, fetcher, runtime.clone())
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+        .map_err(|e| Failure::Usage(crate::args::usage_message(&e)))?;
 
     let stop = crawler.stop_handle();
     // First Ctrl-C (or SIGTERM): stop taking work, finish what is in flight,

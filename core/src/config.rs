@@ -2,7 +2,8 @@
 //!
 //! Every front end (the CLI, the JS API) builds a [`Config`] and calls
 //! [`Config::validate`], so a bad option is reported the same way everywhere,
-//! before any request is sent.
+//! before any request is sent. Errors name the [`Setting`] to fix, not
+//! how a front end spells it.
 
 use std::time::Duration;
 
@@ -10,6 +11,8 @@ use url::Url;
 
 use crate::adaptive::LimiterConfig;
 use crate::scope::ScopeMode;
+pub use crate::setting::ConfigError;
+use crate::setting::Setting;
 
 /// How many pages may be in the pipeline at once.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -56,11 +59,13 @@ impl std::str::FromStr for Concurrency {
             return t.parse::<LimiterConfig>().map(Concurrency::Auto);
         }
         match t.parse::<usize>() {
-            Ok(0) => Err(ConfigError("--concurrency must be at least 1".into())),
+            Ok(0) => Err(ConfigError::new(Setting::Concurrency, "must be at least 1")),
             Ok(n) => Ok(Concurrency::Fixed(n)),
-            Err(_) => Err(ConfigError(format!(
-                "invalid --concurrency '{s}': expected a number, 'auto' or 'auto:MIN..MAX'"
-            ))),
+            Err(_) => Err(ConfigError::invalid(
+                Setting::Concurrency,
+                s,
+                "expected a number, 'auto' or 'auto:MIN..MAX'",
+            )),
         }
     }
 }
@@ -86,16 +91,14 @@ impl FieldSpec {
     /// assert!(FieldSpec::parse("no-equals-sign").is_err());
     /// ```
     pub fn parse(spec: &str) -> Result<Self, ConfigError> {
-        let (name, rest) = spec.split_once('=').ok_or_else(|| {
-            ConfigError(format!(
-                "invalid --select '{spec}': expected NAME=CSS or NAME=CSS@attr"
-            ))
-        })?;
+        let invalid =
+            |problem: &dyn std::fmt::Display| ConfigError::invalid(Setting::Select, spec, problem);
+        let (name, rest) = spec
+            .split_once('=')
+            .ok_or_else(|| invalid(&"expected NAME=CSS or NAME=CSS@attr"))?;
         let name = name.trim();
         if name.is_empty() {
-            return Err(ConfigError(format!(
-                "invalid --select '{spec}': empty NAME"
-            )));
+            return Err(invalid(&"empty NAME"));
         }
         let (css, attr) = match rest.rsplit_once('@') {
             Some((css, attr)) if !attr.is_empty() && !attr.contains([' ', ']', '"', '\'']) => {
@@ -104,13 +107,10 @@ impl FieldSpec {
             _ => (rest.trim(), None),
         };
         if css.is_empty() {
-            return Err(ConfigError(format!(
-                "invalid --select '{spec}': empty CSS selector"
-            )));
+            return Err(invalid(&"empty CSS selector"));
         }
-        scraper::Selector::parse(css).map_err(|e| {
-            ConfigError(format!("invalid --select '{spec}': bad CSS selector: {e}"))
-        })?;
+        scraper::Selector::parse(css)
+            .map_err(|e| invalid(&format_args!("bad CSS selector: {e}")))?;
         Ok(FieldSpec {
             name: name.to_owned(),
             css: css.to_owned(),
@@ -118,18 +118,6 @@ impl FieldSpec {
         })
     }
 }
-
-/// An invalid option, with a message that names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// Everything a crawl needs to know.
 #[derive(Debug, Clone)]
@@ -164,7 +152,7 @@ pub struct Config {
     pub timeout: Duration,
     /// `User-Agent` header (also the robots.txt agent).
     pub user_agent: String,
-    /// `--select` fields.
+    /// User fields (CSS selectors).
     pub fields: Vec<FieldSpec>,
     /// Keep visible text in records.
     pub text: bool,
@@ -216,44 +204,62 @@ impl Config {
     /// c.seeds.push("http://127.0.0.1/".parse().unwrap());
     /// assert!(c.validate().is_ok());
     /// c.memory = 1024; // smaller than one page of max_body
-    /// assert!(c.validate().unwrap_err().to_string().contains("--memory"));
+    /// let err = c.validate().unwrap_err();
+    /// assert_eq!(err.setting(), semcrawl_core::setting::Setting::Memory);
+    /// assert!(err.to_string().starts_with("memory budget 1.0 KiB is smaller than one page"));
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.seeds.is_empty() {
-            return Err(ConfigError("no seed URL given".into()));
+            // Worded for every front end: none has a single name for "the seeds".
+            return Err(ConfigError::about(Setting::Seeds).text("no seed URL given"));
         }
         for seed in &self.seeds {
             if !matches!(seed.scheme(), "http" | "https") {
-                return Err(ConfigError(format!(
-                    "invalid URL '{seed}': only http and https are crawled"
-                )));
+                return Err(ConfigError::invalid(
+                    Setting::Seeds,
+                    seed,
+                    "only http and https are crawled",
+                ));
             }
             if seed.host_str().is_none_or(str::is_empty) {
-                return Err(ConfigError(format!("invalid URL '{seed}': no host")));
+                return Err(ConfigError::invalid(Setting::Seeds, seed, "no host"));
             }
         }
         if self.concurrency.initial() == 0 {
-            return Err(ConfigError("--concurrency must be at least 1".into()));
+            return Err(ConfigError::new(Setting::Concurrency, "must be at least 1"));
         }
         if self.per_host == 0 {
-            return Err(ConfigError("--per-host must be at least 1".into()));
+            return Err(ConfigError::new(Setting::PerHost, "must be at least 1"));
         }
         if self.max_body == 0 {
-            return Err(ConfigError("--max-body must be at least 1 byte".into()));
+            return Err(ConfigError::new(
+                Setting::MaxBody,
+                "must be at least 1 byte",
+            ));
         }
         if self.memory < self.max_body + crate::gate::PAGE_OVERHEAD {
-            return Err(ConfigError(format!(
-                "--memory {} is smaller than one page: it must hold at least --max-body ({}) plus {} of overhead; raise --memory or lower --max-body",
-                crate::size::format_bytes(self.memory),
-                crate::size::format_bytes(self.max_body),
-                crate::size::format_bytes(crate::gate::PAGE_OVERHEAD),
-            )));
+            use crate::size::format_bytes;
+            return Err(ConfigError::about(Setting::Memory)
+                .name(Setting::Memory)
+                .text(format!(
+                    " {} is smaller than one page: it must hold at least ",
+                    format_bytes(self.memory)
+                ))
+                .name(Setting::MaxBody)
+                .text(format!(
+                    " ({}) plus {} of overhead; raise ",
+                    format_bytes(self.max_body),
+                    format_bytes(crate::gate::PAGE_OVERHEAD)
+                ))
+                .name(Setting::Memory)
+                .text(" or lower ")
+                .name(Setting::MaxBody));
         }
         if self.timeout.is_zero() {
-            return Err(ConfigError("--timeout must be more than 0".into()));
+            return Err(ConfigError::new(Setting::Timeout, "must be more than 0"));
         }
         if self.batch_size == 0 {
-            return Err(ConfigError("batch size must be at least 1".into()));
+            return Err(ConfigError::new(Setting::BatchSize, "must be at least 1"));
         }
         Ok(())
     }

@@ -38,6 +38,7 @@ pub mod retry;
 pub mod robots;
 pub mod runtime;
 pub mod scope;
+pub mod setting;
 pub mod size;
 pub mod stats;
 

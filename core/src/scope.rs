@@ -51,6 +51,7 @@ use std::str::FromStr;
 use url::{Host, Url};
 
 use crate::config::ConfigError;
+use crate::setting::Setting;
 
 /// How far from the seeds the crawl may wander.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -101,9 +102,11 @@ impl FromStr for ScopeMode {
         } else if t.eq_ignore_ascii_case("any") {
             Ok(ScopeMode::Any)
         } else {
-            Err(ConfigError(format!(
-                "invalid --scope '{s}': expected host, domain or any"
-            )))
+            Err(ConfigError::invalid(
+                Setting::Scope,
+                s,
+                "expected host, domain or any",
+            ))
         }
     }
 }

@@ -165,10 +165,10 @@ async fn run(
     }
     // Through a JSON value, so that unknown keys are reported (serde-wasm-bindgen
     // looks struct fields up by name and would ignore a misspelt option).
-    let json: serde_json::Value =
-        serde_wasm_bindgen::from_value(options.clone()).map_err(|e| js_message(&e.to_string()))?;
+    let json: serde_json::Value = serde_wasm_bindgen::from_value(options.clone())
+        .map_err(|e| format!("invalid options: {e}"))?;
     let parsed: CrawlOptions =
-        serde_json::from_value(json).map_err(|e| js_message(&e.to_string()))?;
+        serde_json::from_value(json).map_err(|e| format!("invalid options: {e}"))?;
     let signal = js_sys::Reflect::get(&options, &"signal".into()).unwrap_or(JsValue::UNDEFINED);
     let signal = match signal.is_undefined() || signal.is_null() {
         true => None,
@@ -182,7 +182,7 @@ async fn run(
     let config = parsed.to_config(base.as_ref())?;
     let interval = parsed.progress_interval()?;
     let crawler =
-        Crawler::new(config, BrowserFetch::new(), BrowserRuntime).map_err(|e| js_message(&e.0))?;
+        Crawler::new(config, BrowserFetch::new(), BrowserRuntime).map_err(|e| js_message(&e))?;
 
     let _listener = signal.map(|signal| AbortListener::new(signal, crawler.stop_handle()));
     let finished = Rc::new(Cell::new(false));

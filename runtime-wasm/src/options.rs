@@ -4,15 +4,17 @@
 //! object is deserialized with serde, and every check beyond "is this the
 //! right type" is the core's [`Config::validate`], so the browser and the
 //! CLI reject the same bad options. Only the option *names* differ (`maxBody`
-//! here, `--max-body` in the CLI), which [`js_message`] rewrites.
+//! here, `--max-body` in the CLI): core errors say which [`Setting`] they
+//! are about, and [`js_message`] names each one by its key ([`js_name`]).
 
 use std::fmt;
 use std::time::Duration;
 
 use semcrawl_core::config::FieldSpec;
 use semcrawl_core::scope::ScopeMode;
+use semcrawl_core::setting::Setting;
 use semcrawl_core::size::parse_size;
-use semcrawl_core::{Concurrency, Config};
+use semcrawl_core::{Concurrency, Config, ConfigError};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use url::Url;
@@ -117,7 +119,7 @@ impl<'de> Deserialize<'de> for ConcurrencyOpt {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ConcurrencyOpt, E> {
                 v.parse::<Concurrency>()
                     .map(ConcurrencyOpt)
-                    .map_err(|e| E::custom(e.to_string().replace("--concurrency", "concurrency")))
+                    .map_err(|e| E::custom(e.render(js_name)))
             }
         }
         d.deserialize_any(V)
@@ -277,7 +279,7 @@ impl CrawlOptions {
         }
         for spec in self.select.iter().flat_map(|s| &s.0) {
             c.fields
-                .push(FieldSpec::parse(spec).map_err(|e| js_message(&e.0))?);
+                .push(FieldSpec::parse(spec).map_err(|e| js_message(&e))?);
         }
         if let Some(b) = self.obey_robots {
             c.obey_robots = b;
@@ -302,7 +304,7 @@ impl CrawlOptions {
         }
         c.text = self.text.unwrap_or(false);
         c.links = self.links.unwrap_or(false);
-        c.validate().map_err(|e| js_message(&e.0))?;
+        c.validate().map_err(|e| js_message(&e))?;
         Ok(c)
     }
 
@@ -316,34 +318,38 @@ impl CrawlOptions {
     }
 }
 
-/// Rewrite a core message that names CLI flags (`--max-body`) with the JS
-/// option names (`maxBody`), and prefix it so a caller knows what failed.
+/// The option key that sets `setting`: the one place that maps the core's
+/// [`Setting`]s to the JS API's names.
+pub fn js_name(setting: Setting) -> &'static str {
+    match setting {
+        // One entry of `seeds`.
+        Setting::Seeds => "seed",
+        Setting::Concurrency => "concurrency",
+        Setting::Memory => "memory",
+        Setting::MaxBody => "maxBody",
+        Setting::PerHost => "perHost",
+        Setting::Timeout => "timeoutMs",
+        Setting::Select => "select",
+        Setting::Scope => "scope",
+        // Not an option: always the default.
+        Setting::BatchSize => "batch size",
+    }
+}
+
+/// A core configuration error as the JS API reports it: settings named by
+/// their option keys, prefixed so a caller knows what failed.
 ///
 /// ```
-/// let m = semcrawl_wasm::options::js_message("--memory is smaller than --max-body");
-/// assert_eq!(m, "invalid options: memory is smaller than maxBody");
+/// use semcrawl_core::Config;
+/// let mut c = Config::default();
+/// c.seeds.push("http://127.0.0.1/".parse().unwrap());
+/// c.max_body = 0;
+/// let err = c.validate().unwrap_err();
+/// let m = semcrawl_wasm::options::js_message(&err);
+/// assert_eq!(m, "invalid options: maxBody must be at least 1 byte");
 /// ```
-pub fn js_message(core: &str) -> String {
-    const NAMES: [(&str, &str); 13] = [
-        ("--max-redirects", "maxRedirects"),
-        ("--max-body", "maxBody"),
-        ("--max-pages", "maxPages"),
-        ("--max-depth", "maxDepth"),
-        ("--obey-robots", "obeyRobots"),
-        ("--per-host", "perHost"),
-        ("--concurrency", "concurrency"),
-        ("--memory", "memory"),
-        ("--timeout", "timeoutMs"),
-        ("--delay", "delayMs"),
-        ("--select", "select"),
-        ("--scope", "scope"),
-        ("--retries", "retries"),
-    ];
-    let mut m = core.to_owned();
-    for (flag, name) in NAMES {
-        m = m.replace(flag, name);
-    }
-    format!("invalid options: {m}")
+pub fn js_message(e: &ConfigError) -> String {
+    format!("invalid options: {}", e.render(js_name))
 }
 
 #[cfg(test)]
@@ -421,7 +427,17 @@ mod tests {
         );
         let m = err(r#"{"seeds": "/", "memory": "1KiB"}"#);
         assert!(
-            m.contains("memory") && m.contains("maxBody") && !m.contains("--"),
+            m.starts_with("invalid options: memory 1.0 KiB is smaller than one page")
+                && m.ends_with("raise memory or lower maxBody"),
+            "{m}"
+        );
+        assert_eq!(
+            err(r#"{"seeds": "/", "timeoutMs": 0}"#),
+            "invalid options: timeoutMs must be more than 0"
+        );
+        let m = err(r#"{"seeds": "/", "concurrency": "auto:0..4"}"#);
+        assert!(
+            m.starts_with("invalid concurrency 'auto:0..4': the minimum must be at least 1"),
             "{m}"
         );
         assert!(err(r#"{"seeds": "/", "memory": "lots"}"#).contains("invalid size 'lots'"));

@@ -7,7 +7,7 @@
 
 use std::str::FromStr;
 
-use crate::config::ConfigError;
+use crate::setting::{ConfigError, Setting};
 
 /// Default lower bound of `auto`.
 pub const DEFAULT_MIN: usize = 1;
@@ -138,16 +138,34 @@ fn finite_or(value: f64, default: f64) -> f64 {
     }
 }
 
+/// The highest limit `auto:MIN..MAX` accepts.
+///
+/// Every permit of the count gate is a value in memory, and a limit far
+/// beyond what any host or socket table can take is a typo: refusing it at
+/// start beats allocating gigabytes of permits on the way up.
+pub const MAX_LIMIT: usize = 65_536;
+
 fn check_bounds(spec: &str, min: usize, max: usize) -> Result<(), ConfigError> {
     if min == 0 {
-        return Err(ConfigError(format!(
-            "invalid --concurrency '{spec}': the minimum must be at least 1"
-        )));
+        return Err(ConfigError::invalid(
+            Setting::Concurrency,
+            spec,
+            "the minimum must be at least 1",
+        ));
     }
     if min > max {
-        return Err(ConfigError(format!(
-            "invalid --concurrency '{spec}': the minimum {min} is above the maximum {max}"
-        )));
+        return Err(ConfigError::invalid(
+            Setting::Concurrency,
+            spec,
+            format_args!("the minimum {min} is above the maximum {max}"),
+        ));
+    }
+    if max > MAX_LIMIT {
+        return Err(ConfigError::invalid(
+            Setting::Concurrency,
+            spec,
+            format_args!("the maximum {max} is above {MAX_LIMIT}"),
+        ));
     }
     Ok(())
 }
@@ -158,9 +176,11 @@ impl FromStr for LimiterConfig {
     fn from_str(spec: &str) -> Result<Self, ConfigError> {
         let s = spec.trim();
         let usage = || {
-            ConfigError(format!(
-                "invalid --concurrency '{spec}': expected auto or auto:MIN..MAX (like auto:4..512)"
-            ))
+            ConfigError::invalid(
+                Setting::Concurrency,
+                spec,
+                "expected auto or auto:MIN..MAX (like auto:4..512)",
+            )
         };
         let range = match s.strip_prefix("auto") {
             Some("") => return Ok(LimiterConfig::default()),
@@ -175,9 +195,11 @@ impl FromStr for LimiterConfig {
                 return Ok(default);
             }
             text.parse().map_err(|_| {
-                ConfigError(format!(
-                    "invalid --concurrency '{spec}': the {which} '{text}' is not a whole number"
-                ))
+                ConfigError::invalid(
+                    Setting::Concurrency,
+                    spec,
+                    format_args!("the {which} '{text}' is not a whole number"),
+                )
             })
         };
         let min = bound(lo, DEFAULT_MIN, "minimum")?;

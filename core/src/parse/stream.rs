@@ -2,7 +2,7 @@
 //!
 //! # Why
 //!
-//! Without `--select` fields or `--text`, a record needs only the title,
+//! Without user fields or visible text, a record needs only the title,
 //! the description, `<html lang>`, `<base href>`, the canonical link and the
 //! `a`/`area` links. All of them are visible in the token stream; building a
 //! DOM for them cost up to 27x the body in memory (280-380 bytes per node),
@@ -91,7 +91,7 @@
 
 use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use encoding_rs::CoderResult;
@@ -103,7 +103,10 @@ use html5ever::tokenizer::{
 use html5ever::LocalName;
 use url::Url;
 
-use super::{detect_encoding, truncate, Collapser, ParsedPage, MAX_LINKS, MAX_META_LEN};
+use super::charset::detect_encoding;
+use super::links::{self, Links};
+use super::text::{truncate, Collapser};
+use super::{ParsedPage, MAX_LINKS, MAX_META_LEN};
 use crate::canon;
 
 /// Decoded text fed to the tokenizer at a time, in bytes (the decoder's
@@ -463,14 +466,7 @@ impl State {
     /// DOM path's rules (dedup in order, cap, canonical appended).
     fn finish(mut self, url: &Url) -> ParsedPage {
         self.end_title();
-        let base = self
-            .base_href
-            .as_deref()
-            .and_then(|href| {
-                url.join(href.trim_matches(|c: char| c.is_ascii_whitespace()))
-                    .ok()
-            })
-            .unwrap_or_else(|| url.clone());
+        let base = links::base(url, self.base_href.as_deref());
         let canonical = self
             .canonical_href
             .take()
@@ -478,24 +474,13 @@ impl State {
 
         let mut links = Links::with_capacity(self.distinct_hrefs());
         for href in self.hrefs.split_terminator('\0') {
-            if links.urls.len() >= MAX_LINKS {
+            if links.is_full() {
                 break;
             }
-            if let Some(link) = canon::resolve(&base, href) {
-                links.insert(link);
-            }
+            links.push_href(&base, href);
         }
         drop(std::mem::take(&mut self.hrefs));
-        if let Some(c) = &canonical {
-            if !links.contains(c) {
-                if links.urls.len() >= MAX_LINKS {
-                    links.urls.truncate(MAX_LINKS - 1);
-                }
-                links.urls.push(c.clone());
-            }
-        }
-        let mut links = links.urls;
-        links.shrink_to_fit();
+        let links = links.finish(canonical.as_ref());
         ParsedPage {
             title: self.title_text,
             description: self.description,
@@ -503,50 +488,6 @@ impl State {
             canonical,
             links,
             ..ParsedPage::default()
-        }
-    }
-}
-
-/// Links in order with a compact dedup index: a 64-bit hash of each URL
-/// mapped to its position (16 bytes a link rather than a second `Url`).
-struct Links {
-    urls: Vec<Url>,
-    index: HashMap<u64, u32, BuildHasherDefault<DefaultHasher>>,
-}
-
-impl Links {
-    fn with_capacity(n: usize) -> Self {
-        Links {
-            urls: Vec::with_capacity(n),
-            index: HashMap::with_capacity_and_hasher(n, Default::default()),
-        }
-    }
-
-    fn hash(u: &Url) -> u64 {
-        let mut h = DefaultHasher::new();
-        u.as_str().hash(&mut h);
-        h.finish()
-    }
-
-    fn contains(&self, u: &Url) -> bool {
-        match self.index.get(&Self::hash(u)) {
-            None => false,
-            Some(&i) => self.urls[i as usize] == *u || self.urls.contains(u),
-        }
-    }
-
-    fn insert(&mut self, u: Url) {
-        let h = Self::hash(&u);
-        match self.index.get(&h) {
-            None => {
-                self.index.insert(h, self.urls.len() as u32);
-                self.urls.push(u);
-            }
-            // A 64-bit collision between different URLs: check them all.
-            Some(&i) if self.urls[i as usize] != u && !self.urls.contains(&u) => {
-                self.urls.push(u);
-            }
-            Some(_) => {}
         }
     }
 }
@@ -592,7 +533,6 @@ impl TokenSink for Sink {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Extractor;
     use super::*;
 
     fn url() -> Url {
@@ -601,8 +541,7 @@ mod tests {
 
     /// Both paths on `body`; asserts they agree and returns the page.
     fn both(body: &[u8], content_type: Option<&str>) -> ParsedPage {
-        let ex = Extractor::new(&[], false).unwrap();
-        let dom = ex.parse_dom(body, content_type, &url());
+        let dom = super::super::dom::parse(&[], false, body, content_type, &url());
         let fast = parse(body, content_type, &url());
         let shown = String::from_utf8_lossy(&body[..body.len().min(600)]);
         if fast.links != dom.links && body.windows(6).any(|w| w.eq_ignore_ascii_case(b"<table")) {
@@ -629,7 +568,7 @@ mod tests {
         p.links.iter().map(Url::as_str).collect()
     }
 
-    /// Hand-written pages: the parse.rs unit tests' pages and the cases the
+    /// Hand-written pages: the DOM path's unit tests' pages and the cases the
     /// tokenizer alone would get wrong without the sink's state.
     const CASES: &[&str] = &[
         r#"<!doctype html><html lang=" fr-CA "><head>

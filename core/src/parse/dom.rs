@@ -1,0 +1,368 @@
+//! The DOM path: a budgeted DOM, for user fields and visible text.
+//!
+//! CSS selectors need a tree, and so does visible text (which elements are
+//! hidden, which ones break words). This path decodes the body, builds a
+//! [`scraper`] DOM, stopped at [`node_budget`] so a page built to explode
+//! it cannot, extracts everything the record keeps (the same metadata and
+//! links as the streaming path, then the fields and the text), and drops
+//! the DOM before returning: the DOM is `!Send` and costs up to
+//! [`PARSE_COST_RATIO`](super::PARSE_COST_RATIO) times the body.
+
+use html5ever::tendril::{StrTendril, TendrilSink};
+use scraper::node::Element;
+use scraper::{ElementRef, Html, Node, Selector};
+use url::Url;
+
+use super::charset::decode_body;
+use super::links::{self, Links};
+use super::text::{truncate, Collapser};
+use super::{ParsedPage, MAX_FIELD_LEN, MAX_META_LEN, MAX_TEXT_LEN};
+use crate::canon;
+use crate::config::FieldSpec;
+
+/// One compiled user field.
+#[derive(Debug, Clone)]
+pub(super) struct Field {
+    name: String,
+    selector: Selector,
+    attr: Option<String>,
+}
+
+impl Field {
+    /// Compile `spec`'s selector; the error is the CSS parser's message.
+    pub(super) fn compile(spec: &FieldSpec) -> Result<Field, String> {
+        Ok(Field {
+            name: spec.name.clone(),
+            selector: Selector::parse(&spec.css).map_err(|e| e.to_string())?,
+            attr: spec.attr.clone(),
+        })
+    }
+}
+
+/// Parse `body` through a DOM: build a (budgeted) DOM, extract, drop it.
+pub(super) fn parse(
+    fields: &[Field],
+    text: bool,
+    body: &[u8],
+    content_type: Option<&str>,
+    url: &Url,
+) -> ParsedPage {
+    let doc = {
+        // The decoded text is dropped as soon as the DOM is built (the
+        // DOM holds its own copies), lowering the peak slightly.
+        let text = decode_body(body, content_type);
+        build_dom(&text)
+    };
+    extract(&doc, fields, text, url)
+    // `doc` is dropped here: nothing borrowed from it is returned.
+}
+
+fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> ParsedPage {
+    let root = doc.tree.root();
+    let elements = || root.descendants().filter_map(ElementRef::wrap);
+
+    let base_href = elements()
+        .find(|e| is_html_element(e.value(), "base") && e.value().attr("href").is_some())
+        .and_then(|e| e.value().attr("href"));
+    let base = links::base(url, base_href);
+
+    let mut page = ParsedPage::default();
+    let mut title_seen = false;
+    let mut canonical_seen = false;
+    let mut links = Links::with_capacity(0);
+
+    for el in elements() {
+        let e = el.value();
+        match e.name() {
+            "title" if !title_seen && is_html_element(e, "title") => {
+                title_seen = true;
+                let mut t = Collapser::new(MAX_META_LEN);
+                el.text().for_each(|s| t.push_str(s));
+                page.title = t.finish_nonempty();
+            }
+            "meta" if page.description.is_none() => {
+                let is_desc = e
+                    .attr("name")
+                    .is_some_and(|n| n.trim().eq_ignore_ascii_case("description"));
+                if let (true, Some(content)) = (is_desc, e.attr("content")) {
+                    let mut t = Collapser::new(MAX_META_LEN);
+                    t.push_str(content);
+                    page.description = t.finish_nonempty();
+                }
+            }
+            "html"
+                if page.lang.is_none() && el.parent().is_some_and(|p| p.value().is_document()) =>
+            {
+                page.lang = e
+                    .attr("lang")
+                    .map(|l| truncate(l.trim(), MAX_META_LEN))
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned);
+            }
+            "link" if !canonical_seen => {
+                let is_canonical = e.attr("rel").is_some_and(|rel| {
+                    rel.split_ascii_whitespace()
+                        .any(|t| t.eq_ignore_ascii_case("canonical"))
+                });
+                if let (true, Some(href)) = (is_canonical, e.attr("href")) {
+                    canonical_seen = true;
+                    page.canonical = canon::resolve(&base, href);
+                }
+            }
+            "a" | "area" if !links.is_full() => {
+                if let Some(href) = e.attr("href") {
+                    links.push_href(&base, href);
+                }
+            }
+            _ => {}
+        }
+    }
+    page.links = links.finish(page.canonical.as_ref());
+
+    for field in fields {
+        let first = elements().find(|e| field.selector.matches(e));
+        let value = first.and_then(|el| match &field.attr {
+            Some(attr) => el
+                .value()
+                .attr(attr)
+                .or_else(|| el.value().attr(&attr.to_ascii_lowercase()))
+                .map(|v| truncate(v, MAX_META_LEN).to_owned()),
+            None => {
+                let mut t = Collapser::new(MAX_FIELD_LEN);
+                for s in el.text() {
+                    if t.is_full() {
+                        break;
+                    }
+                    t.push_str(s);
+                }
+                Some(t.finish())
+            }
+        });
+        page.fields.insert(field.name.clone(), value);
+    }
+
+    if text {
+        let body = elements().find(|e| is_html_element(e.value(), "body"));
+        page.text = Some(body.map_or_else(String::new, visible_text));
+    }
+    page
+}
+
+/// Most DOM nodes built for a body of `len` bytes: `len / 8 + 1024`.
+///
+/// Real pages stay far below it (about one node per 36 bytes for typical
+/// markup, one per 10 for dense tables); a page built to explode the DOM
+/// (`<i>` by the million, or misnested formatting elements that the HTML
+/// algorithm clones again and again) is cut there: the rest of the body is
+/// not parsed and extraction works on the partial tree.
+pub fn node_budget(len: usize) -> usize {
+    len / 8 + 1024
+}
+
+/// Bytes fed to the HTML parser between two checks of the node budget.
+const FEED_CHUNK: usize = 4096;
+
+/// Parse `text` as an HTML document, stopping at [`node_budget`].
+///
+/// The parser is fed in chunks so the DOM size can be checked as it grows.
+/// When a chunk creates more nodes than it has bytes (only formatting
+/// element reconstruction does that), the next chunks are small, so the
+/// budget is overshot by little.
+pub(super) fn build_dom(text: &str) -> Html {
+    let budget = node_budget(text.len());
+    let mut parser = html5ever::driver::parse_document(
+        scraper::HtmlTreeSink::new(Html::new_document()),
+        Default::default(),
+    );
+    let nodes = |p: &html5ever::driver::Parser<scraper::HtmlTreeSink>| {
+        p.tokenizer.sink.sink.0.borrow().tree.nodes().len()
+    };
+    let mut rest = text;
+    let mut chunk = FEED_CHUNK;
+    while !rest.is_empty() {
+        let mut end = chunk.min(rest.len());
+        while !rest.is_char_boundary(end) {
+            end += 1;
+        }
+        let (head, tail) = rest.split_at(end);
+        let before = nodes(&parser);
+        parser.process(StrTendril::from_slice(head));
+        // Parse errors are only collected by scraper (its default `errors`
+        // feature); nothing reads them here, and a page of stray end tags
+        // would otherwise grow the list by 24 bytes per 4 input bytes.
+        parser.tokenizer.sink.sink.0.borrow_mut().errors.clear();
+        let after = nodes(&parser);
+        if after > budget {
+            break;
+        }
+        chunk = if after.saturating_sub(before) > head.len() {
+            64
+        } else {
+            FEED_CHUNK
+        };
+        rest = tail;
+    }
+    parser.finish()
+}
+
+/// Whether `e` is the HTML-namespace element `name`.
+fn is_html_element(e: &Element, name: &str) -> bool {
+    e.name() == name && &*e.name.ns == "http://www.w3.org/1999/xhtml"
+}
+
+/// Elements whose content is never visible text.
+fn is_hidden(e: &Element) -> bool {
+    matches!(
+        e.name(),
+        "script" | "style" | "noscript" | "template" | "iframe" | "head"
+    ) || e.attr("hidden").is_some()
+}
+
+/// Elements that flow inside a line: no word break at their edges.
+fn is_inline(name: &str) -> bool {
+    matches!(
+        name,
+        "a" | "abbr"
+            | "b"
+            | "bdi"
+            | "bdo"
+            | "big"
+            | "cite"
+            | "code"
+            | "data"
+            | "del"
+            | "dfn"
+            | "em"
+            | "font"
+            | "i"
+            | "ins"
+            | "kbd"
+            | "label"
+            | "mark"
+            | "nobr"
+            | "q"
+            | "s"
+            | "samp"
+            | "small"
+            | "span"
+            | "strike"
+            | "strong"
+            | "sub"
+            | "sup"
+            | "time"
+            | "tt"
+            | "u"
+            | "var"
+    )
+}
+
+/// The visible text under `body`, by an iterative pre-order walk that
+/// skips hidden subtrees entirely (no recursion: deep nesting is safe).
+fn visible_text(body: ElementRef<'_>) -> String {
+    let mut out = Collapser::new(MAX_TEXT_LEN);
+    let root = *body;
+    let mut node = root;
+    'walk: loop {
+        if out.is_full() {
+            break;
+        }
+        // Visit `node`; descend unless it is hidden.
+        let mut descend = true;
+        match node.value() {
+            Node::Text(t) => out.push_str(t),
+            Node::Element(e) => {
+                if node != root && is_hidden(e) {
+                    descend = false;
+                } else if !is_inline(e.name()) {
+                    out.space();
+                }
+            }
+            _ => {}
+        }
+        if descend {
+            if let Some(child) = node.first_child() {
+                node = child;
+                continue;
+            }
+        }
+        // Leave `node`, then climb until a next sibling exists.
+        loop {
+            if let Node::Element(e) = node.value() {
+                if !is_inline(e.name()) {
+                    out.space();
+                }
+            }
+            if node == root {
+                break 'walk;
+            }
+            if let Some(next) = node.next_sibling() {
+                node = next;
+                break;
+            }
+            match node.parent() {
+                Some(p) => node = p,
+                None => break 'walk,
+            }
+        }
+    }
+    out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{links, parse};
+    use super::*;
+
+    #[test]
+    fn visible_text_skips_hidden_and_separates_blocks() {
+        let p = parse(
+            br#"<html><head><title>T</title><style>h1{}</style></head><body>
+            <h1>Title</h1><p>one<b>two</b> three</p><p>four<br>five</p>
+            <script>var x = "<p>no</p>";</script><noscript>no js</noscript>
+            <template><p>tpl</p></template><div hidden>secret</div>
+            <ul><li>a</li><li>b</li></ul>&nbsp;&amp;&lt;
+            </body></html>"#,
+        );
+        assert_eq!(
+            p.text.as_deref(),
+            Some("Title onetwo three four five a b &<")
+        );
+    }
+
+    #[test]
+    fn node_budget_cuts_dom_explosions() {
+        // Misnested formatting elements with distinct attributes: each
+        // `<p>x` clones all open `<i>`s again, quadratically many nodes.
+        let mut body = String::new();
+        for i in 0..500 {
+            body.push_str(&format!("<i id={i}>"));
+        }
+        body.push_str("<a href=/early>e</a>");
+        for _ in 0..5_000 {
+            body.push_str("<p>x");
+        }
+        body.push_str("<a href=/late>l</a>");
+        let doc = build_dom(&body);
+        let nodes = doc.tree.nodes().len();
+        let budget = node_budget(body.len());
+        // Overshoot is bounded by one small chunk's worth of clones.
+        assert!(nodes <= budget + 64 * 500, "{nodes} nodes, budget {budget}");
+        drop(doc);
+        let p = parse(body.as_bytes());
+        assert_eq!(
+            links(&p),
+            ["https://example.com/early"],
+            "parse stops at the budget"
+        );
+        // Ordinary pages are far below the budget.
+        let page = "<div><p>Some text here, <a href=/x>a link</a> and more.</p></div>".repeat(1000);
+        let doc = build_dom(&page);
+        assert!(doc.tree.nodes().len() < node_budget(page.len()));
+        drop(doc);
+        let p = parse(format!("{page}<a href=/last>l</a>").as_bytes());
+        assert_eq!(
+            links(&p),
+            ["https://example.com/x", "https://example.com/last"]
+        );
+    }
+}
