@@ -41,6 +41,11 @@ fn bad_input_exits_with_code_2_and_one_line() {
         &["crawl", "-q", "--concurrency", "many", &url],
         &["--concurrency", "many"],
     );
+    // A limit range this wide would allocate its way to gigabytes of permits.
+    usage_error(
+        &["crawl", "-q", "--concurrency", "auto:1..99999999999", &url],
+        &["--concurrency", "99999999999"],
+    );
     usage_error(
         &["crawl", "-q", "--out", "/nonexistent-dir/x.jsonl", &url],
         &["/nonexistent-dir"],
