@@ -22,16 +22,17 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod body;
 pub mod budget;
 pub mod canon;
 pub mod config;
+pub mod crawl;
 pub mod frontier;
 pub mod gate;
+mod hosts;
 pub mod limiter;
 mod normalize;
-mod page;
 pub mod parse;
-pub mod pipeline;
 pub mod politeness;
 pub mod record;
 pub mod retry;
@@ -40,12 +41,15 @@ pub mod runtime;
 pub mod scope;
 pub mod size;
 pub mod stats;
+mod stop;
 
+pub use body::classify_body_error;
 pub use config::{Concurrency, Config, ConfigError};
-pub use pipeline::{Crawler, StopHandle};
+pub use crawl::Crawler;
 pub use record::{ErrorKind, Record, RecordError};
 pub use runtime::{
     Body, BoxFuture, Fetch, FetchError, FetchRequest, MaybeSend, MaybeSync, Response, Runtime,
     Store, StoreError,
 };
 pub use stats::{Stats, Summary};
+pub use stop::StopHandle;
