@@ -499,3 +499,42 @@ fn redirect<F: Fetch, R: Runtime>(
         hold: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_lock::Semaphore;
+    use futures::channel::mpsc;
+
+    /// A task dropped before its work ended (an executor shutting down, a
+    /// panic that was not caught) still reports, with an error record, and
+    /// gives its permit back once the record is dropped.
+    #[test]
+    fn a_task_dropped_half_way_still_reports() {
+        let stats = Arc::new(Stats::new(ByteGate::new(1 << 20)));
+        let permits = Arc::new(Semaphore::new(1));
+        let slot = Slot::new(permits.try_acquire_arc().unwrap(), stats.clone());
+        let (reports, mut reported) = mpsc::unbounded();
+        let (records, mut recorded) = mpsc::unbounded();
+        let entry = Entry::seed("http://a.test/x".parse().unwrap(), HostId::new(7));
+        drop(Completion {
+            reports,
+            records,
+            entry,
+            slot: Some(slot),
+        });
+        match reported.try_next() {
+            Ok(Some(Message::Page(done))) => {
+                assert_eq!(done.host, HostId::new(7));
+                assert!(done.links.is_empty());
+            }
+            _ => panic!("no page report"),
+        }
+        let pending = recorded.try_next().unwrap().expect("a record");
+        let error = pending.record.error.clone().expect("an error record");
+        assert_eq!(error.kind, ErrorKind::Internal);
+        assert!(permits.try_acquire_arc().is_none(), "held until written");
+        drop(pending);
+        assert!(permits.try_acquire_arc().is_some());
+    }
+}
