@@ -523,14 +523,14 @@ mod tests {
             entry,
             slot: Some(slot),
         });
-        match reported.try_next() {
-            Ok(Some(Message::Page(done))) => {
+        match reported.try_recv() {
+            Ok(Message::Page(done)) => {
                 assert_eq!(done.host, HostId::new(7));
                 assert!(done.links.is_empty());
             }
             _ => panic!("no page report"),
         }
-        let pending = recorded.try_next().unwrap().expect("a record");
+        let pending = recorded.try_recv().expect("a record");
         let error = pending.record.error.clone().expect("an error record");
         assert_eq!(error.kind, ErrorKind::Internal);
         assert!(permits.try_acquire_arc().is_none(), "held until written");
