@@ -3,9 +3,10 @@
 
 Reads, for each site, a directory written by scripts/sweep-auto.sh:
 
-  log           the crawl's stderr with `--log-level semcrawl_core::pipeline=debug`:
-                one line per limit change, `limit A -> B (reason; rtt X ms,
-                baseline Y ms)`, with a `host=ORIGIN` field for a host's limiter
+  log           the crawl's stderr with `--log-level semcrawl_core::limits=debug`:
+                one line per limit change, `limit changed` with the fields
+                `limit=B previous=A reason="..." rtt_ms=X baseline_ms=Y`, and
+                `host="ORIGIN"` for a host's limiter
   start, end    Unix time (seconds) just before the crawl started and after it ended
   trace         optional, from `bench __serve SITE --trace FILE`: every 10 ms,
                 `UNIX_SECONDS IN_FLIGHT WORKING` as the site server saw them
@@ -29,11 +30,10 @@ import sys
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 CHANGE = re.compile(
-    r"^(?P<ts>\S+)\s+DEBUG\s+semcrawl_core::pipeline:\s+"
-    r"limit (?P<from>\d+) -> (?P<to>\d+) \((?P<reason>[^;]+); "
-    r"rtt (?P<rtt>[\d.]+) ms, baseline (?P<baseline>[\d.]+) ms\)(?P<rest>.*)$"
+    r"^(?P<ts>\S+)\s+DEBUG\s+semcrawl_core::limits:\s+limit changed\b(?P<rest>.*)$"
 )
-HOST = re.compile(r"\bhost=(\S+)")
+# The fmt layer prints fields as key=value, strings quoted.
+FIELD = re.compile(r'\b(?P<key>\w+)=(?:"(?P<quoted>[^"]*)"|(?P<bare>\S+))')
 
 
 def read_float(path, default=None):
@@ -62,17 +62,23 @@ def load_site(name, d):
             m = CHANGE.match(ANSI.sub("", raw).strip())
             if not m:
                 continue
-            change = {
-                "t": round(parse_ts(m["ts"]) - start, 4),
-                "from": int(m["from"]),
-                "to": int(m["to"]),
-                "reason": m["reason"],
-                "rttMs": float(m["rtt"]),
-                "baselineMs": float(m["baseline"]),
+            fields = {
+                f["key"]: f["quoted"] if f["quoted"] is not None else f["bare"]
+                for f in FIELD.finditer(m["rest"])
             }
-            h = HOST.search(m["rest"])
-            if h:
-                hosts.setdefault(h.group(1), []).append(change)
+            try:
+                change = {
+                    "t": round(parse_ts(m["ts"]) - start, 4),
+                    "from": int(fields["previous"]),
+                    "to": int(fields["limit"]),
+                    "reason": fields["reason"],
+                    "rttMs": float(fields["rtt_ms"]),
+                    "baselineMs": float(fields["baseline_ms"]),
+                }
+            except (KeyError, ValueError):
+                continue
+            if "host" in fields:
+                hosts.setdefault(fields["host"], []).append(change)
             else:
                 crawl.append(change)
     summary = None

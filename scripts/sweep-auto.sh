@@ -178,7 +178,7 @@ for site in $SITES; do
   [ "$site" = saturated ] && echo 32 > "$d/workers"
   date +%s.%N > "$d/start"
   "$bin" crawl "$url" -q --concurrency auto --out "$tmp/out.jsonl" --summary-json "$d/summary.json" \
-    --log-level semcrawl_core::pipeline=debug 2> "$d/log"
+    --log-level semcrawl_core::limits=debug 2> "$d/log"
   date +%s.%N > "$d/end"
   stop_server
   echo "$site plot crawl: $(summarize "$d/summary.json"), $(grep -c 'limit .* -> ' "$d/log" || true) limit changes logged" >&2

@@ -50,7 +50,7 @@ ADAPTIVE CONCURRENCY:
     sent count as load: a page waiting on --memory is none, so a
     memory-bound crawl does not grow its limit. The progress line shows the
     limit, the summary its trajectory and the time spent memory-bound or
-    limit-bound; --log-level semcrawl_core::pipeline=debug logs each change
+    limit-bound; --log-level semcrawl_core::limits=debug logs each change
     with its reason.
 
 OUTPUT:

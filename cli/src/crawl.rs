@@ -4,8 +4,8 @@
 
 use std::process::ExitCode;
 
-use semcrawl_core::{Config, Crawler};
-use semcrawl_smol::store::{open_store, DynStore, HttpSinkOptions, HttpSinkStore};
+use semcrawl_core::{Config, Crawler, Store};
+use semcrawl_smol::store::{open_store, HttpSinkOptions, HttpSinkStore};
 use semcrawl_smol::{FetchOptions, HttpFetcher, SmolRuntime};
 
 use crate::args::{CrawlArgs, CrawlOptions};
@@ -22,11 +22,11 @@ pub fn crawl_command(args: CrawlArgs) -> Result<ExitCode, Failure> {
         print!("{}", explain(&args.crawl, &config));
         return Ok(ExitCode::SUCCESS);
     }
-    let store = match &args.post {
-        Some(url) => DynStore(Box::new(
+    let store: Box<dyn Store> = match &args.post {
+        Some(url) => Box::new(
             HttpSinkStore::new(url.as_str(), HttpSinkOptions::default())
                 .map_err(|e| Failure::Usage(format!("cannot use --post {url}: {e}")))?,
-        )),
+        ),
         None => open_store(&args.out)
             .map_err(|e| Failure::Usage(format!("cannot open --out '{}': {e}", args.out)))?,
     };
@@ -34,7 +34,11 @@ pub fn crawl_command(args: CrawlArgs) -> Result<ExitCode, Failure> {
 }
 
 /// Run a validated crawl into `store`; returns the exit code.
-pub fn run(config: Config, store: DynStore, options: &CrawlOptions) -> Result<ExitCode, Failure> {
+pub fn run(
+    config: Config,
+    store: Box<dyn Store>,
+    options: &CrawlOptions,
+) -> Result<ExitCode, Failure> {
     init_logging(&options.log_level)?;
     let runtime = match options.threads {
         Some(n) => SmolRuntime::with_threads(n),

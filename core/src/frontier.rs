@@ -8,9 +8,12 @@
 //! The frontier sits behind the [`Frontier`] trait so that other
 //! implementations (disk-backed for crawls larger than memory, shared through
 //! Redis for several crawler processes) can replace [`MemoryFrontier`]
-//! without touching the pipeline.
+//! without touching the pipeline. It keeps only URLs: what is known about
+//! a host (robots.txt, politeness, limits) is in the crawl's table of
+//! hosts, and an entry names its host by a [`HostId`] given when the URL
+//! was first queued, so a frontier never builds or hashes origin strings.
 //!
-//! [`MemoryFrontier`] keeps one FIFO queue per origin and serves origins round
+//! [`MemoryFrontier`] keeps one FIFO queue per host and serves hosts round
 //! robin: breadth-first within a site, and one slow or rate-limited site
 //! never blocks the others. Seen URLs are kept as 64-bit fingerprints
 //! (SipHash of the canonical URL) rather than strings: 16 bytes of table per
@@ -18,13 +21,13 @@
 //! million URLs (a collision would skip one page).
 //!
 //! ```
-//! use semcrawl_core::frontier::{Entry, Frontier, MemoryFrontier};
+//! use semcrawl_core::frontier::{Entry, Frontier, HostId, MemoryFrontier};
 //! let mut f = MemoryFrontier::default();
 //! let url: url::Url = "http://a.test/".parse().unwrap();
 //! assert!(f.mark_seen(&url));
 //! assert!(!f.mark_seen(&url), "seen once");
-//! f.push(Entry::seed(url));
-//! let e = f.pop(&mut |_origin| true).unwrap();
+//! f.push(Entry::seed(url, HostId::new(0)));
+//! let e = f.pop(&mut |_host| true).unwrap();
 //! assert_eq!(e.url.as_str(), "http://a.test/");
 //! assert!(f.pop(&mut |_| true).is_none());
 //! ```
@@ -35,6 +38,7 @@ use std::sync::Arc;
 
 use url::Url;
 
+pub use crate::hosts::HostId;
 use crate::runtime::MaybeSend;
 
 /// A URL waiting to be fetched.
@@ -48,28 +52,21 @@ pub struct Entry {
     pub parent: Option<Arc<str>>,
     /// Redirect hops that led here (0 for a link).
     pub redirects: u32,
+    /// The URL's origin, as the crawl's table of hosts numbers it.
+    pub host: HostId,
 }
 
 impl Entry {
-    /// A seed: depth 0, no parent.
-    pub fn seed(url: Url) -> Self {
+    /// A seed of `host`: depth 0, no parent.
+    pub fn seed(url: Url, host: HostId) -> Self {
         Entry {
             url,
             depth: 0,
             parent: None,
             redirects: 0,
+            host,
         }
     }
-
-    /// The origin (`scheme://host:port`) that politeness and robots.txt key on.
-    pub fn origin(&self) -> String {
-        origin_of(&self.url)
-    }
-}
-
-/// `scheme://host[:port]` of a URL.
-pub fn origin_of(url: &Url) -> String {
-    url.origin().ascii_serialization()
 }
 
 /// Queue plus seen set.
@@ -78,9 +75,9 @@ pub trait Frontier: MaybeSend {
     fn mark_seen(&mut self, url: &Url) -> bool;
     /// Queue an entry (already marked seen).
     fn push(&mut self, entry: Entry);
-    /// Take the next entry whose origin `ready` accepts, or `None` if no
-    /// queued origin is ready. `ready` is called at most once per origin.
-    fn pop(&mut self, ready: &mut dyn FnMut(&str) -> bool) -> Option<Entry>;
+    /// Take the next entry whose host `ready` accepts, or `None` if no
+    /// queued host is ready. `ready` is called at most once per host.
+    fn pop(&mut self, ready: &mut dyn FnMut(HostId) -> bool) -> Option<Entry>;
     /// Entries queued.
     fn len(&self) -> usize;
     /// Whether nothing is queued.
@@ -95,9 +92,9 @@ pub trait Frontier: MaybeSend {
 #[derive(Debug, Default)]
 pub struct MemoryFrontier {
     seen: HashSet<u64>,
-    queues: HashMap<String, VecDeque<Entry>>,
-    /// Origins with a non-empty queue, in round-robin order.
-    ring: VecDeque<String>,
+    queues: HashMap<HostId, VecDeque<Entry>>,
+    /// Hosts with a non-empty queue, in round-robin order.
+    ring: VecDeque<HostId>,
     len: usize,
 }
 
@@ -114,28 +111,28 @@ impl Frontier for MemoryFrontier {
     }
 
     fn push(&mut self, entry: Entry) {
-        let origin = entry.origin();
-        let queue = self.queues.entry(origin.clone()).or_default();
+        let host = entry.host;
+        let queue = self.queues.entry(host).or_default();
         if queue.is_empty() {
-            self.ring.push_back(origin);
+            self.ring.push_back(host);
         }
         queue.push_back(entry);
         self.len += 1;
     }
 
-    fn pop(&mut self, ready: &mut dyn FnMut(&str) -> bool) -> Option<Entry> {
+    fn pop(&mut self, ready: &mut dyn FnMut(HostId) -> bool) -> Option<Entry> {
         for _ in 0..self.ring.len() {
-            let origin = self.ring.pop_front()?;
-            if !ready(&origin) {
-                self.ring.push_back(origin);
+            let host = self.ring.pop_front()?;
+            if !ready(host) {
+                self.ring.push_back(host);
                 continue;
             }
-            let queue = self.queues.get_mut(&origin)?;
+            let queue = self.queues.get_mut(&host)?;
             let entry = queue.pop_front();
             if queue.is_empty() {
-                self.queues.remove(&origin);
+                self.queues.remove(&host);
             } else {
-                self.ring.push_back(origin);
+                self.ring.push_back(host);
             }
             self.len -= 1;
             return entry;
@@ -156,8 +153,11 @@ impl Frontier for MemoryFrontier {
 mod tests {
     use super::*;
 
+    /// An entry whose host id is the host's first letter (`a` is 0).
     fn entry(u: &str) -> Entry {
-        Entry::seed(u.parse().unwrap())
+        let url: Url = u.parse().unwrap();
+        let host = url.host_str().unwrap().as_bytes()[0] - b'a';
+        Entry::seed(url, HostId::new(host.into()))
     }
 
     #[test]
@@ -194,9 +194,10 @@ mod tests {
         let mut f = MemoryFrontier::default();
         f.push(entry("http://a/1"));
         f.push(entry("http://b/1"));
-        let e = f.pop(&mut |o| o == "http://b").unwrap();
+        let b = HostId::new(1);
+        let e = f.pop(&mut |h| h == b).unwrap();
         assert_eq!(e.url.as_str(), "http://b/1");
-        assert!(f.pop(&mut |o| o == "http://b").is_none());
+        assert!(f.pop(&mut |h| h == b).is_none());
         let mut asked = 0;
         assert!(f
             .pop(&mut |_| {
@@ -204,7 +205,7 @@ mod tests {
                 false
             })
             .is_none());
-        assert_eq!(asked, 1, "each queued origin asked once");
+        assert_eq!(asked, 1, "each queued host asked once");
         assert_eq!(f.pop(&mut |_| true).unwrap().url.as_str(), "http://a/1");
     }
 

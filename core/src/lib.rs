@@ -23,15 +23,16 @@
 #![warn(missing_docs)]
 
 pub mod adaptive;
+mod body;
 pub mod budget;
 pub mod canon;
 pub mod config;
+pub mod crawl;
 pub mod frontier;
 pub mod gate;
+mod hosts;
 mod normalize;
-mod page;
 pub mod parse;
-pub mod pipeline;
 pub mod politeness;
 pub mod record;
 pub mod retry;
@@ -41,16 +42,19 @@ pub mod scope;
 pub mod setting;
 pub mod size;
 pub mod stats;
+mod stop;
 
 /// The adaptive limiter under its former name, so that `limiter::X` paths
 /// keep working while the rest of the crate moves to [`adaptive`].
 pub use adaptive as limiter;
 
+pub use body::classify_body_error;
 pub use config::{Concurrency, Config, ConfigError};
-pub use pipeline::{Crawler, StopHandle};
+pub use crawl::Crawler;
 pub use record::{ErrorKind, Record, RecordError};
 pub use runtime::{
     Body, BoxFuture, Fetch, FetchError, FetchRequest, MaybeSend, MaybeSync, Response, Runtime,
     Store, StoreError,
 };
 pub use stats::{Stats, Summary};
+pub use stop::StopHandle;

@@ -1,14 +1,59 @@
-//! Page -> [`Record`]: the one place that decides what a record says.
+//! Page -> [`Record`]: the one place that writes a record's fields.
+//!
+//! A record is what the user keeps of a crawl, so what each field means
+//! must be decided once: the page task (`crawl/task.rs`) says what happened
+//! (a response head arrived, a body was read, parsing found this, an error
+//! ended it, it took this long) and the functions here turn each of those
+//! facts into fields. No other file assigns a record's field.
 
+use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::frontier::Entry;
 use crate::parse::ParsedPage;
-use crate::record::Record;
+use crate::record::{ErrorKind, Record, RecordError};
 
 /// The fields every record of `entry` has, before anything is fetched.
 pub(crate) fn base_record(entry: &Entry) -> Record {
     Record::new(entry.url.as_str(), entry.depth, entry.parent.as_deref())
+}
+
+/// A record of `entry` that only says why it failed.
+pub(crate) fn failed(entry: &Entry, kind: ErrorKind, message: String) -> Record {
+    let mut record = base_record(entry);
+    set_error(&mut record, kind, message);
+    record
+}
+
+/// The page failed: why, in a stable kind and a message for people.
+pub(crate) fn set_error(record: &mut Record, kind: ErrorKind, message: String) {
+    record.error = Some(RecordError { kind, message });
+}
+
+/// A response head arrived from `url`.
+pub(crate) fn set_response(
+    record: &mut Record,
+    status: u16,
+    url: &Url,
+    content_type: Option<String>,
+) {
+    record.status = Some(status);
+    record.final_url = Some(url.to_string());
+    record.content_type = content_type;
+}
+
+/// A redirect points to `target`: that is where the response "came from".
+pub(crate) fn set_redirect_target(record: &mut Record, target: &Url) {
+    record.final_url = Some(target.to_string());
+}
+
+/// The decoded body was read: its size, and its hash when read in full (a
+/// hash of a truncated body would name content nobody served).
+pub(crate) fn set_body(record: &mut Record, body: &[u8], complete: bool) {
+    record.bytes = body.len() as u64;
+    if complete {
+        record.sha256 = Some(hex(&Sha256::digest(body)));
+    }
 }
 
 /// Copy what parsing found into `record`; return the links to follow.
@@ -26,13 +71,32 @@ pub(crate) fn apply_page(record: &mut Record, page: ParsedPage, keep_links: bool
     page.links
 }
 
+/// When the first attempt started (Unix milliseconds), the retries spent
+/// and the milliseconds from the first request to the end.
+pub(crate) fn set_timing(record: &mut Record, fetched_at: u64, retries: u32, elapsed_ms: u64) {
+    record.fetched_at = fetched_at;
+    record.retries = retries;
+    record.elapsed_ms = elapsed_ms;
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frontier::HostId;
 
     #[test]
     fn links_kept_only_when_asked() {
-        let entry = Entry::seed("http://a.test/".parse().unwrap());
+        let entry = Entry::seed("http://a.test/".parse().unwrap(), HostId::new(0));
         let page = ParsedPage {
             title: Some("T".into()),
             links: vec!["http://a.test/x".parse().unwrap()],
@@ -46,5 +110,18 @@ mod tests {
         apply_page(&mut r, page, true);
         assert_eq!(r.links.unwrap(), vec!["http://a.test/x".to_string()]);
         assert_eq!(r.title.as_deref(), Some("T"));
+    }
+
+    #[test]
+    fn a_truncated_body_has_a_size_but_no_hash() {
+        let entry = Entry::seed("http://a.test/".parse().unwrap(), HostId::new(0));
+        let mut r = base_record(&entry);
+        set_body(&mut r, b"abc", false);
+        assert_eq!((r.bytes, r.sha256.as_deref()), (3, None));
+        set_body(&mut r, b"abc", true);
+        assert_eq!(
+            r.sha256.as_deref(),
+            Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
     }
 }

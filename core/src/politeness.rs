@@ -2,52 +2,83 @@
 //! long to wait between two requests to it.
 //!
 //! A crawler that is fast for itself can be a denial of service for a small
-//! site. [`Politeness`] keeps, for each host, the requests in flight and the
-//! earliest time the next one may start; the scheduler asks it whether a
-//! host is ready and tells it when requests start and end. It is pure data:
-//! time is passed in (as a [`Duration`] since the runtime's origin), so it is
-//! tested without a clock.
+//! site. Each host has a [`Pace`] (its requests in flight, the earliest time
+//! the next one may start, its `Crawl-delay` and adaptive limit), kept in the
+//! crawl's table of hosts next to the host's robots.txt and limiter;
+//! [`Politeness`] holds the crawl-wide rules (`--per-host`, `--delay`) and
+//! answers, for one host's pace, whether a request may start. Both are pure
+//! data: time is passed in (as a [`Duration`] since the runtime's origin), so
+//! they are tested without a clock and without a table of hosts.
 //!
-//! With `--concurrency auto`, each host also has an adaptive limit (one
-//! [`Limiter`](crate::limiter::Limiter) per host, kept by the pipeline),
-//! which the pipeline passes on with [`Politeness::set_host_limit`]: a host
-//! is then ready while its requests in flight are below both `--per-host`
-//! and that limit.
-//!
-//! State is kept for every host seen, for the whole crawl (a few dozen
-//! bytes and the host's name each), as the robots.txt cache does.
+//! With adaptive concurrency each host also has a limit of its own (see
+//! `crawl/limits.rs`), set with [`Pace::set_limit`]: a host is then ready
+//! while its requests in flight are below both the per-host maximum and
+//! that limit.
 //!
 //! ```
 //! use std::time::Duration;
-//! use semcrawl_core::politeness::Politeness;
-//! let mut p = Politeness::new(1, Duration::from_millis(100));
+//! use semcrawl_core::politeness::{Pace, Politeness};
+//! let p = Politeness::new(1, Duration::from_millis(100));
+//! let mut a = Pace::default();
 //! let t0 = Duration::ZERO;
-//! assert!(p.ready("a.test", t0));
-//! p.start("a.test", t0);
-//! assert!(!p.ready("a.test", t0)); // one in flight
-//! p.finish("a.test", Duration::from_millis(10));
-//! assert!(!p.ready("a.test", Duration::from_millis(50))); // delay not over
-//! assert!(p.ready("a.test", Duration::from_millis(110)));
+//! assert!(p.ready(&a, t0));
+//! p.start(&mut a, t0);
+//! assert!(!p.ready(&a, t0)); // one in flight
+//! p.finish(&mut a, Duration::from_millis(10));
+//! assert!(!p.ready(&a, Duration::from_millis(50))); // delay not over
+//! assert!(p.ready(&a, Duration::from_millis(110)));
 //! ```
 
-use std::collections::HashMap;
 use std::time::Duration;
 
+/// One host's schedule: a few dozen bytes, kept for the whole crawl.
 #[derive(Debug, Default, Clone)]
-struct Host {
+pub struct Pace {
     in_flight: usize,
     next_at: Duration,
     delay: Option<Duration>,
-    /// An adaptive limit below `per_host` (`--concurrency auto`).
+    /// An adaptive limit below `per_host`.
     limit: Option<usize>,
 }
 
-/// Per-host limits and schedule.
+impl Pace {
+    /// Override the delay for this host (robots.txt `Crawl-delay`); the
+    /// larger of it and the crawl's delay wins.
+    pub fn set_delay(&mut self, delay: Duration) {
+        self.delay = Some(delay);
+    }
+
+    /// Cap the requests in flight to this host at `limit` (at least 1),
+    /// below the crawl's `per_host`, which still applies: the host is ready
+    /// while its requests in flight are below the smaller of the two.
+    /// Setting it again replaces the previous value, up or down.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use semcrawl_core::politeness::{Pace, Politeness};
+    /// let p = Politeness::new(8, Duration::ZERO);
+    /// let (mut a, b) = (Pace::default(), Pace::default());
+    /// a.set_limit(1);
+    /// p.start(&mut a, Duration::ZERO);
+    /// assert!(!p.ready(&a, Duration::ZERO));
+    /// assert!(p.ready(&b, Duration::ZERO));
+    /// assert_eq!(p.limit(&a), 1);
+    /// ```
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = Some(limit.max(1));
+    }
+
+    /// Requests in flight to this host.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+}
+
+/// The crawl-wide politeness rules.
 #[derive(Debug, Clone)]
 pub struct Politeness {
     per_host: usize,
     delay: Duration,
-    hosts: HashMap<String, Host>,
 }
 
 impl Politeness {
@@ -58,40 +89,16 @@ impl Politeness {
         Politeness {
             per_host: per_host.max(1),
             delay,
-            hosts: HashMap::new(),
         }
     }
 
-    /// Override the delay for one host (robots.txt `Crawl-delay`); the larger
-    /// of the two wins.
-    pub fn set_host_delay(&mut self, host: &str, delay: Duration) {
-        self.hosts.entry(host.to_owned()).or_default().delay = Some(delay);
-    }
-
-    fn delay_of(&self, h: &Host) -> Duration {
+    fn delay_of(&self, h: &Pace) -> Duration {
         h.delay.map_or(self.delay, |d| d.max(self.delay))
     }
 
-    /// Cap the requests in flight to one host at `limit` (at least 1), below
-    /// the `per_host` given to [`Politeness::new`], which still applies: the
-    /// host is ready while its requests in flight are below the smaller of
-    /// the two. Setting it again replaces the previous value, up or down.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use semcrawl_core::politeness::Politeness;
-    /// let mut p = Politeness::new(8, Duration::ZERO);
-    /// p.set_host_limit("a.test", 1);
-    /// p.start("a.test", Duration::ZERO);
-    /// assert!(!p.ready("a.test", Duration::ZERO));
-    /// assert!(p.ready("b.test", Duration::ZERO));
-    /// assert_eq!(p.limit("a.test"), 1);
-    /// ```
-    pub fn set_host_limit(&mut self, host: &str, limit: usize) {
-        self.hosts.entry(host.to_owned()).or_default().limit = Some(limit.max(1));
-    }
-
-    fn limit_of(&self, h: &Host) -> usize {
+    /// How many requests to the host may be in flight at once: `per_host`,
+    /// lowered by [`Pace::set_limit`], or 1 with a delay.
+    pub fn limit(&self, h: &Pace) -> usize {
         if self.delay_of(h).is_zero() {
             h.limit.map_or(self.per_host, |l| l.min(self.per_host))
         } else {
@@ -99,54 +106,27 @@ impl Politeness {
         }
     }
 
-    /// How many requests to `host` may be in flight at once: `per_host`,
-    /// lowered by [`Politeness::set_host_limit`], or 1 with a delay.
-    pub fn limit(&self, host: &str) -> usize {
-        match self.hosts.get(host) {
-            Some(h) => self.limit_of(h),
-            None if self.delay.is_zero() => self.per_host,
-            None => 1,
-        }
+    /// Whether a request to the host may start at `now`.
+    pub fn ready(&self, h: &Pace, now: Duration) -> bool {
+        h.in_flight < self.limit(h) && now >= h.next_at
     }
 
-    /// Whether a request to `host` may start at `now`.
-    pub fn ready(&self, host: &str, now: Duration) -> bool {
-        match self.hosts.get(host) {
-            None => true,
-            Some(h) => h.in_flight < self.limit_of(h) && now >= h.next_at,
-        }
+    /// When the host will be ready if only time stands in the way; `None`
+    /// if it waits for a request to finish (or is ready now).
+    pub fn ready_at(&self, h: &Pace, now: Duration) -> Option<Duration> {
+        (h.in_flight < self.limit(h) && now < h.next_at).then_some(h.next_at)
     }
 
-    /// When `host` will be ready if only time stands in the way; `None` if it
-    /// waits for a request to finish (or is ready now).
-    pub fn ready_at(&self, host: &str, now: Duration) -> Option<Duration> {
-        let h = self.hosts.get(host)?;
-        (h.in_flight < self.limit_of(h) && now < h.next_at).then_some(h.next_at)
-    }
-
-    /// A request to `host` starts at `now`.
-    pub fn start(&mut self, host: &str, now: Duration) {
-        let h = self.hosts.entry(host.to_owned()).or_default();
+    /// A request to the host starts at `now`.
+    pub fn start(&self, h: &mut Pace, now: Duration) {
         h.in_flight += 1;
         h.next_at = h.next_at.max(now);
     }
 
-    /// A request to `host` ended at `now`.
-    pub fn finish(&mut self, host: &str, now: Duration) {
-        let delay = self
-            .hosts
-            .get(host)
-            .map(|h| self.delay_of(h))
-            .unwrap_or(self.delay);
-        if let Some(h) = self.hosts.get_mut(host) {
-            h.in_flight = h.in_flight.saturating_sub(1);
-            h.next_at = now + delay;
-        }
-    }
-
-    /// Requests in flight to `host`.
-    pub fn in_flight(&self, host: &str) -> usize {
-        self.hosts.get(host).map_or(0, |h| h.in_flight)
+    /// A request to the host ended at `now`.
+    pub fn finish(&self, h: &mut Pace, now: Duration) {
+        h.in_flight = h.in_flight.saturating_sub(1);
+        h.next_at = now + self.delay_of(h);
     }
 }
 
@@ -158,86 +138,92 @@ mod tests {
 
     #[test]
     fn per_host_limit_without_delay() {
-        let mut p = Politeness::new(2, Duration::ZERO);
-        p.start("a", MS);
-        p.start("a", MS);
-        assert!(!p.ready("a", MS));
-        assert!(p.ready("b", MS), "hosts are independent");
-        p.finish("a", 2 * MS);
-        assert!(p.ready("a", 2 * MS));
-        assert_eq!(p.in_flight("a"), 1);
-        assert_eq!(p.ready_at("a", 2 * MS), None);
+        let p = Politeness::new(2, Duration::ZERO);
+        let (mut a, b) = (Pace::default(), Pace::default());
+        p.start(&mut a, MS);
+        p.start(&mut a, MS);
+        assert!(!p.ready(&a, MS));
+        assert!(p.ready(&b, MS), "hosts are independent");
+        p.finish(&mut a, 2 * MS);
+        assert!(p.ready(&a, 2 * MS));
+        assert_eq!(a.in_flight(), 1);
+        assert_eq!(p.ready_at(&a, 2 * MS), None);
     }
 
     #[test]
     fn delay_serializes_and_spaces_requests() {
-        let mut p = Politeness::new(8, 100 * MS);
-        p.start("a", Duration::ZERO);
-        assert!(!p.ready("a", Duration::ZERO), "with a delay, one at a time");
-        p.finish("a", 20 * MS);
-        assert_eq!(p.ready_at("a", 30 * MS), Some(120 * MS));
-        assert!(!p.ready("a", 119 * MS));
-        assert!(p.ready("a", 120 * MS));
+        let p = Politeness::new(8, 100 * MS);
+        let mut a = Pace::default();
+        p.start(&mut a, Duration::ZERO);
+        assert!(!p.ready(&a, Duration::ZERO), "with a delay, one at a time");
+        p.finish(&mut a, 20 * MS);
+        assert_eq!(p.ready_at(&a, 30 * MS), Some(120 * MS));
+        assert!(!p.ready(&a, 119 * MS));
+        assert!(p.ready(&a, 120 * MS));
     }
 
     #[test]
     fn crawl_delay_only_raises_the_delay() {
-        let mut p = Politeness::new(4, 100 * MS);
-        p.set_host_delay("a", 10 * MS);
-        p.set_host_delay("b", 500 * MS);
-        p.start("a", Duration::ZERO);
-        p.finish("a", Duration::ZERO);
-        p.start("b", Duration::ZERO);
-        p.finish("b", Duration::ZERO);
-        assert!(p.ready("a", 100 * MS));
-        assert!(!p.ready("b", 100 * MS));
-        assert!(p.ready("b", 500 * MS));
+        let p = Politeness::new(4, 100 * MS);
+        let (mut a, mut b) = (Pace::default(), Pace::default());
+        a.set_delay(10 * MS);
+        b.set_delay(500 * MS);
+        p.start(&mut a, Duration::ZERO);
+        p.finish(&mut a, Duration::ZERO);
+        p.start(&mut b, Duration::ZERO);
+        p.finish(&mut b, Duration::ZERO);
+        assert!(p.ready(&a, 100 * MS));
+        assert!(!p.ready(&b, 100 * MS));
+        assert!(p.ready(&b, 500 * MS));
     }
 
     #[test]
     fn a_host_limit_lowers_per_host_for_that_host_only() {
-        let mut p = Politeness::new(4, Duration::ZERO);
-        p.set_host_limit("a", 2);
+        let p = Politeness::new(4, Duration::ZERO);
+        let (mut a, mut b) = (Pace::default(), Pace::default());
+        a.set_limit(2);
         for _ in 0..2 {
-            assert!(p.ready("a", MS));
-            p.start("a", MS);
-            p.start("b", MS);
+            assert!(p.ready(&a, MS));
+            p.start(&mut a, MS);
+            p.start(&mut b, MS);
         }
-        assert!(!p.ready("a", MS), "a is at its limit of 2");
-        assert!(p.ready("b", MS), "b keeps per_host = 4");
-        assert_eq!((p.limit("a"), p.limit("b")), (2, 4));
-        assert_eq!(p.ready_at("a", MS), None, "a waits for a request to end");
-        p.finish("a", 2 * MS);
-        assert!(p.ready("a", 2 * MS));
+        assert!(!p.ready(&a, MS), "a is at its limit of 2");
+        assert!(p.ready(&b, MS), "b keeps per_host = 4");
+        assert_eq!((p.limit(&a), p.limit(&b)), (2, 4));
+        assert_eq!(p.ready_at(&a, MS), None, "a waits for a request to end");
+        p.finish(&mut a, 2 * MS);
+        assert!(p.ready(&a, 2 * MS));
     }
 
     #[test]
     fn a_host_limit_moves_both_ways_but_never_above_per_host_nor_below_one() {
-        let mut p = Politeness::new(3, Duration::ZERO);
-        p.start("a", MS);
-        p.start("a", MS);
-        p.set_host_limit("a", 1);
-        assert!(!p.ready("a", MS), "lowered below the requests in flight");
-        p.set_host_limit("a", 3);
-        assert!(p.ready("a", MS), "raised again");
-        p.set_host_limit("a", 100);
-        assert_eq!(p.limit("a"), 3, "per_host still caps it");
-        p.start("a", MS);
-        assert!(!p.ready("a", MS));
-        p.set_host_limit("a", 0);
-        assert_eq!(p.limit("a"), 1, "at least one request");
+        let p = Politeness::new(3, Duration::ZERO);
+        let mut a = Pace::default();
+        p.start(&mut a, MS);
+        p.start(&mut a, MS);
+        a.set_limit(1);
+        assert!(!p.ready(&a, MS), "lowered below the requests in flight");
+        a.set_limit(3);
+        assert!(p.ready(&a, MS), "raised again");
+        a.set_limit(100);
+        assert_eq!(p.limit(&a), 3, "per_host still caps it");
+        p.start(&mut a, MS);
+        assert!(!p.ready(&a, MS));
+        a.set_limit(0);
+        assert_eq!(p.limit(&a), 1, "at least one request");
         for _ in 0..3 {
-            p.finish("a", 2 * MS);
+            p.finish(&mut a, 2 * MS);
         }
-        assert!(p.ready("a", 2 * MS));
+        assert!(p.ready(&a, 2 * MS));
     }
 
     #[test]
     fn a_delay_still_serializes_a_host_with_a_limit() {
-        let mut p = Politeness::new(8, 100 * MS);
-        p.set_host_limit("a", 4);
-        assert_eq!(p.limit("a"), 1);
-        p.start("a", Duration::ZERO);
-        assert!(!p.ready("a", Duration::ZERO));
+        let p = Politeness::new(8, 100 * MS);
+        let mut a = Pace::default();
+        a.set_limit(4);
+        assert_eq!(p.limit(&a), 1);
+        p.start(&mut a, Duration::ZERO);
+        assert!(!p.ready(&a, Duration::ZERO));
     }
 }

@@ -141,7 +141,7 @@ pub enum ErrorKind {
     Refused,
     /// HTTP status >= 400.
     Http,
-    /// Body larger than `--max-body` (counted after decoding).
+    /// Body larger than the maximum body size (counted after decoding).
     BodyTooLarge,
     /// The page cannot fit in the memory budget even alone.
     OverBudget,
@@ -153,6 +153,8 @@ pub enum ErrorKind {
     BadRedirect,
     /// The crawl was interrupted while this page was in flight.
     Interrupted,
+    /// A bug: the page's task failed (panicked) before it had a result.
+    Internal,
 }
 
 impl ErrorKind {
@@ -170,6 +172,7 @@ impl ErrorKind {
             ErrorKind::TooManyRedirects => "too_many_redirects",
             ErrorKind::BadRedirect => "bad_redirect",
             ErrorKind::Interrupted => "interrupted",
+            ErrorKind::Internal => "internal",
         }
     }
 }

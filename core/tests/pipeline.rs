@@ -19,7 +19,8 @@ use futures::task::LocalSpawnExt;
 use futures::StreamExt;
 use semcrawl_core::runtime::MemoryStore;
 use semcrawl_core::{
-    BoxFuture, Config, Crawler, Fetch, FetchError, FetchRequest, Record, Response, Runtime, Summary,
+    BoxFuture, Config, Crawler, ErrorKind, Fetch, FetchError, FetchRequest, Record, Response,
+    Runtime, Summary,
 };
 
 /// A clock that only moves when every task is idle.
@@ -90,6 +91,8 @@ struct MemoryFetcher {
     host_overload: Arc<HashMap<String, usize>>,
     /// Per host: requests in flight, the most seen at once, and 503s sent.
     hosts: Arc<Mutex<HashMap<String, HostCount>>>,
+    /// A URL whose fetch panics (a bug in an adapter, say).
+    panic_on: Option<String>,
 }
 
 #[derive(Default, Clone)]
@@ -132,6 +135,9 @@ impl Fetch for MemoryFetcher {
     fn fetch(&self, request: FetchRequest) -> BoxFuture<'_, Result<Response, FetchError>> {
         Box::pin(async move {
             self.log.lock().unwrap().push(request.url.to_string());
+            if self.panic_on.as_deref() == Some(request.url.as_str()) {
+                panic!("a fetch that panics");
+            }
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.max_in_flight.fetch_max(now, Ordering::SeqCst);
             let host = request.url.host_str().unwrap_or_default().to_owned();
@@ -242,6 +248,35 @@ fn crawl_hosts(
     overload_at: usize,
     host_overload: HashMap<String, usize>,
 ) -> (Summary, Harness) {
+    let server = Server {
+        saturation,
+        overload_at,
+        host_overload,
+        panic_on: None,
+    };
+    crawl_on(site, config, stop_after, server)
+}
+
+/// How the in-memory server misbehaves (see [`MemoryFetcher`]).
+struct Server {
+    saturation: usize,
+    overload_at: usize,
+    host_overload: HashMap<String, usize>,
+    panic_on: Option<String>,
+}
+
+fn crawl_on(
+    site: HashMap<String, Page>,
+    config: Config,
+    stop_after: Option<usize>,
+    server: Server,
+) -> (Summary, Harness) {
+    let Server {
+        saturation,
+        overload_at,
+        host_overload,
+        panic_on,
+    } = server;
     let mut pool = LocalPool::new();
     let spawner = pool.spawner();
     let (spawn_tx, mut spawn_rx) = mpsc::unbounded::<BoxFuture<'static, ()>>();
@@ -259,6 +294,7 @@ fn crawl_hosts(
         overload_at,
         host_overload: Arc::new(host_overload),
         hosts: Arc::default(),
+        panic_on,
     };
     let store = MemoryStore::default();
     let crawler = Crawler::new(config, fetcher.clone(), runtime.clone()).expect("valid config");
@@ -586,6 +622,37 @@ fn body_cap_records_an_error() {
 }
 
 #[test]
+fn a_panicking_page_task_is_recorded_and_the_crawl_ends() {
+    // p0 links to p1..p4; fetching p2 panics. The LocalPool would hand the
+    // panic to the test if the core did not catch it in the page's task.
+    let site = big_site(5, 100, 5);
+    let mut c = config("http://a.test/p0");
+    c.obey_robots = false;
+    c.retries = 0;
+    for concurrency in ["1", "8", "auto"] {
+        c.concurrency = concurrency.parse().unwrap();
+        let server = Server {
+            saturation: 0,
+            overload_at: 0,
+            host_overload: HashMap::new(),
+            panic_on: Some("http://a.test/p2".into()),
+        };
+        let (summary, h) = crawl_on(site.clone(), c.clone(), None, server);
+        let records = by_url(&h.store.records());
+        assert_eq!(records.len(), 5, "{concurrency}: {summary:?}");
+        let error = records["http://a.test/p2"].error.clone().expect("an error");
+        assert_eq!(error.kind, ErrorKind::Internal, "{error:?}");
+        assert!(error.message.contains("a fetch that panics"), "{error:?}");
+        assert_eq!((summary.pages, summary.errors), (4, 1), "{summary:?}");
+        assert_eq!(
+            summary.errors_by_kind.get("internal"),
+            Some(&1),
+            "{summary:?}"
+        );
+    }
+}
+
+#[test]
 fn stop_records_everything_in_flight_and_loses_nothing() {
     let mut c = config("http://a.test/p0");
     c.concurrency = semcrawl_core::Concurrency::Fixed(8);
@@ -718,34 +785,47 @@ impl tracing::Subscriber for Capture {
     fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
+        /// The structured fields of a limit change (see `crawl/limits.rs`).
         #[derive(Default)]
         struct Fields {
             host: Option<String>,
             message: String,
+            limit: Option<usize>,
+            previous: Option<usize>,
+            reason: Option<String>,
         }
         impl tracing::field::Visit for Fields {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
                 match field.name() {
-                    "host" => self.host = Some(format!("{value:?}")),
-                    "message" => self.message = format!("{value:?}"),
+                    "limit" => self.limit = Some(value as usize),
+                    "previous" => self.previous = Some(value as usize),
                     _ => {}
+                }
+            }
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                match field.name() {
+                    "host" => self.host = Some(value.to_owned()),
+                    "reason" => self.reason = Some(value.to_owned()),
+                    _ => {}
+                }
+            }
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.message = format!("{value:?}");
                 }
             }
         }
         let Some(log) = CAPTURING.with(|c| c.borrow().clone()) else {
             return;
         };
+        if event.metadata().target() != "semcrawl_core::limits" {
+            return;
+        }
         let mut fields = Fields::default();
         event.record(&mut fields);
-        // `limit A -> B (REASON; rtt X ms, baseline Y ms)`
-        let parse = |m: &str| -> Option<(usize, usize, String)> {
-            let rest = m.strip_prefix("limit ")?;
-            let (from, rest) = rest.split_once(" -> ")?;
-            let (to, rest) = rest.split_once(" (")?;
-            let reason = rest.split_once(';')?.0;
-            Some((from.parse().ok()?, to.parse().ok()?, reason.to_owned()))
-        };
-        if let Some((from, to, reason)) = parse(&fields.message) {
+        if let (Some(to), Some(from), Some(reason)) = (fields.limit, fields.previous, fields.reason)
+        {
+            assert_eq!(fields.message, "limit changed");
             log.0.lock().unwrap().push(LoggedChange {
                 host: fields.host,
                 from,

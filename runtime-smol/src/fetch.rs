@@ -184,21 +184,11 @@ pub fn map_error(error: isahc::Error) -> FetchError {
     }
 }
 
-/// Classify an error met while reading a body returned by [`HttpFetcher`].
-///
-/// The body reports [`io::ErrorKind::TimedOut`] when the request deadline
-/// passed and [`io::ErrorKind::InvalidData`] for a corrupt encoding or a
-/// protocol error; anything else is a broken connection.
-pub fn classify_body_error(error: &io::Error) -> FetchError {
-    match error.kind() {
-        io::ErrorKind::TimedOut => FetchError::Timeout,
-        io::ErrorKind::InvalidData => FetchError::Protocol(error.to_string()),
-        _ => FetchError::Connect(error.to_string()),
-    }
-}
-
-/// isahc's body with its errors normalized to stable [`io::ErrorKind`]s
-/// (see [`classify_body_error`]).
+/// isahc's body with its errors normalized to the stable [`io::ErrorKind`]s
+/// the core reads them by: [`io::ErrorKind::TimedOut`] when the request
+/// deadline passed, [`io::ErrorKind::InvalidData`] for a corrupt encoding
+/// or a protocol error, anything else for a broken connection (see
+/// [`semcrawl_core::classify_body_error`]).
 struct DecodedBody(AsyncBody);
 
 impl AsyncRead for DecodedBody {

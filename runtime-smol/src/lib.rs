@@ -56,6 +56,6 @@ pub mod fetch;
 pub mod runtime;
 pub mod store;
 
-pub use fetch::{classify_body_error, FetchOptions, HttpFetcher};
+pub use fetch::{FetchOptions, HttpFetcher};
 pub use runtime::SmolRuntime;
-pub use store::{open_store, DynStore, HttpSinkOptions, HttpSinkStore, JsonlStore, SqliteStore};
+pub use store::{open_store, HttpSinkOptions, HttpSinkStore, JsonlStore, SqliteStore};

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use common::bomb::{crc32_of_zeros, gzip_bomb};
 use common::{rss_bytes, wait_for, Reply, TestServer};
 use futures::AsyncReadExt;
-use semcrawl_core::{Fetch, FetchError, FetchRequest, Response};
-use semcrawl_smol::{classify_body_error, FetchOptions, HttpFetcher};
+use semcrawl_core::{classify_body_error, Fetch, FetchError, FetchRequest, Response};
+use semcrawl_smol::{FetchOptions, HttpFetcher};
 
 fn fetcher(max: usize, per_host: usize) -> HttpFetcher {
     HttpFetcher::new(FetchOptions {

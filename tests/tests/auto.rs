@@ -134,8 +134,10 @@ impl Drop for Crawl {
     }
 }
 
-/// One change of the limit, as logged at debug level:
-/// `limit A -> B (REASON; rtt X ms, baseline Y ms)`.
+/// One change of the limit, as logged at debug level under the target
+/// `semcrawl_core::limits`: `limit changed` with the fields `limit`,
+/// `previous`, `reason`, `rtt_ms`, `baseline_ms` (and `host` for a host's
+/// limit), printed by the fmt layer as `key=value` (strings quoted).
 #[derive(Debug, Clone, PartialEq)]
 struct Change {
     at: Instant,
@@ -167,7 +169,7 @@ fn strip_ansi(s: &str) -> String {
 /// A change of the crawl's limit; a host's limit (logged with a `host`
 /// field) is not one.
 fn parse_change(at: Instant, line: &str) -> Option<Change> {
-    if line.contains(" host=") {
+    if strip_ansi(line).contains(" host=") {
         return None;
     }
     parse_any_change(at, line)
@@ -175,7 +177,7 @@ fn parse_change(at: Instant, line: &str) -> Option<Change> {
 
 /// A change of a host's limit (the only host of these crawls).
 fn parse_host_change(at: Instant, line: &str) -> Option<Change> {
-    if !line.contains(" host=") {
+    if !strip_ansi(line).contains(" host=") {
         return None;
     }
     parse_any_change(at, line)
@@ -183,20 +185,28 @@ fn parse_host_change(at: Instant, line: &str) -> Option<Change> {
 
 fn parse_any_change(at: Instant, line: &str) -> Option<Change> {
     let line = strip_ansi(line);
-    let rest = &line[line.find("limit ")? + "limit ".len()..];
-    let (from, rest) = rest.split_once(" -> ")?;
-    let (to, rest) = rest.split_once(" (")?;
-    let (reason, rest) = rest.split_once("; rtt ")?;
-    let (rtt, rest) = rest.split_once(" ms, baseline ")?;
-    let baseline = rest.split_once(" ms)")?.0;
+    if !line.contains(" semcrawl_core::limits: ") || !line.contains("limit changed") {
+        return None;
+    }
     Some(Change {
         at,
-        from: from.trim().parse().ok()?,
-        to: to.trim().parse().ok()?,
-        reason: reason.to_owned(),
-        rtt_ms: rtt.parse().ok()?,
-        baseline_ms: baseline.parse().ok()?,
+        from: field(&line, "previous")?.parse().ok()?,
+        to: field(&line, "limit")?.parse().ok()?,
+        reason: field(&line, "reason")?.to_owned(),
+        rtt_ms: field(&line, "rtt_ms")?.parse().ok()?,
+        baseline_ms: field(&line, "baseline_ms")?.parse().ok()?,
     })
+}
+
+/// The value of the field `key` in a fmt-layer line (`key=value` or
+/// `key="value"`), unquoted.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let at = line.find(&format!(" {key}="))? + key.len() + 2;
+    let rest = &line[at..];
+    match rest.strip_prefix('"') {
+        Some(quoted) => Some(&quoted[..quoted.find('"')?]),
+        None => Some(rest.split_whitespace().next().unwrap_or("")),
+    }
 }
 
 fn changes(lines: &[(Instant, String)]) -> Vec<Change> {

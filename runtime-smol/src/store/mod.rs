@@ -10,10 +10,9 @@
 //! | ends in `.sqlite`, `.sqlite3`, `.db` | [`SqliteStore`]               |
 //! | anything else                       | [`JsonlStore::create`] (a file) |
 //!
-//! [`open_store`] returns a [`DynStore`]: a boxed store that is itself a
-//! [`Store`], so the core's generic `Crawler::run<S: Store>` accepts it.
-//! (The core could equally provide `impl Store for Box<dyn Store>`; the
-//! orphan rule keeps an adapter from writing that impl.)
+//! [`open_store`] returns a `Box<dyn Store>`: the core implements [`Store`]
+//! for any boxed store, so the generic `Crawler::run<S: Store>` takes it
+//! as it is.
 
 mod http;
 mod jsonl;
@@ -23,26 +22,7 @@ pub use http::{HttpSinkOptions, HttpSinkStore};
 pub use jsonl::JsonlStore;
 pub use sqlite::{SqliteStore, SCHEMA};
 
-use semcrawl_core::{BoxFuture, Record, Store, StoreError};
-
-/// Any store, boxed. Implements [`Store`] by forwarding.
-pub struct DynStore(pub Box<dyn Store>);
-
-impl std::fmt::Debug for DynStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("DynStore").finish_non_exhaustive()
-    }
-}
-
-impl Store for DynStore {
-    fn write<'a>(&'a mut self, batch: &'a [Record]) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.0.write(batch)
-    }
-
-    fn flush(&mut self) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.0.flush()
-    }
-}
+use semcrawl_core::{Store, StoreError};
 
 /// Open the store named by `target` (see the table in the [module docs](self)).
 ///
@@ -52,7 +32,7 @@ impl Store for DynStore {
 /// # drop(store);
 /// # for ext in ["", "-wal", "-shm"] { let _ = std::fs::remove_file(format!("{}{ext}", path.display())); }
 /// ```
-pub fn open_store(target: &str) -> Result<DynStore, StoreError> {
+pub fn open_store(target: &str) -> Result<Box<dyn Store>, StoreError> {
     let lower = target.to_ascii_lowercase();
     let store: Box<dyn Store> = if target == "-" {
         Box::new(JsonlStore::stdout())
@@ -66,5 +46,5 @@ pub fn open_store(target: &str) -> Result<DynStore, StoreError> {
     } else {
         Box::new(JsonlStore::create(target)?)
     };
-    Ok(DynStore(store))
+    Ok(store)
 }

@@ -1,0 +1,399 @@
+//! The coordinator: the one loop that decides what is fetched next.
+//!
+//! It owns the frontier and the table of hosts (robots.txt, politeness,
+//! limits), plain data touched by this one task only, so no locks. It
+//! loops:
+//!
+//! 1. take a **count permit** (waiting here while N pages are in the
+//!    pipeline: pending work stays a URL in the frontier, never a task);
+//! 2. with the permit, fetch a host's robots.txt if one is wanted, or pick
+//!    the next URL whose host is ready (robots.txt known, per-host limit and
+//!    delay respected) and spawn its page task (`task.rs`), which owns the
+//!    permit from then on;
+//! 3. between the two, absorb the tasks' reports (`messages.rs`): samples
+//!    for the limits, the links of finished pages, robots.txt rules.
+//!
+//! The loop ends when nothing is queued or in flight, when the page limit
+//! is reached and the last page is in, or after a stop (see
+//! [`StopHandle`]): then in-flight pages get the grace period, and are
+//! cancelled when it is over.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_lock::SemaphoreGuardArc;
+use futures::channel::mpsc;
+use futures::future::{select, Either};
+use futures::{FutureExt, StreamExt};
+use url::Url;
+
+use super::limits::Limits;
+use super::messages::{Found, PageDone};
+use super::task::{self, Ctx, Report};
+use super::writer::{Pending, Slot};
+use crate::canon;
+use crate::frontier::{Entry, Frontier, HostId};
+use crate::hosts::{Hosts, RobotsState};
+use crate::politeness::Politeness;
+use crate::robots::{Robots, RobotsFetch};
+use crate::runtime::{BoxFuture, Fetch, Runtime};
+use crate::stop::StopHandle;
+
+pub(crate) struct Coordinator<F: Fetch, R: Runtime> {
+    pub ctx: Arc<Ctx<F, R>>,
+    pub frontier: Box<dyn Frontier>,
+    politeness: Politeness,
+    hosts: Hosts,
+    /// Hosts whose robots.txt is wanted, with a URL of theirs.
+    robots_todo: Vec<(HostId, Url)>,
+    limits: Limits,
+    /// Time the coordinator waited with pages waiting on the byte gate.
+    memory_bound: Duration,
+    /// Time the coordinator waited for a count permit, the gate idle.
+    limit_bound: Duration,
+    /// Whether pages waited on the byte gate at the last turn of the loop.
+    gate_waited: bool,
+    /// Tasks spawned and not yet reported back.
+    in_flight: usize,
+    /// Pages started (for `max_pages`).
+    started: u64,
+    records: mpsc::UnboundedSender<Pending>,
+    reports: mpsc::UnboundedSender<Report>,
+}
+
+enum Wake {
+    Report(Option<Report>),
+    Permit(SemaphoreGuardArc),
+    Timer,
+    Stop,
+}
+
+impl<F: Fetch, R: Runtime> Coordinator<F, R> {
+    pub fn new(
+        ctx: Arc<Ctx<F, R>>,
+        frontier: Box<dyn Frontier>,
+        records: mpsc::UnboundedSender<Pending>,
+        reports: mpsc::UnboundedSender<Report>,
+    ) -> Self {
+        let config = &ctx.config;
+        Coordinator {
+            politeness: Politeness::new(config.per_host, config.delay),
+            limits: Limits::new(config.concurrency, config.per_host),
+            ctx,
+            frontier,
+            hosts: Hosts::default(),
+            robots_todo: Vec::new(),
+            memory_bound: Duration::ZERO,
+            limit_bound: Duration::ZERO,
+            gate_waited: false,
+            in_flight: 0,
+            started: 0,
+            records,
+            reports,
+        }
+    }
+
+    /// Run the crawl to its end, then put the queue and the limits in the
+    /// summary.
+    pub async fn run(
+        &mut self,
+        stop: StopHandle,
+        store_failed: StopHandle,
+        reports: mpsc::UnboundedReceiver<Report>,
+    ) {
+        self.crawl(stop, store_failed, reports).await;
+        self.ctx.stats.set_queued(self.frontier.len());
+        self.limits.report(
+            &self.hosts,
+            &self.ctx.stats,
+            self.memory_bound,
+            self.limit_bound,
+        );
+    }
+
+    async fn crawl(
+        &mut self,
+        stop: StopHandle,
+        store_failed: StopHandle,
+        mut reports: mpsc::UnboundedReceiver<Report>,
+    ) {
+        self.limits.follow(&self.ctx.stats);
+        for seed in self.ctx.config.seeds.clone() {
+            if let Some(url) = canon::canonicalize(&seed) {
+                if self.frontier.mark_seen(&url) {
+                    let host = self.hosts.intern(&url);
+                    self.enqueue(Entry::seed(url, host));
+                }
+            }
+        }
+        let mut stopping = false;
+        let mut grace: Option<BoxFuture<'static, ()>> = None;
+        let mut tick = self.ctx.runtime.now();
+        loop {
+            // Memory-bound time: from one turn of the loop to the next,
+            // while pages waited on the byte gate at the start of it.
+            let now = self.ctx.runtime.now();
+            if self.gate_waited {
+                self.memory_bound += now.saturating_sub(tick);
+            }
+            tick = now;
+            self.gate_waited = self.ctx.gate.waiting() > 0;
+            while let Ok(r) = reports.try_recv() {
+                self.absorb(r);
+            }
+            // Permits in use come back all the time: keep retiring them
+            // while the circulating count is above the limit.
+            self.limits.follow(&self.ctx.stats);
+            self.ctx.stats.set_queued(self.frontier.len());
+            if store_failed.is_stopped() && !self.ctx.cancel.is_fired() {
+                stopping = true;
+                self.ctx.cancel.fire();
+            }
+            if stop.is_stopped() && !stopping {
+                tracing::info!(
+                    in_flight = self.in_flight,
+                    "stop requested: finishing pages in flight"
+                );
+                stopping = true;
+                self.ctx.stats.set_interrupted();
+                grace = Some(self.ctx.runtime.sleep(self.ctx.config.grace));
+            }
+            let limit_reached = self.ctx.config.max_pages.is_some_and(|m| self.started >= m);
+            let no_more_work = stopping || limit_reached;
+            if no_more_work || (self.frontier.is_empty() && self.robots_todo.is_empty()) {
+                if self.in_flight == 0 {
+                    return;
+                }
+                // Only reports (and the grace timer) can change anything now.
+                let next = reports.next();
+                let woke = match grace.as_mut() {
+                    Some(timer) => match select(next, timer).await {
+                        Either::Left((r, _)) => Wake::Report(r),
+                        Either::Right(_) => Wake::Timer,
+                    },
+                    None if !stopping => match select(next, stop.wait().boxed_local()).await {
+                        Either::Left((r, _)) => Wake::Report(r),
+                        Either::Right(_) => Wake::Stop,
+                    },
+                    None => Wake::Report(next.await),
+                };
+                match woke {
+                    Wake::Report(Some(r)) => self.absorb(r),
+                    Wake::Timer => {
+                        tracing::warn!(
+                            in_flight = self.in_flight,
+                            "grace period over: recording pages in flight as interrupted"
+                        );
+                        grace = None;
+                        self.ctx.cancel.fire();
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+
+            // 1. A count permit, before anything else exists for the page.
+            let permits = self.limits.permits().clone();
+            let permit = match permits.try_acquire_arc() {
+                Some(p) => p,
+                None => {
+                    // Work is queued and no permit is free: the crawl is
+                    // bound by the concurrency limit (unless pages wait on
+                    // the byte gate: that time counts as memory-bound).
+                    let since = self.ctx.runtime.now();
+                    let acquire = std::pin::pin!(permits.acquire_arc());
+                    let woke =
+                        match select(select(acquire, reports.next()), stop.wait().boxed_local())
+                            .await
+                        {
+                            Either::Left((Either::Left((p, _)), _)) => Wake::Permit(p),
+                            Either::Left((Either::Right((r, _)), _)) => Wake::Report(r),
+                            Either::Right(_) => Wake::Stop,
+                        };
+                    if !self.gate_waited {
+                        self.limit_bound += self.ctx.runtime.now().saturating_sub(since);
+                    }
+                    match woke {
+                        Wake::Permit(p) => p,
+                        Wake::Report(Some(r)) => {
+                            self.absorb(r);
+                            continue;
+                        }
+                        _ => continue,
+                    }
+                }
+            };
+
+            // 2. robots.txt first, then the next ready page.
+            if let Some((host, url)) = self.robots_todo.pop() {
+                self.spawn_robots(host, url, permit);
+                continue;
+            }
+            let now = self.ctx.runtime.now();
+            match self.next_ready(now) {
+                Ok(entry) => self.spawn_page(entry, permit),
+                Err(wake_at) => {
+                    drop(permit);
+                    let timer = match wake_at {
+                        Some(at) => self.ctx.runtime.sleep(at.saturating_sub(now)),
+                        None => Box::pin(futures::future::pending()),
+                    };
+                    if self.in_flight == 0 && wake_at.is_none() {
+                        // Nothing in flight and nothing will become ready:
+                        // the rest is disallowed or waits on nothing.
+                        return;
+                    }
+                    let woke =
+                        select(select(timer, reports.next()), stop.wait().boxed_local()).await;
+                    if let Either::Left((Either::Right((Some(r), _)), _)) = woke {
+                        self.absorb(r);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next entry that may be fetched now; robots-disallowed entries are
+    /// dropped on the way. `Err(Some(t))`: nothing before `t`; `Err(None)`:
+    /// nothing until a request finishes.
+    fn next_ready(&mut self, now: Duration) -> Result<Entry, Option<Duration>> {
+        let obey = self.ctx.config.obey_robots;
+        loop {
+            let mut wake: Option<Duration> = None;
+            let politeness = &self.politeness;
+            let hosts = &self.hosts;
+            let entry = self.frontier.pop(&mut |id| {
+                let host = hosts.get(id);
+                if obey && !matches!(host.robots, RobotsState::Ready(_)) {
+                    return false;
+                }
+                if politeness.ready(&host.pace, now) {
+                    return true;
+                }
+                if let Some(t) = politeness.ready_at(&host.pace, now) {
+                    wake = Some(wake.map_or(t, |w: Duration| w.min(t)));
+                }
+                false
+            });
+            let Some(entry) = entry else {
+                return Err(wake);
+            };
+            if obey {
+                if let RobotsState::Ready(rules) = &self.hosts.get(entry.host).robots {
+                    if !rules.allowed(&entry.url) {
+                        tracing::debug!(url = %entry.url, "disallowed by robots.txt");
+                        self.ctx.stats.robots_skipped();
+                        continue;
+                    }
+                }
+            }
+            return Ok(entry);
+        }
+    }
+
+    /// Queue a new (already deduplicated) entry; note its host's robots.txt.
+    fn enqueue(&mut self, entry: Entry) {
+        let host = self.hosts.get_mut(entry.host);
+        if self.ctx.config.obey_robots && matches!(host.robots, RobotsState::Unknown) {
+            host.robots = RobotsState::Pending;
+            self.robots_todo.push((entry.host, entry.url.clone()));
+        }
+        self.frontier.push(entry);
+    }
+
+    fn absorb(&mut self, report: Report) {
+        match report {
+            Report::Sample { host, sample } => {
+                let host = self.hosts.get_mut(host);
+                self.limits.on_sample(host, sample, &self.ctx.stats);
+            }
+            Report::Robots { host, rules } => {
+                self.in_flight -= 1;
+                let host = self.hosts.get_mut(host);
+                if let Some(delay) = rules.crawl_delay() {
+                    host.pace.set_delay(delay);
+                }
+                host.robots = RobotsState::Ready(rules);
+            }
+            Report::Page(done) => {
+                self.in_flight -= 1;
+                self.page_done(done);
+            }
+        }
+    }
+
+    /// A page's task is over: its host has one request less in flight, and
+    /// what it found is queued.
+    fn page_done(&mut self, done: PageDone<HostId>) {
+        let now = self.ctx.runtime.now();
+        let host = self.hosts.get_mut(done.host);
+        self.politeness.finish(&mut host.pace, now);
+        let max_depth = self.ctx.config.max_depth;
+        for found in done.links {
+            let (url, depth, redirects) = match found {
+                Found::Redirect(url) => (url, done.depth, done.redirects + 1),
+                Found::Link(url) => (url, done.depth + 1, 0),
+            };
+            if max_depth.is_some_and(|m| depth > m) || !self.ctx.scope.allows(&url) {
+                continue;
+            }
+            if self.frontier.mark_seen(&url) {
+                let host = self.hosts.intern(&url);
+                self.enqueue(Entry {
+                    url,
+                    depth,
+                    parent: Some(done.parent.clone()),
+                    redirects,
+                    host,
+                });
+            }
+        }
+    }
+
+    fn spawn_page(&mut self, entry: Entry, permit: SemaphoreGuardArc) {
+        let host = self.hosts.get_mut(entry.host);
+        let load = self.limits.start_page(entry.host, host);
+        self.politeness
+            .start(&mut host.pace, self.ctx.runtime.now());
+        self.in_flight += 1;
+        self.started += 1;
+        let slot = Slot::new(permit, self.ctx.stats.clone());
+        task::spawn_page(
+            &self.ctx,
+            entry,
+            load,
+            slot,
+            self.reports.clone(),
+            self.records.clone(),
+        );
+    }
+
+    /// Fetch a host's robots.txt in a task of its own, holding `permit`.
+    /// A panic in it (in an adapter's `Fetch`) counts as no rules, so the
+    /// host's pages are not left waiting forever.
+    fn spawn_robots(&mut self, host: HostId, url: Url, permit: SemaphoreGuardArc) {
+        self.in_flight += 1;
+        let ctx = self.ctx.clone();
+        let reports = self.reports.clone();
+        self.ctx.runtime.spawn(Box::pin(async move {
+            let fetch = RobotsFetch {
+                fetch: &ctx.fetch,
+                runtime: &ctx.runtime,
+                gate: &ctx.gate,
+                user_agent: &ctx.config.user_agent,
+                timeout: ctx.config.timeout,
+            };
+            let work = std::pin::pin!(fetch.rules(&url));
+            let work = std::panic::AssertUnwindSafe(async {
+                match select(work, std::pin::pin!(ctx.cancel.wait())).await {
+                    Either::Left((rules, _)) => rules,
+                    Either::Right(_) => Robots::allow_all(),
+                }
+            })
+            .catch_unwind();
+            let rules = work.await.unwrap_or_else(|_| Robots::allow_all());
+            drop(permit);
+            let _ = reports.unbounded_send(Report::Robots { host, rules });
+        }));
+    }
+}

@@ -1,0 +1,540 @@
+//! One page's task: fetch, read the body under the byte gate, parse, record.
+//!
+//! Everything here runs inside the page's task, after the coordinator took
+//! its count permit and picked its URL. The task owns the permit (a
+//! [`Slot`]) until it hands its record to the writer. It never touches the
+//! frontier or the table of hosts: it reports to the coordinator (samples
+//! for the limits, then the links it found) through the messages of
+//! `messages.rs`.
+//!
+//! The coordinator counts a page as done only when the task's last report
+//! arrives, so a task must report even when it fails in a way nobody
+//! planned for. Two things make sure it does: the page's work runs under
+//! `catch_unwind`, so a panic (a bug in a parser, in an adapter's `Fetch`)
+//! becomes an [`ErrorKind::Internal`] record on every runtime that unwinds;
+//! and the last report is sent by a [`Drop`] guard ([`Completion`]), so even
+//! a task dropped half-way (an executor shutting down, a runtime that
+//! cannot catch) still reports, with an error record.
+//!
+//! The parse tree is built synchronously (it is `!Send`) and dropped
+//! before the next `.await`. The record's fields are written by
+//! `normalize.rs`; this file says what happened.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::channel::mpsc::UnboundedSender;
+use futures::future::{select, Either};
+use futures::FutureExt;
+use url::Url;
+
+use super::limits::{Fetching, HostLoad, Probe};
+use super::messages::{Found, PageDone, Report as Message};
+use super::writer::{Pending, Slot};
+use crate::body::{read_body, ReadError};
+use crate::canon;
+use crate::config::Config;
+use crate::frontier::{Entry, HostId};
+use crate::gate::{ByteGate, GateError, Reservation, PAGE_OVERHEAD};
+use crate::normalize;
+use crate::parse::{is_html, Extractor};
+use crate::record::{ErrorKind, Record};
+use crate::retry::{parse_retry_after, Failure, RetryPolicy};
+use crate::robots::Robots;
+use crate::runtime::{Fetch, FetchError, FetchRequest, Runtime};
+use crate::scope::Scope;
+use crate::stats::Stats;
+use crate::stop::Signal;
+
+/// How many times a page may be preempted by the gate before it is given up.
+const MAX_PREEMPTIONS: u32 = 64;
+
+/// A report to the coordinator, with the crate's host ids and rules.
+pub(crate) type Report = Message<HostId, Robots>;
+
+/// What page tasks share.
+pub(crate) struct Ctx<F, R> {
+    pub config: Config,
+    pub fetch: F,
+    pub runtime: R,
+    pub gate: ByteGate,
+    pub stats: Arc<Stats>,
+    pub extractor: Extractor,
+    pub scope: Scope,
+    pub retry: RetryPolicy,
+    /// Fired when the grace period after a stop is over.
+    pub cancel: Signal,
+    /// Latency samples for the adaptive limits (`None` with a fixed limit).
+    pub samples: Option<UnboundedSender<Report>>,
+}
+
+/// What a page's work hands back.
+pub(crate) struct PageResult {
+    pub record: Record,
+    /// URLs to enqueue.
+    pub links: Vec<Found>,
+    /// Bytes still held (the record's), released once the record is stored.
+    pub hold: Option<Reservation>,
+}
+
+impl PageResult {
+    /// A record with no links to follow (an error, a non-HTML body, ...).
+    fn record_only(record: Record) -> Self {
+        PageResult {
+            record,
+            links: Vec::new(),
+            hold: None,
+        }
+    }
+}
+
+/// Spawn the task of `entry`, which holds `slot` until its record is written.
+pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
+    ctx: &Arc<Ctx<F, R>>,
+    entry: Entry,
+    load: HostLoad,
+    slot: Slot,
+    reports: UnboundedSender<Report>,
+    records: UnboundedSender<Pending>,
+) {
+    let task_ctx = ctx.clone();
+    let mut done = Completion {
+        reports,
+        records,
+        entry,
+        slot: Some(slot),
+    };
+    ctx.runtime.spawn(Box::pin(async move {
+        let ctx = task_ctx;
+        let work = AssertUnwindSafe(run(&ctx, &done.entry, &load)).catch_unwind();
+        let result = match work.await {
+            Ok(result) => result,
+            Err(panic) => {
+                let message = format!("the page's task panicked: {}", panic_message(&*panic));
+                tracing::error!(url = %done.entry.url, "{message}");
+                PageResult::record_only(normalize::failed(
+                    &done.entry,
+                    ErrorKind::Internal,
+                    message,
+                ))
+            }
+        };
+        done.finish(result);
+    }));
+}
+
+/// The page's work, cut short when the grace period after a stop is over.
+async fn run<F: Fetch, R: Runtime>(ctx: &Ctx<F, R>, entry: &Entry, load: &HostLoad) -> PageResult {
+    let work = std::pin::pin!(process(ctx, entry, load));
+    match select(work, std::pin::pin!(ctx.cancel.wait())).await {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => PageResult::record_only(normalize::failed(
+            entry,
+            ErrorKind::Interrupted,
+            "the crawl was stopped while this page was in flight".into(),
+        )),
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(s), _) => s,
+        (_, Some(s)) => s,
+        _ => "(no message)",
+    }
+}
+
+/// Sends a page's last report and its record, once, even if the task is
+/// dropped before it has a result.
+struct Completion {
+    reports: UnboundedSender<Report>,
+    records: UnboundedSender<Pending>,
+    entry: Entry,
+    /// `None` once sent.
+    slot: Option<Slot>,
+}
+
+impl Completion {
+    fn finish(&mut self, result: PageResult) {
+        let Some(slot) = self.slot.take() else {
+            return;
+        };
+        let PageResult {
+            record,
+            links,
+            hold,
+        } = result;
+        let parent: Arc<str> = Arc::from(record.url.as_str());
+        let _ = self.reports.unbounded_send(Message::Page(PageDone {
+            host: self.entry.host,
+            depth: self.entry.depth,
+            redirects: self.entry.redirects,
+            parent,
+            links,
+        }));
+        let _ = self.records.unbounded_send(Pending {
+            record,
+            _hold: hold,
+            _slot: slot,
+        });
+    }
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        if self.slot.is_some() {
+            let record = normalize::failed(
+                &self.entry,
+                ErrorKind::Internal,
+                "the page's task ended without a result".into(),
+            );
+            self.finish(PageResult::record_only(record));
+        }
+    }
+}
+
+enum Attempt {
+    Done(Box<PageResult>),
+    Retry(Failure, Option<Duration>),
+    /// The gate took the page's bytes back; it is known to need this many.
+    Preempted(u64),
+}
+
+/// Fetch, parse and record one page, with retries.
+async fn process<F: Fetch, R: Runtime>(
+    ctx: &Ctx<F, R>,
+    entry: &Entry,
+    load: &HostLoad,
+) -> PageResult {
+    let fetched_at = ctx.runtime.unix_millis();
+    let t0 = ctx.runtime.now();
+    let mut retries = 0;
+    let mut preempted = 0;
+    // Admit the page with its overhead and a quarter of the crawl's typical
+    // body. A page admitted small and grown later holds an open response
+    // meanwhile, whose bytes pile up in the HTTP client's buffers (outside
+    // the gate) while it waits for room: fewer such pages, less memory the
+    // gate cannot see. Admitting the whole typical body would keep them
+    // fewest but idle its bytes through the server's latency: on 1 MiB
+    // pages under 64 MiB (200 ms late), admitting the whole body cut peak
+    // RSS from 72-78 to 64-71 MiB but the crawl took 25% longer; a quarter
+    // keeps the speed and most of the saving (71-76 MiB). Bytes admitted
+    // beyond the body are given back when the page is done.
+    // (At most a sixteenth of the budget: one huge page must not cut the
+    // crawl's concurrency for long.)
+    let typical = ctx
+        .stats
+        .typical_body()
+        .min(ctx.config.max_body)
+        .min(ctx.gate.budget() / 16);
+    let mut need = PAGE_OVERHEAD + typical / 4;
+    let mut result = loop {
+        match attempt(ctx, entry, load, retries < ctx.config.retries, need).await {
+            Attempt::Done(r) => break *r,
+            Attempt::Retry(failure, retry_after) => {
+                match ctx
+                    .retry
+                    .backoff(retries, &failure, retry_after, entry.url.as_str())
+                {
+                    Some(wait) => {
+                        tracing::debug!(url = %entry.url, ?failure, ?wait, "retrying");
+                        ctx.runtime.sleep(wait).await;
+                        retries += 1;
+                    }
+                    None => {
+                        let (kind, message) = match failure {
+                            Failure::Fetch(e) => (fetch_error_kind(&e), e.to_string()),
+                            Failure::Status(s) => (ErrorKind::Http, format!("HTTP {s}")),
+                        };
+                        break PageResult::record_only(normalize::failed(entry, kind, message));
+                    }
+                }
+            }
+            Attempt::Preempted(known) => {
+                tracing::debug!(url = %entry.url, known, "preempted by the byte gate");
+                need = need.max(known);
+                preempted += 1;
+                if preempted > MAX_PREEMPTIONS {
+                    break PageResult::record_only(normalize::failed(
+                        entry,
+                        ErrorKind::OverBudget,
+                        "preempted too often by the memory budget".into(),
+                    ));
+                }
+            }
+        }
+    };
+    let elapsed_ms = ctx.runtime.now().saturating_sub(t0).as_millis() as u64;
+    normalize::set_timing(&mut result.record, fetched_at, retries, elapsed_ms);
+    result
+}
+
+fn fetch_error_kind(e: &FetchError) -> ErrorKind {
+    match e {
+        FetchError::Connect(_) => ErrorKind::Connect,
+        FetchError::Timeout => ErrorKind::Timeout,
+        FetchError::Protocol(_) => ErrorKind::Protocol,
+        FetchError::Refused(_) => ErrorKind::Refused,
+    }
+}
+
+/// One request, raced against the deadline.
+async fn attempt<F: Fetch, R: Runtime>(
+    ctx: &Ctx<F, R>,
+    entry: &Entry,
+    load: &HostLoad,
+    can_retry: bool,
+    need: u64,
+) -> Attempt {
+    let failed = |kind, message| {
+        Attempt::Done(Box::new(PageResult::record_only(normalize::failed(
+            entry, kind, message,
+        ))))
+    };
+    let mut hold = match ctx.gate.admit(need.min(ctx.gate.budget())).await {
+        Ok(h) => h,
+        Err(e) => return failed(ErrorKind::OverBudget, e.to_string()),
+    };
+    let fetching = Fetching::start(&ctx.stats, load);
+    let probe = Probe::new(ctx.runtime.now(), &fetching, load, ctx.samples.as_ref());
+    let outcome = {
+        let work = std::pin::pin!(exchange(ctx, entry, &mut hold, can_retry, &probe));
+        let deadline = ctx.runtime.sleep(ctx.config.timeout);
+        match select(work, deadline).await {
+            Either::Left((outcome, _)) => Some(outcome),
+            Either::Right(_) => None,
+        }
+    };
+    drop(fetching);
+    if outcome.is_none() {
+        probe.report(ctx.runtime.now(), true);
+    }
+    match outcome {
+        None => Attempt::Retry(Failure::Fetch(FetchError::Timeout), None),
+        Some(Exchange::Failed(failure, retry_after)) => Attempt::Retry(failure, retry_after),
+        Some(Exchange::Gate(GateError::Preempted)) => Attempt::Preempted(hold.wanted()),
+        Some(Exchange::Gate(GateError::OverBudget)) => failed(
+            ErrorKind::OverBudget,
+            "the page does not fit in the memory budget".into(),
+        ),
+        Some(Exchange::Done(mut result)) => {
+            let keep = result.record.heap_size() as u64;
+            hold.shrink_to(keep);
+            result.hold = Some(hold);
+            Attempt::Done(result)
+        }
+    }
+}
+
+enum Exchange {
+    Done(Box<PageResult>),
+    Failed(Failure, Option<Duration>),
+    Gate(GateError),
+}
+
+impl Exchange {
+    fn record(record: Record) -> Self {
+        Exchange::Done(Box::new(PageResult::record_only(record)))
+    }
+}
+
+async fn exchange<F: Fetch, R: Runtime>(
+    ctx: &Ctx<F, R>,
+    entry: &Entry,
+    hold: &mut Reservation,
+    can_retry: bool,
+    probe: &Probe<'_>,
+) -> Exchange {
+    let request = FetchRequest {
+        url: entry.url.clone(),
+        user_agent: ctx.config.user_agent.clone(),
+        timeout: ctx.config.timeout,
+    };
+    let mut response = match ctx.fetch.fetch(request).await {
+        Ok(r) => r,
+        Err(e) => {
+            probe.report(ctx.runtime.now(), e.is_transient());
+            return Exchange::Failed(Failure::Fetch(e), None);
+        }
+    };
+    let status = response.status;
+    probe.report(ctx.runtime.now(), status == 429 || status == 503);
+    if can_retry && Failure::Status(status).is_transient() {
+        let retry_after = response
+            .retry_after
+            .as_deref()
+            .and_then(|v| parse_retry_after(v, ctx.runtime.unix_millis()));
+        return Exchange::Failed(Failure::Status(status), retry_after);
+    }
+    let mut record = normalize::base_record(entry);
+    normalize::set_response(
+        &mut record,
+        status,
+        &response.url,
+        response.content_type.clone(),
+    );
+
+    if (300..400).contains(&status) && status != 304 {
+        let location = response.location.as_deref();
+        return Exchange::Done(Box::new(redirect(
+            ctx,
+            entry,
+            record,
+            &response.url,
+            location,
+        )));
+    }
+
+    let body = match read_body(
+        &mut *response.body,
+        hold,
+        ctx.config.max_body,
+        response.content_length,
+        Some(&ctx.stats),
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(ReadError::Gate(e)) => return Exchange::Gate(e),
+        Err(ReadError::Fetch(e)) => return Exchange::Failed(Failure::Fetch(e), None),
+    };
+    drop(response);
+    normalize::set_body(&mut record, &body.bytes, !body.truncated);
+    if body.truncated {
+        normalize::set_error(
+            &mut record,
+            ErrorKind::BodyTooLarge,
+            format!(
+                "body larger than the maximum body size ({} bytes)",
+                ctx.config.max_body
+            ),
+        );
+        return Exchange::record(record);
+    }
+    ctx.stats.note_body(body.bytes.len() as u64);
+    if status >= 400 {
+        normalize::set_error(&mut record, ErrorKind::Http, format!("HTTP {status}"));
+        return Exchange::record(record);
+    }
+    let prefix = &body.bytes[..body.bytes.len().min(512)];
+    if !is_html(record.content_type.as_deref(), prefix) {
+        return Exchange::record(record);
+    }
+    // The parse tree costs a multiple of the body: reserve it first (part
+    // of it may be reserved already, after a preemption).
+    let parse_cost = ctx.extractor.parse_cost(body.bytes.len() as u64);
+    let parse_need = PAGE_OVERHEAD + body.bytes.capacity() as u64 + parse_cost;
+    if let Err(e) = hold.grow(parse_need.saturating_sub(hold.bytes())).await {
+        if e == GateError::Preempted {
+            return Exchange::Gate(e);
+        }
+        normalize::set_error(
+            &mut record,
+            ErrorKind::OverBudget,
+            format!(
+                "a {}-byte page needs about {} bytes to parse, more than the memory budget",
+                body.bytes.len(),
+                body.bytes.len() as u64 + parse_cost
+            ),
+        );
+        return Exchange::record(record);
+    }
+    let base = record
+        .final_url
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+        .unwrap_or_else(|| entry.url.clone());
+    // Synchronous: the DOM is built and dropped inside this call.
+    let page = ctx
+        .extractor
+        .parse(&body.bytes, record.content_type.as_deref(), &base);
+    drop(body);
+    let links = normalize::apply_page(&mut record, page, ctx.config.links);
+    Exchange::Done(Box::new(PageResult {
+        record,
+        links: links.into_iter().map(Found::Link).collect(),
+        hold: None,
+    }))
+}
+
+fn redirect<F: Fetch, R: Runtime>(
+    ctx: &Ctx<F, R>,
+    entry: &Entry,
+    mut record: Record,
+    from: &Url,
+    location: Option<&str>,
+) -> PageResult {
+    let target = location.and_then(|l| canon::resolve(from, l));
+    let mut links = Vec::new();
+    match target {
+        None => normalize::set_error(
+            &mut record,
+            ErrorKind::BadRedirect,
+            format!("redirect without a usable Location ({location:?})"),
+        ),
+        Some(target) => {
+            normalize::set_redirect_target(&mut record, &target);
+            if entry.redirects >= ctx.config.max_redirects {
+                normalize::set_error(
+                    &mut record,
+                    ErrorKind::TooManyRedirects,
+                    format!("more than {} redirects in a row", ctx.config.max_redirects),
+                );
+            } else if !ctx.scope.allows(&target) {
+                normalize::set_error(
+                    &mut record,
+                    ErrorKind::RedirectOutOfScope,
+                    format!("redirect to {target}, outside the crawl's scope"),
+                );
+            } else {
+                links.push(Found::Redirect(target));
+            }
+        }
+    }
+    PageResult {
+        record,
+        links,
+        hold: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_lock::Semaphore;
+    use futures::channel::mpsc;
+
+    /// A task dropped before its work ended (an executor shutting down, a
+    /// panic that was not caught) still reports, with an error record, and
+    /// gives its permit back once the record is dropped.
+    #[test]
+    fn a_task_dropped_half_way_still_reports() {
+        let stats = Arc::new(Stats::new(ByteGate::new(1 << 20)));
+        let permits = Arc::new(Semaphore::new(1));
+        let slot = Slot::new(permits.try_acquire_arc().unwrap(), stats.clone());
+        let (reports, mut reported) = mpsc::unbounded();
+        let (records, mut recorded) = mpsc::unbounded();
+        let entry = Entry::seed("http://a.test/x".parse().unwrap(), HostId::new(7));
+        drop(Completion {
+            reports,
+            records,
+            entry,
+            slot: Some(slot),
+        });
+        match reported.try_recv() {
+            Ok(Message::Page(done)) => {
+                assert_eq!(done.host, HostId::new(7));
+                assert!(done.links.is_empty());
+            }
+            _ => panic!("no page report"),
+        }
+        let pending = recorded.try_recv().expect("a record");
+        let error = pending.record.error.clone().expect("an error record");
+        assert_eq!(error.kind, ErrorKind::Internal);
+        assert!(permits.try_acquire_arc().is_none(), "held until written");
+        drop(pending);
+        assert!(permits.try_acquire_arc().is_some());
+    }
+}
