@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use url::Url;
 
-use crate::limiter::Limiter;
+use crate::adaptive::Limiter;
 use crate::politeness::Pace;
 use crate::robots::Robots;
 

@@ -44,10 +44,6 @@ pub mod size;
 pub mod stats;
 mod stop;
 
-/// The adaptive limiter under its former name, so that `limiter::X` paths
-/// keep working while the rest of the crate moves to [`adaptive`].
-pub use adaptive as limiter;
-
 pub use body::classify_body_error;
 pub use config::{Concurrency, Config, ConfigError};
 pub use crawl::Crawler;

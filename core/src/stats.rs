@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 use crate::gate::ByteGate;
-use crate::limiter::Trajectory;
+use crate::adaptive::Trajectory;
 use crate::record::Record;
 
 /// Live counters of one crawl.

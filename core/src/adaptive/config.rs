@@ -46,7 +46,7 @@ const MIN_DROP_BACKOFF: f64 = 0.1;
 /// `..=` is accepted too.
 ///
 /// ```
-/// use semcrawl_core::limiter::LimiterConfig;
+/// use semcrawl_core::adaptive::LimiterConfig;
 /// let c: LimiterConfig = "auto:4..512".parse().unwrap();
 /// assert_eq!((c.min, c.max, c.initial), (4, 512, 16));
 /// let c: LimiterConfig = "auto:32..64".parse().unwrap();

@@ -24,7 +24,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use semcrawl_core::limiter::{Limiter, LimiterConfig, Outcome, Sample};
+//! use semcrawl_core::adaptive::{Limiter, LimiterConfig, Outcome, Sample};
 //!
 //! let config: LimiterConfig = "auto:4..64".parse().unwrap();
 //! let mut limiter = Limiter::new(config);
@@ -248,7 +248,7 @@ impl Reason {
     /// `latency_rise`, `drop`, `throughput_rising`, `probe`, `probe_end`.
     ///
     /// ```
-    /// use semcrawl_core::limiter::Reason;
+    /// use semcrawl_core::adaptive::Reason;
     /// assert_eq!(Reason::LatencyRise.as_str(), "latency_rise");
     /// assert_eq!(Reason::LatencyRise.to_string(), "latency rise");
     /// ```
@@ -285,7 +285,7 @@ impl fmt::Display for Reason {
 ///
 /// ```
 /// use std::time::Duration;
-/// use semcrawl_core::limiter::{Change, Reason};
+/// use semcrawl_core::adaptive::{Change, Reason};
 /// let c = Change {
 ///     from: 16,
 ///     to: 64,

@@ -1,6 +1,6 @@
 //! The glue between the crawl and its adaptive limits.
 //!
-//! The limiter itself ([`crate::limiter`]) is a pure state machine: samples
+//! The limiter itself ([`crate::adaptive`]) is a pure state machine: samples
 //! in, a limit out. This file is everything around it that the crawl needs,
 //! so that the coordinator only says "here is a sample"
 //! ([`Limits::on_sample`]) and asks "what is this host's limit" (the
@@ -62,7 +62,7 @@ use futures::channel::mpsc::UnboundedSender;
 use super::messages::{LoadSample, Report};
 use crate::config::Concurrency;
 use crate::hosts::{Host, HostId, HostLimit, Hosts};
-use crate::limiter::{Change, Limiter, LimiterConfig, Outcome, Reason, Sample};
+use crate::adaptive::{Change, Limiter, LimiterConfig, Outcome, Reason, Sample};
 use crate::robots::Robots;
 use crate::stats::Stats;
 
