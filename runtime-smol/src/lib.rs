@@ -58,4 +58,7 @@ pub mod store;
 
 pub use fetch::{classify_body_error, FetchOptions, HttpFetcher};
 pub use runtime::SmolRuntime;
-pub use store::{open_store, DynStore, HttpSinkOptions, HttpSinkStore, JsonlStore, SqliteStore};
+pub use store::{
+    open_store, open_target, CsvStore, DynStore, Format, HttpSinkOptions, HttpSinkStore,
+    JsonlStore, SqliteStore, TeeStore,
+};

@@ -1,27 +1,38 @@
-//! Where records go: JSON Lines, SQLite, or an HTTP endpoint.
+//! Where records go: JSON Lines, CSV, SQLite, or an HTTP endpoint.
 //!
-//! The CLI takes one `--output TARGET` string; [`open_store`] turns it into
-//! a store so every front end reads the target the same way:
+//! The CLI takes one `--out TARGET` string; [`open_target`] (and
+//! [`open_store`], its short form) turns it into a store so every front end
+//! reads the target the same way:
 //!
 //! | target                              | store                          |
 //! |-------------------------------------|--------------------------------|
 //! | `-`                                 | [`JsonlStore::stdout`]         |
 //! | `http://…`, `https://…`             | [`HttpSinkStore`]              |
 //! | ends in `.sqlite`, `.sqlite3`, `.db` | [`SqliteStore`]               |
-//! | anything else                       | [`JsonlStore::create`] (a file) |
+//! | ends in `.csv`                      | [`CsvStore`]                   |
+//! | ends in `.jsonl`, `.ndjson`, or has no extension | [`JsonlStore::create`] (a file) |
+//! | any other extension                 | refused, unless a [`Format`] is given |
+//!
+//! [`TeeStore`] writes every record to several of them.
 //!
 //! [`open_store`] returns a [`DynStore`]: a boxed store that is itself a
 //! [`Store`], so the core's generic `Crawler::run<S: Store>` accepts it.
 //! (The core could equally provide `impl Store for Box<dyn Store>`; the
 //! orphan rule keeps an adapter from writing that impl.)
 
+mod csv;
+mod format;
 mod http;
 mod jsonl;
 mod sqlite;
+mod tee;
 
+pub use self::csv::{CsvStore, COLUMNS as CSV_COLUMNS};
+pub use format::{open_target, Format};
 pub use http::{HttpSinkOptions, HttpSinkStore};
 pub use jsonl::JsonlStore;
 pub use sqlite::{SqliteStore, SCHEMA};
+pub use tee::TeeStore;
 
 use semcrawl_core::{BoxFuture, Record, Store, StoreError};
 
@@ -53,18 +64,5 @@ impl Store for DynStore {
 /// # for ext in ["", "-wal", "-shm"] { let _ = std::fs::remove_file(format!("{}{ext}", path.display())); }
 /// ```
 pub fn open_store(target: &str) -> Result<DynStore, StoreError> {
-    let lower = target.to_ascii_lowercase();
-    let store: Box<dyn Store> = if target == "-" {
-        Box::new(JsonlStore::stdout())
-    } else if lower.starts_with("http://") || lower.starts_with("https://") {
-        Box::new(HttpSinkStore::new(target, HttpSinkOptions::default())?)
-    } else if [".sqlite", ".sqlite3", ".db"]
-        .iter()
-        .any(|ext| lower.ends_with(ext))
-    {
-        Box::new(SqliteStore::open(target)?)
-    } else {
-        Box::new(JsonlStore::create(target)?)
-    };
-    Ok(DynStore(store))
+    Ok(DynStore(open_target(target, None, &[])?))
 }
