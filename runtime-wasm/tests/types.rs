@@ -21,7 +21,10 @@ fn declared(name: &str) -> BTreeSet<String> {
     body.lines()
         .map(str::trim)
         .filter(|l| !l.starts_with("/**") && !l.starts_with('*') && !l.is_empty())
-        .filter_map(|l| l.split_once(':').map(|(k, _)| k.trim_end_matches('?').to_owned()))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, _)| k.trim_end_matches('?').to_owned())
+        })
         .collect()
 }
 
