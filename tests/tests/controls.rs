@@ -178,7 +178,7 @@ fn unknown_extensions_are_refused_unless_format_says_what_to_write() {
     assert_eq!(server.total_requests(), 0);
 
     run(
-        &["crawl", "-q", "--format", "jsonl", "-o", &parquet, &url],
+        ["crawl", "-q", "--format", "jsonl", "-o", &parquet, &url],
         T,
     )
     .assert_code(0);
@@ -187,7 +187,7 @@ fn unknown_extensions_are_refused_unless_format_says_what_to_write() {
 
     // `--format csv` to stdout.
     let done = run(
-        &["crawl", "-q", "--format", "csv", "--max-depth", "0", &url],
+        ["crawl", "-q", "--format", "csv", "--max-depth", "0", &url],
         T,
     );
     done.assert_code(0);
@@ -200,7 +200,7 @@ fn unknown_extensions_are_refused_unless_format_says_what_to_write() {
 fn dev_null_is_an_output() {
     let server = small_site();
     let url = server.base_url().to_string();
-    let done = run(&["crawl", "-q", "-o", "/dev/null", &url], T);
+    let done = run(["crawl", "-q", "-o", "/dev/null", &url], T);
     done.assert_code(0);
     assert_eq!(done.stderr, "");
 }
