@@ -291,7 +291,8 @@ pub struct CrawlOptions {
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration_arg, help_heading = "Output")]
     pub grace: Duration,
 
-    /// Print nothing but errors on stderr (no progress, no summary, no warnings).
+    /// Print nothing but errors on stderr (no progress, no summary, no warnings;
+    /// an explicit --log-level still applies).
     #[arg(long, short = 'q', help_heading = "Output")]
     pub quiet: bool,
 
@@ -306,14 +307,14 @@ pub struct CrawlOptions {
     /// Log level (error, warn, info, debug, trace), or TARGET=LEVEL directives
     /// separated by commas; RUST_LOG overrides it. The HTTP client's own
     /// messages (target isahc) show from error up unless named (isahc=debug).
+    /// [default: warn; error with -q]
     #[arg(
         long,
-        default_value = "warn",
         value_name = "LEVEL",
         value_parser = crate::logging::parse_log_level,
         help_heading = "Output"
     )]
-    pub log_level: String,
+    pub log_level: Option<String>,
 
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N", help_heading = "Limits")]

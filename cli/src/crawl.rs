@@ -41,7 +41,7 @@ pub fn crawl_command(args: CrawlArgs) -> Result<ExitCode, Failure> {
 
 /// Run a validated crawl into `output`; returns the exit code.
 pub fn run(config: Config, output: Output, options: &CrawlOptions) -> Result<ExitCode, Failure> {
-    logging::init(&options.log_level, options.quiet)?;
+    logging::init(options.log_level.as_deref(), options.quiet)?;
     let runtime = match options.threads {
         Some(n) => SmolRuntime::with_threads(n),
         None => SmolRuntime::new(),

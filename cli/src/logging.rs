@@ -6,7 +6,8 @@
 //! its record (`error.kind`), so at the default level they are noise that
 //! buries semcrawl's own messages; the client's targets (`isahc::*`) are
 //! shown from `error` up unless the user's directives name `isahc`.
-//! `-q` lowers everything to errors. Colours only go to a terminal: a log
+//! `-q` lowers the default level to errors (an explicit `--log-level` still
+//! wins). Colours only go to a terminal: a log
 //! file or a CI log with escape codes is unreadable.
 
 use std::io::IsTerminal;
@@ -40,11 +41,11 @@ pub fn parse_log_level(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
-/// The filter directives for `--log-level level` (and `-q`).
-pub fn directives(level: &str, quiet: bool) -> String {
-    if quiet {
-        return "error".into();
-    }
+/// The filter directives for `--log-level` (`None`: not given) and `-q`.
+/// An explicit level wins over `-q`, which only changes the default: a
+/// quiet run can still ask for, say, the limiter's debug lines.
+pub fn directives(level: Option<&str>, quiet: bool) -> String {
+    let level = level.unwrap_or(if quiet { "error" } else { "warn" });
     if level.contains("isahc") {
         level.to_owned()
     } else {
@@ -53,12 +54,16 @@ pub fn directives(level: &str, quiet: bool) -> String {
 }
 
 /// Install the stderr logger. `RUST_LOG`, when set, replaces the directives.
-pub fn init(level: &str, quiet: bool) -> Result<(), Failure> {
+pub fn init(level: Option<&str>, quiet: bool) -> Result<(), Failure> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(v) if !v.is_empty() => EnvFilter::try_new(&v)
             .map_err(|e| Failure::Usage(format!("invalid RUST_LOG '{v}': {e}")))?,
-        _ => EnvFilter::try_new(directives(level, quiet))
-            .map_err(|e| Failure::Usage(format!("invalid --log-level '{level}': {e}")))?,
+        _ => EnvFilter::try_new(directives(level, quiet)).map_err(|e| {
+            Failure::Usage(format!(
+                "invalid --log-level '{}': {e}",
+                level.unwrap_or_default()
+            ))
+        })?,
     };
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
@@ -90,8 +95,12 @@ mod tests {
 
     #[test]
     fn the_http_client_is_capped_unless_named() {
-        assert_eq!(directives("warn", false), "warn,isahc=error");
-        assert_eq!(directives("debug,isahc=debug", false), "debug,isahc=debug");
-        assert_eq!(directives("debug", true), "error");
+        assert_eq!(directives(None, false), "warn,isahc=error");
+        assert_eq!(directives(None, true), "error,isahc=error");
+        assert_eq!(
+            directives(Some("debug,isahc=debug"), false),
+            "debug,isahc=debug"
+        );
+        assert_eq!(directives(Some("debug"), true), "debug,isahc=error");
     }
 }
