@@ -47,6 +47,17 @@ while (i < d.length) {
 fs.writeFileSync(file, Buffer.concat(parts));
 console.error(`[wasm-build] removed the name section (${dropped} bytes)`);
 JS
+# The npm package: wasm-pack writes pkg/package.json from runtime-wasm's
+# Cargo.toml (name, version, description, license, keywords) and the files
+# it built (files, module, types). Check nothing a registry shows is missing.
+node - runtime-wasm/www/pkg/package.json <<'JS'
+const pkg = JSON.parse(require('fs').readFileSync(process.argv[2], 'utf8'));
+const need = ['name', 'version', 'description', 'license', 'files', 'types', 'keywords'];
+const missing = need.filter((k) => pkg[k] === undefined || (Array.isArray(pkg[k]) && pkg[k].length === 0));
+if (missing.length) { console.error(`[wasm-build] package.json lacks: ${missing.join(', ')}`); process.exit(1); }
+if (!pkg.files.includes(pkg.types)) { console.error(`[wasm-build] package.json: types ${pkg.types} not in files`); process.exit(1); }
+console.error(`[wasm-build] package.json: ${pkg.name}@${pkg.version} (${pkg.license}), keywords ${pkg.keywords.join(', ')}`);
+JS
 raw=$(wc -c < "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
 printf '[wasm-build] %s: %d bytes raw (%d KiB), %d bytes gzipped (%d KiB)\n' \

@@ -13,6 +13,7 @@ use semcrawl_core::scope::ScopeMode;
 use semcrawl_core::setting::Setting;
 use semcrawl_core::size::{parse_duration, parse_size};
 use semcrawl_core::{Concurrency, Config, ConfigError};
+use semcrawl_smol::store::Format;
 use url::Url;
 
 const ABOUT: &str = "A web crawler whose memory stays bounded by construction.";
@@ -53,21 +54,40 @@ ADAPTIVE CONCURRENCY:
     limit-bound; --log-level semcrawl_core::limits=debug logs each change
     with its reason.
 
+SEEDS:
+    Seeds come from the command line and from --input-file FILE (one URL a
+    line; blank lines and `#` comments skipped; `-` reads standard input).
+    A seed without a scheme is https: `example.com/blog` is
+    https://example.com/blog. A bad seed is refused before any request,
+    naming FILE:LINE.
+
 OUTPUT:
-    One JSON record per URL fetched, failures included (their `error` field
-    says why). --out - (the default) writes JSON Lines to stdout; a path
-    ending in .sqlite/.db writes a SQLite table `pages`; any other path
-    writes JSON Lines to that file. --post URL sends batches to a service.
+    One record per URL fetched, failures included (their `error` field
+    says why). The format follows --out's extension: .jsonl/.ndjson (or
+    no extension, or `-`, the default: stdout) JSON Lines; .csv CSV;
+    .sqlite/.sqlite3/.db a SQLite table `pages`. Any other extension is
+    refused unless --format jsonl|csv|sqlite says what to write. CSV has
+    one column per record field, in this order: url, final_url, status,
+    depth, parent, title, description, lang, canonical, links_count, links
+    (space-separated), text, content_type, bytes, sha256, fetched_at,
+    elapsed_ms, retries, error_kind, error_message, then fields.NAME for
+    each --select. --post URL sends batches to a service; with --out as
+    well, both get every record. When stdout is closed by its reader
+    (`semcrawl crawl URL | head -1`), the crawl stops quietly and exits 0.
 
 EXIT STATUS:
-    0 the crawl finished; 1 the store failed; 2 bad usage; 130 interrupted
-    (Ctrl-C: pages in flight finish or are recorded, the store is flushed).
+    0 the crawl finished (or stdout was closed by its reader); 1 the store
+    failed; 2 bad usage; 3 not one page could be fetched (every record is
+    an error, or there was nothing to crawl); 130 interrupted (Ctrl-C:
+    pages in flight finish or are recorded, the store is flushed).
 
 EXAMPLES:
     semcrawl crawl https://example.com/ --out pages.jsonl
     semcrawl crawl https://example.com/ --concurrency 64 --memory 64MiB --max-depth 3
     semcrawl crawl https://example.com/ --concurrency auto --memory 400MiB
     semcrawl crawl https://example.com/ --select price='.price' --select img='main img@src'
+    semcrawl crawl -i seeds.txt -o pages.csv --select price='.price'
+    semcrawl crawl example.com | head -5
     semcrawl demo";
 
 /// `semcrawl`: the command line.
@@ -87,6 +107,31 @@ pub enum Command {
     Crawl(CrawlArgs),
     /// Start a generated sample site on 127.0.0.1 and crawl it: no internet needed.
     Demo(DemoArgs),
+    /// Print a shell completion script (bash, zsh, fish) on stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page, semcrawl(1), on stdout (roff).
+    Man,
+}
+
+/// `semcrawl completions`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples: source <(semcrawl completions bash); \
+semcrawl completions fish > ~/.config/fish/completions/semcrawl.fish")]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// Shells `semcrawl completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// Bash.
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// Fish.
+    Fish,
 }
 
 /// `semcrawl demo`.
@@ -113,17 +158,29 @@ pub struct DemoArgs {
 /// `semcrawl crawl`.
 #[derive(Debug, Args)]
 pub struct CrawlArgs {
-    /// Seed URLs (http or https). The crawl starts here, at depth 0.
-    #[arg(required = true, value_name = "URL", value_parser = parse_url)]
+    /// Seed URLs (http or https; a bare host such as `example.com/blog`
+    /// means https). The crawl starts here, at depth 0.
+    #[arg(required_unless_present = "input_file", value_name = "URL", value_parser = crate::seeds::parse_seed)]
     pub urls: Vec<Url>,
 
-    /// Where records go: `-` for stdout (JSON Lines), a `.sqlite`/`.db` path
-    /// for SQLite, any other path for a JSON Lines file.
-    #[arg(long, short = 'o', value_name = "PATH", default_value = "-")]
-    pub out: String,
+    /// Read seed URLs from FILE, one a line (`#` comments and blank lines
+    /// skipped; `-` reads standard input); added to those given as arguments.
+    #[arg(long, short = 'i', value_name = "FILE")]
+    pub input_file: Option<String>,
 
-    /// Also POST batches of records (a JSON array) to this URL; retried, never dropped silently.
-    #[arg(long, value_name = "URL", value_parser = parse_url, conflicts_with = "out")]
+    /// Where records go: `-` for stdout, or a file whose extension picks the
+    /// format: .jsonl/.ndjson (or none) JSON Lines, .csv CSV, .sqlite/.sqlite3/.db
+    /// SQLite; other extensions need --format. [default: -, or none with --post]
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub out: Option<String>,
+
+    /// Write this format (jsonl, csv, sqlite) whatever --out's extension.
+    #[arg(long, value_name = "FORMAT", value_parser = format_parser())]
+    pub format: Option<Format>,
+
+    /// Also POST batches of records (a JSON array) to this URL; retried, never
+    /// dropped silently. With --out, both get every record.
+    #[arg(long, value_name = "URL", value_parser = parse_url)]
     pub post: Option<Url>,
 
     /// The crawl's options.
@@ -153,8 +210,11 @@ pub struct CrawlOptions {
     pub concurrency: Concurrency,
 
     /// Memory budget for pages in flight: bodies, parse trees, records waiting
-    /// for the store. Sizes: 64MiB, 1GiB, 500MB, ... [default: derived from the
-    /// container's memory limit (cgroup v2/v1) or physical memory: see --explain]
+    /// for the store. Sizes: 64MiB, 1GiB, 500MB, ... [default: derived at start:
+    /// the container's memory limit (cgroup v2, else v1), else a quarter of the
+    /// physical memory; minus what the process already uses (VmRSS); times
+    /// one half; at least 16MiB (and at most the limit); 256MiB when none of
+    /// that can be read. --explain prints the figures]
     #[arg(long, short = 'm', value_name = "SIZE", value_parser = parse_size_arg, help_heading = "Limits")]
     pub memory: Option<u64>,
 
@@ -232,7 +292,8 @@ pub struct CrawlOptions {
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration_arg, help_heading = "Output")]
     pub grace: Duration,
 
-    /// Print nothing but errors on stderr (no progress, no summary).
+    /// Print nothing but errors on stderr (no progress, no summary, no warnings;
+    /// an explicit --log-level still applies).
     #[arg(long, short = 'q', help_heading = "Output")]
     pub quiet: bool,
 
@@ -244,14 +305,17 @@ pub struct CrawlOptions {
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     pub summary_json: Option<PathBuf>,
 
-    /// Log level (error, warn, info, debug, trace); RUST_LOG overrides it.
+    /// Log level (error, warn, info, debug, trace), or TARGET=LEVEL directives
+    /// separated by commas; RUST_LOG overrides it. The HTTP client's own
+    /// messages (target isahc) show from error up unless named (isahc=debug).
+    /// [default: warn; error with -q]
     #[arg(
         long,
-        default_value = "warn",
         value_name = "LEVEL",
+        value_parser = crate::logging::parse_log_level,
         help_heading = "Output"
     )]
-    pub log_level: String,
+    pub log_level: Option<String>,
 
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N", help_heading = "Limits")]
@@ -280,6 +344,13 @@ fn parse_url(s: &str) -> Result<Url, String> {
         return Err(format!("invalid URL '{s}': no host"));
     }
     Ok(url)
+}
+
+/// `--format`: the names of [`Format::ALL`], listed for help and completions.
+fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
+    use clap::builder::{PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(Format::ALL.map(Format::name))
+        .map(|s| s.parse::<Format>().expect("a possible value"))
 }
 
 fn parse_concurrency(s: &str) -> Result<Concurrency, String> {

@@ -4,42 +4,44 @@
 
 use std::process::ExitCode;
 
-use semcrawl_core::{Config, Crawler, Store};
-use semcrawl_smol::store::{open_store, HttpSinkOptions, HttpSinkStore};
+use semcrawl_core::{Config, Crawler, Summary};
 use semcrawl_smol::{FetchOptions, HttpFetcher, SmolRuntime};
 
 use crate::args::{CrawlArgs, CrawlOptions};
+use crate::output::{self, Output};
 use crate::progress::Display;
-use crate::{summary, Failure};
+use crate::{logging, seeds, summary, Failure};
+
+/// Exit code of a crawl in which not one page could be fetched.
+pub const NOTHING_FETCHED: u8 = 3;
 
 /// `semcrawl crawl`.
 pub fn crawl_command(args: CrawlArgs) -> Result<ExitCode, Failure> {
+    let mut urls = args.urls.clone();
+    if let Some(path) = &args.input_file {
+        urls.extend(seeds::read_seed_file(path).map_err(Failure::Usage)?);
+    }
     let config = args
         .crawl
-        .to_config(args.urls.clone())
+        .to_config(urls)
         .map_err(|e| Failure::Usage(e.to_string()))?;
     if args.crawl.explain {
         print!("{}", explain(&args.crawl, &config));
         return Ok(ExitCode::SUCCESS);
     }
-    let store: Box<dyn Store> = match &args.post {
-        Some(url) => Box::new(
-            HttpSinkStore::new(url.as_str(), HttpSinkOptions::default())
-                .map_err(|e| Failure::Usage(format!("cannot use --post {url}: {e}")))?,
-        ),
-        None => open_store(&args.out)
-            .map_err(|e| Failure::Usage(format!("cannot open --out '{}': {e}", args.out)))?,
-    };
-    run(config, store, &args.crawl)
+    let fields: Vec<String> = config.fields.iter().map(|f| f.name.clone()).collect();
+    let output = output::open(
+        args.out.as_deref(),
+        args.format,
+        args.post.as_ref(),
+        &fields,
+    )?;
+    run(config, output, &args.crawl)
 }
 
-/// Run a validated crawl into `store`; returns the exit code.
-pub fn run(
-    config: Config,
-    store: Box<dyn Store>,
-    options: &CrawlOptions,
-) -> Result<ExitCode, Failure> {
-    init_logging(&options.log_level)?;
+/// Run a validated crawl into `output`; returns the exit code.
+pub fn run(config: Config, output: Output, options: &CrawlOptions) -> Result<ExitCode, Failure> {
+    logging::init(options.log_level.as_deref(), options.quiet)?;
     let runtime = match options.threads {
         Some(n) => SmolRuntime::with_threads(n),
         None => SmolRuntime::new(),
@@ -51,6 +53,7 @@ pub fn run(
         .map_err(|e| Failure::Usage(crate::args::usage_message(&e)))?;
 
     let stop = crawler.stop_handle();
+    output.stdout.stop_on_close(stop.clone());
     // First Ctrl-C (or SIGTERM): stop taking work, finish what is in flight,
     // flush. Second: leave at once.
     let installed = ctrlc::set_handler(move || {
@@ -68,11 +71,13 @@ pub fn run(
     }
 
     let display = Display::start(crawler.stats(), options.progress, options.quiet);
-    let result = runtime.block_on(crawler.run(store));
+    let result = runtime.block_on(crawler.run(output.store));
     display.finish();
 
     let summary = result.map_err(|e| Failure::Runtime(format!("the store failed: {e}")))?;
-    if !options.quiet {
+    // The reader of stdout has what it wanted: no summary, no complaint.
+    let stdout_closed = output.stdout.closed();
+    if !options.quiet && !stdout_closed {
         eprint!("{}", summary::render(&summary));
     }
     if let Some(path) = &options.summary_json {
@@ -83,11 +88,39 @@ pub fn run(
             ))
         })?;
     }
-    Ok(if summary.interrupted {
+    Ok(exit_code(&summary, stdout_closed))
+}
+
+/// The exit status of a crawl that ran (see EXIT STATUS in `crawl --help`).
+fn exit_code(summary: &Summary, stdout_closed: bool) -> ExitCode {
+    if stdout_closed {
+        ExitCode::SUCCESS
+    } else if summary.interrupted {
         ExitCode::from(130)
+    } else if summary.pages == 0 {
+        eprintln!("semcrawl: error: {}", nothing_fetched(summary));
+        ExitCode::from(NOTHING_FETCHED)
     } else {
         ExitCode::SUCCESS
-    })
+    }
+}
+
+/// Why a crawl with no successful record is a failure, in one line.
+fn nothing_fetched(summary: &Summary) -> String {
+    if summary.errors == 0 {
+        return "nothing was crawled: no seed could be fetched (out of scope, or disallowed by robots.txt)".into();
+    }
+    let kinds: Vec<String> = summary
+        .errors_by_kind
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    format!(
+        "not one page could be fetched: {} error record{} ({})",
+        summary.errors,
+        if summary.errors == 1 { "" } else { "s" },
+        kinds.join(", ")
+    )
 }
 
 /// What `--explain` prints: where the budget comes from and what it allows.
@@ -149,19 +182,4 @@ pub fn explain(options: &CrawlOptions, config: &Config) -> String {
         }
     ));
     out
-}
-
-fn init_logging(level: &str) -> Result<(), Failure> {
-    use tracing_subscriber::EnvFilter;
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(v) if !v.is_empty() => EnvFilter::try_new(&v)
-            .map_err(|e| Failure::Usage(format!("invalid RUST_LOG '{v}': {e}")))?,
-        _ => EnvFilter::try_new(level)
-            .map_err(|e| Failure::Usage(format!("invalid --log-level '{level}': {e}")))?,
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-    Ok(())
 }

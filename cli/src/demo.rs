@@ -10,10 +10,9 @@ use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use semcrawl_cli::site::{ExpectOptions, Site, SiteServer, SiteSpec};
-use semcrawl_smol::store::open_store;
 
 use crate::args::DemoArgs;
-use crate::{crawl, Failure};
+use crate::{crawl, output, Failure};
 
 /// `semcrawl demo`.
 pub fn demo_command(args: DemoArgs) -> Result<ExitCode, Failure> {
@@ -44,8 +43,8 @@ pub fn demo_command(args: DemoArgs) -> Result<ExitCode, Failure> {
         print!("{}", crawl::explain(&args.crawl, &config));
         return Ok(ExitCode::SUCCESS);
     }
-    let store = open_store(&args.out)
-        .map_err(|e| Failure::Usage(format!("cannot open --out '{}': {e}", args.out)))?;
+    let fields: Vec<String> = config.fields.iter().map(|f| f.name.clone()).collect();
+    let store = output::open(Some(&args.out), None, None, &fields)?;
     if !args.crawl.quiet {
         eprintln!(
             "semcrawl demo: crawling the generated site at {base} into {}",

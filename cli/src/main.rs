@@ -9,7 +9,11 @@
 mod args;
 mod crawl;
 mod demo;
+mod logging;
+mod manual;
+mod output;
 mod progress;
+mod seeds;
 mod summary;
 
 /// glibc allocator tuning, measured on the `big` benchmark site.
@@ -60,6 +64,17 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Crawl(args) => crawl::crawl_command(args),
         Command::Demo(args) => demo::demo_command(args),
+        Command::Completions(args) => {
+            let mut text = Vec::new();
+            manual::completions(args.shell, &mut text);
+            print_all(&text, "the completion script")
+        }
+        Command::Man => {
+            let mut text = Vec::new();
+            manual::man(&mut text)
+                .map_err(|e| Failure::Runtime(format!("cannot render the man page: {e}")))
+                .and_then(|()| print_all(&text, "the man page"))
+        }
     };
     match result {
         Ok(code) => code,
@@ -71,6 +86,17 @@ fn main() -> ExitCode {
             eprintln!("semcrawl: error: {msg}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Write `text` to stdout; a reader that stops early (`| head`) is no error.
+fn print_all(text: &[u8], what: &str) -> Result<ExitCode, Failure> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(Failure::Runtime(format!("cannot write {what}: {e}"))),
     }
 }
 

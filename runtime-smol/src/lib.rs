@@ -58,4 +58,7 @@ pub mod store;
 
 pub use fetch::{FetchOptions, HttpFetcher};
 pub use runtime::SmolRuntime;
-pub use store::{open_store, HttpSinkOptions, HttpSinkStore, JsonlStore, SqliteStore};
+pub use store::{
+    open_store, open_target, CsvStore, Format, HttpSinkOptions, HttpSinkStore,
+    JsonlStore, SqliteStore, TeeStore,
+};

@@ -108,22 +108,50 @@ export interface CrawlProgress {
   bytes: number;
   /** Time since the crawl started. */
   elapsedMs: number;
+  /** The concurrency limit now (moves with `concurrency: "auto"`). */
+  limit: number;
 }
 
 /** The end of a crawl, in numbers. */
 export interface CrawlSummary {
+  /** Records stored without error. */
   pages: number;
+  /** Error records stored. */
   errors: number;
+  /** Error records by kind ("connect", "http", ...). */
   errorsByKind: Record<string, number>;
+  /** URLs skipped because robots.txt disallowed them. */
   robotsSkipped: number;
+  /** Decoded body bytes read. */
   bytes: number;
+  /** Wall time of the crawl. */
   elapsedMs: number;
+  /** Most pages in the pipeline at once. */
   maxInFlight: number;
+  /** Most requests receiving a response at once. */
   maxFetching: number;
+  /** High-water mark of the bytes held by pages in flight. */
   peakBytes: number;
+  /** The byte budget. */
   budget: number;
+  /** URLs still queued at the end (non-zero after a stop or maxPages). */
   queued: number;
+  /** Whether the crawl was stopped before it ran out of work. */
   interrupted: boolean;
+  /** With `concurrency: "auto"`: the lowest limit reached, else null. */
+  limitMin: number | null;
+  /** With `concurrency: "auto"`: the highest limit reached, else null. */
+  limitMax: number | null;
+  /** The limit at the end (the fixed one without "auto"). */
+  limitFinal: number;
+  /** With `concurrency: "auto"`: how many times the limit moved, else null. */
+  limitChanges: number | null;
+  /** With `concurrency: "auto"`: hosts whose own limit was lowered at least once, else null. */
+  hostsLimited: number | null;
+  /** Time waiting for a permit while pages waited for memory (memory-bound). */
+  memoryBoundMs: number;
+  /** Time waiting for a permit with memory to spare (bound by the concurrency limit). */
+  limitBoundMs: number;
 }
 
 /**

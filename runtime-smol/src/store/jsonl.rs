@@ -131,7 +131,13 @@ impl Store for JsonlStore {
         Box::pin(self.run("flush", |sink| match sink {
             Sink::File(w) => {
                 w.flush()?;
-                w.get_ref().sync_all()
+                // `/dev/null`, a FIFO or a terminal cannot be fsynced
+                // (EINVAL) and has nothing to make durable.
+                if w.get_ref().metadata()?.is_file() {
+                    w.get_ref().sync_all()
+                } else {
+                    Ok(())
+                }
             }
             Sink::Stdout(w) => w.flush(),
         }))

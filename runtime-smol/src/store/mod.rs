@@ -1,26 +1,37 @@
-//! Where records go: JSON Lines, SQLite, or an HTTP endpoint.
+//! Where records go: JSON Lines, CSV, SQLite, or an HTTP endpoint.
 //!
-//! The CLI takes one `--output TARGET` string; [`open_store`] turns it into
-//! a store so every front end reads the target the same way:
+//! The CLI takes one `--out TARGET` string; [`open_target`] (and
+//! [`open_store`], its short form) turns it into a store so every front end
+//! reads the target the same way:
 //!
 //! | target                              | store                          |
 //! |-------------------------------------|--------------------------------|
 //! | `-`                                 | [`JsonlStore::stdout`]         |
 //! | `http://…`, `https://…`             | [`HttpSinkStore`]              |
 //! | ends in `.sqlite`, `.sqlite3`, `.db` | [`SqliteStore`]               |
-//! | anything else                       | [`JsonlStore::create`] (a file) |
+//! | ends in `.csv`                      | [`CsvStore`]                   |
+//! | ends in `.jsonl`, `.ndjson`, or has no extension | [`JsonlStore::create`] (a file) |
+//! | any other extension                 | refused, unless a [`Format`] is given |
+//!
+//! [`TeeStore`] writes every record to several of them.
 //!
 //! [`open_store`] returns a `Box<dyn Store>`: the core implements [`Store`]
 //! for any boxed store, so the generic `Crawler::run<S: Store>` takes it
 //! as it is.
 
+mod csv;
+mod format;
 mod http;
 mod jsonl;
 mod sqlite;
+mod tee;
 
+pub use self::csv::{CsvStore, COLUMNS as CSV_COLUMNS};
+pub use format::{open_target, Format};
 pub use http::{HttpSinkOptions, HttpSinkStore};
 pub use jsonl::JsonlStore;
 pub use sqlite::{SqliteStore, SCHEMA};
+pub use tee::TeeStore;
 
 use semcrawl_core::{Store, StoreError};
 
@@ -33,18 +44,5 @@ use semcrawl_core::{Store, StoreError};
 /// # for ext in ["", "-wal", "-shm"] { let _ = std::fs::remove_file(format!("{}{ext}", path.display())); }
 /// ```
 pub fn open_store(target: &str) -> Result<Box<dyn Store>, StoreError> {
-    let lower = target.to_ascii_lowercase();
-    let store: Box<dyn Store> = if target == "-" {
-        Box::new(JsonlStore::stdout())
-    } else if lower.starts_with("http://") || lower.starts_with("https://") {
-        Box::new(HttpSinkStore::new(target, HttpSinkOptions::default())?)
-    } else if [".sqlite", ".sqlite3", ".db"]
-        .iter()
-        .any(|ext| lower.ends_with(ext))
-    {
-        Box::new(SqliteStore::open(target)?)
-    } else {
-        Box::new(JsonlStore::create(target)?)
-    };
-    Ok(store)
+    open_target(target, None, &[])
 }

@@ -1,0 +1,227 @@
+//! [`CsvStore`]: records as rows of a CSV file, for spreadsheets and
+//! `csvkit`/`xsv`/`duckdb` pipelines.
+//!
+//! A CSV file has one header, written before the first row, so every column
+//! must be known when the store is opened: the columns are the record's
+//! fields in the fixed order of [`COLUMNS`], then one `fields.NAME` column
+//! per `--select` name, which the front end knows from the crawl's
+//! configuration. A record's nested values are flattened so a spreadsheet can
+//! show them: `links` joined with a single space (canonical URLs never hold a
+//! raw space), `error` split into `error_kind` and `error_message`, absent
+//! values as empty cells. Quoting is the `csv` crate's (RFC 4180): a cell with
+//! a comma, a quote or a newline (visible text has many) is quoted, so a
+//! record is always one row to a CSV reader even when it spans lines.
+//!
+//! Like [`JsonlStore`](super::JsonlStore), the writer sits behind a mutex and
+//! its I/O runs on `smol`'s blocking pool; [`Store::flush`] empties the
+//! buffer and `fsync`s a regular file (not `/dev/null` or a pipe, which
+//! cannot be synced and need not be).
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use semcrawl_core::{BoxFuture, Record, Store, StoreError};
+
+/// The columns every CSV output starts with, in order; `fields.NAME`
+/// columns for the user's fields follow.
+pub const COLUMNS: [&str; 20] = [
+    "url",
+    "final_url",
+    "status",
+    "depth",
+    "parent",
+    "title",
+    "description",
+    "lang",
+    "canonical",
+    "links_count",
+    "links",
+    "text",
+    "content_type",
+    "bytes",
+    "sha256",
+    "fetched_at",
+    "elapsed_ms",
+    "retries",
+    "error_kind",
+    "error_message",
+];
+
+/// Writes each record as one CSV row under a fixed header.
+///
+/// ```
+/// use semcrawl_core::{Record, Store};
+/// use semcrawl_smol::store::CsvStore;
+///
+/// let path = std::env::temp_dir().join(format!("semcrawl-doc-{}.csv", std::process::id()));
+/// let mut store = CsvStore::create(&path, &["price".to_string()]).unwrap();
+/// let mut record = Record::new("https://example.com/", 0, None);
+/// record.fields.insert("price".into(), Some("3, or 4".into()));
+/// smol::block_on(async {
+///     store.write(&[record]).await.unwrap();
+///     store.flush().await.unwrap();
+/// });
+/// let text = std::fs::read_to_string(&path).unwrap();
+/// let mut lines = text.lines();
+/// assert!(lines.next().unwrap().ends_with(",error_kind,error_message,fields.price"));
+/// assert!(lines.next().unwrap().ends_with(",\"3, or 4\""));
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct CsvStore {
+    sink: Arc<Mutex<Sink>>,
+    fields: Arc<[String]>,
+    name: Arc<str>,
+}
+
+/// The writer, and whether it can be synced to disk.
+struct Sink {
+    writer: csv::Writer<Box<dyn Write + Send>>,
+    /// The file to `fsync` on flush: only a regular file.
+    file: Option<File>,
+}
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sink")
+            .field("syncs", &self.file.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CsvStore {
+    /// Create (or truncate) the file at `path` and write the header:
+    /// [`COLUMNS`], then `fields.NAME` for each of `fields`.
+    pub fn create(path: impl AsRef<Path>, fields: &[String]) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let err = |e: io::Error| StoreError(format!("cannot open output file '{name}': {e}"));
+        let file = File::create(path).map_err(err)?;
+        let regular = file.metadata().map_err(err)?.is_file();
+        let sync = if regular {
+            Some(file.try_clone().map_err(err)?)
+        } else {
+            None
+        };
+        Self::with_writer(Box::new(file), sync, fields, name)
+    }
+
+    /// Write to standard output (the header first).
+    pub fn stdout(fields: &[String]) -> Result<Self, StoreError> {
+        Self::with_writer(Box::new(io::stdout()), None, fields, "stdout".into())
+    }
+
+    fn with_writer(
+        writer: Box<dyn Write + Send>,
+        file: Option<File>,
+        fields: &[String],
+        name: String,
+    ) -> Result<Self, StoreError> {
+        let mut writer = csv::WriterBuilder::new()
+            .buffer_capacity(64 * 1024)
+            .from_writer(writer);
+        let header = COLUMNS
+            .iter()
+            .map(|c| c.to_string())
+            .chain(fields.iter().map(|f| format!("fields.{f}")));
+        writer
+            .write_record(header)
+            .map_err(|e| StoreError(format!("cannot write to '{name}': {e}")))?;
+        Ok(CsvStore {
+            sink: Arc::new(Mutex::new(Sink { writer, file })),
+            fields: fields.into(),
+            name: name.into(),
+        })
+    }
+
+    /// What this store writes to: the file path, or `stdout`.
+    pub fn target(&self) -> &str {
+        &self.name
+    }
+}
+
+/// The cells of one record, in header order.
+pub fn row(record: &Record, fields: &[String]) -> Vec<String> {
+    let opt = |s: &Option<String>| s.clone().unwrap_or_default();
+    let num = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+    let mut cells = vec![
+        record.url.clone(),
+        opt(&record.final_url),
+        num(record.status.map(u64::from)),
+        record.depth.to_string(),
+        opt(&record.parent),
+        opt(&record.title),
+        opt(&record.description),
+        opt(&record.lang),
+        opt(&record.canonical),
+        record.links_count.to_string(),
+        record
+            .links
+            .as_ref()
+            .map(|l| l.join(" "))
+            .unwrap_or_default(),
+        opt(&record.text),
+        opt(&record.content_type),
+        record.bytes.to_string(),
+        opt(&record.sha256),
+        record.fetched_at.to_string(),
+        record.elapsed_ms.to_string(),
+        record.retries.to_string(),
+        record
+            .error
+            .as_ref()
+            .map(|e| e.kind.as_str().to_owned())
+            .unwrap_or_default(),
+        record
+            .error
+            .as_ref()
+            .map(|e| e.message.clone())
+            .unwrap_or_default(),
+    ];
+    cells.extend(
+        fields
+            .iter()
+            .map(|f| record.fields.get(f).cloned().flatten().unwrap_or_default()),
+    );
+    cells
+}
+
+impl CsvStore {
+    async fn run(
+        &self,
+        what: &'static str,
+        job: impl FnOnce(&mut Sink) -> io::Result<()> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        let sink = Arc::clone(&self.sink);
+        smol::unblock(move || job(&mut sink.lock().unwrap_or_else(|e| e.into_inner())))
+            .await
+            .map_err(|e| StoreError(format!("cannot {what} '{}': {e}", self.name)))
+    }
+}
+
+impl Store for CsvStore {
+    fn write<'a>(&'a mut self, batch: &'a [Record]) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let rows: Vec<Vec<String>> = batch.iter().map(|r| row(r, &self.fields)).collect();
+            self.run("write to", move |sink| {
+                for cells in rows {
+                    sink.writer.write_record(&cells).map_err(io::Error::from)?;
+                }
+                Ok(())
+            })
+            .await
+        })
+    }
+
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.run("flush", |sink| {
+            sink.writer.flush()?;
+            match &sink.file {
+                Some(file) => file.sync_all(),
+                None => Ok(()),
+            }
+        }))
+    }
+}
