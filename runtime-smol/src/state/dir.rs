@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::db;
 use super::error::StateError;
-use super::frontier;
 
 /// The format of a state directory that this version reads and writes. A
 /// directory of another format is refused with [`StateError::Version`].
@@ -254,7 +254,7 @@ impl StateDir {
                 if let Some(what) = old.identity.difference(identity) {
                     return Err(StateError::Mismatch { what });
                 }
-                let (done, pending) = frontier::stored_counts(path)?;
+                let (done, pending) = db::stored_counts(path)?;
                 Resume::Resumed { done, pending }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -1,27 +1,11 @@
 //! [`DiskFrontier`]: the crawl's queue and seen set in SQLite, with a
-//! bounded window of it in memory.
-//!
-//! # Tables (`frontier.sqlite`)
-//!
-//! * `seen(fp)`: the 64-bit fingerprint of every URL ever pushed (see
-//!   [`fingerprint`](super::fingerprint)); kept when the URL is done.
-//! * `queue(id, host, depth, url, parent)`: URLs pushed and not done. `id`
-//!   grows with every push, so `(host, id)` order (an index) is each host's
-//!   FIFO. A row is deleted when marked done; popping writes nothing, so
-//!   after a kill everything not done is queued again.
-//! * `hosts(id, host, pending)`: one row per host ever seen; `pending` counts
-//!   its rows in `queue`. A partial index over `pending > 0` finds the parked
-//!   hosts (those with work but no place among the active ones in memory).
-//! * `parents(id, url)`: a page's links share its URL as their parent, so it
-//!   is stored once and referenced.
-//! * `meta(key, value)`: the `done` and `pending` counters, kept in the same
-//!   transactions as the rows they count, so a resume reads them at once.
+//! bounded window of it in memory. The tables are described in `db.rs`.
 
 use std::collections::HashMap;
-use std::path::Path;
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
+use super::db::{self, bump, host_row, insert_seen, parent_row, DB_FILE};
 use super::dir::StateDir;
 use super::error::{engine, StateError};
 use super::hosts::{Head, Hosts};
@@ -31,31 +15,6 @@ use super::seen::{fingerprint, SeenCache};
 /// [`PushStats::too_long`]). Few servers accept longer ones, and a page of
 /// ten thousand 7 KiB links would otherwise fill the queue with them.
 pub const MAX_URL_LEN: usize = 8 * 1024;
-
-const DB_FILE: &str = "frontier.sqlite";
-/// The database layout version, in SQLite's `user_version`.
-const SCHEMA_VERSION: i64 = 1;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-INSERT OR IGNORE INTO meta (key, value) VALUES ('done', 0), ('pending', 0);
-CREATE TABLE IF NOT EXISTS seen (fp INTEGER PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS hosts (
-    id      INTEGER PRIMARY KEY,
-    host    TEXT    NOT NULL UNIQUE,
-    pending INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS hosts_pending ON hosts(id) WHERE pending > 0;
-CREATE TABLE IF NOT EXISTS parents (id INTEGER PRIMARY KEY, url TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS queue (
-    id     INTEGER PRIMARY KEY,
-    host   INTEGER NOT NULL,
-    depth  INTEGER NOT NULL,
-    url    TEXT    NOT NULL,
-    parent INTEGER
-);
-CREATE INDEX IF NOT EXISTS queue_host ON queue(host, id);
-";
 
 /// Memory SQLite uses besides its page cache (schema, prepared statements,
 /// lookaside buffers), charged as a fixed amount.
@@ -190,75 +149,13 @@ impl std::fmt::Debug for DiskFrontier {
     }
 }
 
-fn open_db(dir: &Path, create: bool) -> Result<Option<Connection>, StateError> {
-    let path = dir.join(DB_FILE);
-    if !create && !path.exists() {
-        return Ok(None);
-    }
-    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    if create {
-        flags |= OpenFlags::SQLITE_OPEN_CREATE;
-    }
-    let conn = Connection::open_with_flags(&path, flags).map_err(engine)?;
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(engine)?;
-    match version {
-        0 => {
-            conn.execute_batch(SCHEMA).map_err(engine)?;
-            conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-                .map_err(engine)?;
-        }
-        SCHEMA_VERSION => {}
-        other => {
-            return Err(StateError::Corrupt {
-                path,
-                reason: format!("database layout {other}, expected {SCHEMA_VERSION}"),
-            })
-        }
-    }
-    Ok(Some(conn))
-}
-
-fn counter(conn: &Connection, key: &str) -> Result<u64, StateError> {
-    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
-        r.get::<_, i64>(0)
-    })
-    .map(|v| v as u64)
-    .map_err(engine)
-}
-
-/// The `done` and `pending` counters of a state directory's frontier, or
-/// zeros if it has none yet.
-pub(crate) fn stored_counts(dir: &Path) -> Result<(u64, u64), StateError> {
-    match open_db(dir, false)? {
-        Some(conn) => Ok((counter(&conn, "done")?, counter(&conn, "pending")?)),
-        None => Ok((0, 0)),
-    }
-}
-
 impl DiskFrontier {
     /// Open the frontier of a state directory, creating it if needed.
     /// Everything pushed and not done before is queued again.
     pub fn open(dir: &StateDir, budget: FrontierBudget) -> Result<DiskFrontier, StateError> {
-        let conn = open_db(dir.path(), true)?.expect("created");
+        let conn = db::open(dir.path(), true)?.expect("created");
         let split = Split::of(budget);
-        // WAL + NORMAL: a commit survives the process dying (see the module
-        // docs for power loss). The log is truncated back after checkpoints
-        // so a large batch does not leave a large file behind.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(engine)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(engine)?;
-        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
-            .map_err(engine)?;
-        // Negative: KiB rather than pages.
-        let cache_kib = (split.sqlite_cache / 1024) as i64;
-        conn.pragma_update(None, "cache_size", -cache_kib)
-            .map_err(engine)?;
-        // Memory-mapped I/O would put the file's pages in our RSS.
-        conn.pragma_update(None, "mmap_size", 0).map_err(engine)?;
-        conn.set_prepared_statement_cache_capacity(16);
+        db::configure(&conn, split.sqlite_cache)?;
 
         let next_id: i64 = conn
             .query_row("SELECT coalesce(max(id), 0) + 1 FROM queue", [], |r| {
@@ -271,8 +168,8 @@ impl DiskFrontier {
             })
             .map_err(engine)?;
         let mut frontier = DiskFrontier {
-            pending: counter(&conn, "pending")?,
-            done: counter(&conn, "done")?,
+            pending: db::counter(&conn, "pending")?,
+            done: db::counter(&conn, "done")?,
             conn,
             _dir: dir.clone(),
             split,
@@ -622,47 +519,4 @@ impl DiskFrontier {
             + self.in_flight.capacity() * 24;
         self.split.sqlite_cache + ENGINE_OVERHEAD + own as u64
     }
-}
-
-fn insert_seen(tx: &Transaction<'_>, fp: i64) -> Result<bool, StateError> {
-    tx.prepare_cached("INSERT OR IGNORE INTO seen (fp) VALUES (?1)")
-        .and_then(|mut s| s.execute([fp]))
-        .map(|changed| changed == 1)
-        .map_err(engine)
-}
-
-/// The id of a host's row and its pending count, adding the row if new.
-fn host_row(tx: &Transaction<'_>, host: &str) -> Result<(i64, u64), StateError> {
-    let found = tx
-        .prepare_cached("SELECT id, pending FROM hosts WHERE host = ?1")
-        .and_then(|mut s| {
-            s.query_row([host], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
-                .optional()
-        })
-        .map_err(engine)?;
-    if let Some(row) = found {
-        return Ok(row);
-    }
-    tx.prepare_cached("INSERT INTO hosts (host) VALUES (?1)")
-        .and_then(|mut s| s.execute([host]))
-        .map_err(engine)?;
-    Ok((tx.last_insert_rowid(), 0))
-}
-
-fn parent_row(tx: &Transaction<'_>, url: &str) -> Result<i64, StateError> {
-    tx.prepare_cached("INSERT OR IGNORE INTO parents (url) VALUES (?1)")
-        .and_then(|mut s| s.execute([url]))
-        .map_err(engine)?;
-    tx.prepare_cached("SELECT id FROM parents WHERE url = ?1")
-        .and_then(|mut s| s.query_row([url], |r| r.get(0)))
-        .map_err(engine)
-}
-
-fn bump(tx: &Transaction<'_>, key: &str, by: i64) -> Result<(), StateError> {
-    if by != 0 {
-        tx.prepare_cached("UPDATE meta SET value = value + ?1 WHERE key = ?2")
-            .and_then(|mut s| s.execute(params![by, key]))
-            .map_err(engine)?;
-    }
-    Ok(())
 }

@@ -59,6 +59,7 @@
 //! small API: nothing SQLite-specific is public, so another embedded store
 //! can replace it without changing callers.
 
+mod db;
 mod dir;
 mod error;
 mod frontier;
