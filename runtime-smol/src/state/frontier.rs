@@ -275,6 +275,10 @@ impl DiskFrontier {
                 host.pending += n;
             }
         }
+        // In order of first appearance (host ids grow), so the ring order
+        // does not depend on a hash map's.
+        let mut names: Vec<(String, i64)> = names.into_iter().collect();
+        names.sort_unstable_by_key(|&(_, id)| id);
         for (name, id) in names {
             let (before, n) = added[&id];
             if n == 0 {
