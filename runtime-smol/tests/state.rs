@@ -430,6 +430,14 @@ fn a_temporary_directory_is_removed_when_its_last_user_is_dropped() {
     assert!(!path.exists());
 }
 
+#[test]
+fn the_frontier_and_the_directory_can_move_to_another_thread() {
+    // The crawl runs SQLite calls on a blocking pool: both must be `Send`.
+    fn send<T: Send>() {}
+    send::<DiskFrontier>();
+    send::<StateDir>();
+}
+
 const CHILD_ENV: &str = "SEMCRAWL_STATE_KILL_CHILD";
 
 /// The child of `kill_9_mid_crawl_loses_nothing_and_repeats_nothing_done`:
