@@ -54,6 +54,7 @@
 
 pub mod fetch;
 pub mod runtime;
+pub mod state;
 pub mod store;
 
 pub use fetch::{FetchOptions, HttpFetcher};

@@ -1,0 +1,526 @@
+//! [`DiskFrontier`]: the crawl's queue and seen set in SQLite, with a
+//! bounded window of it in memory. The tables are described in `db.rs`.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::db::{self, bump, host_row, insert_seen, parent_row, DB_FILE};
+use super::dir::StateDir;
+use super::error::{engine, StateError};
+use super::hosts::{Head, Hosts};
+use super::seen::{fingerprint, SeenCache};
+
+/// URLs longer than this many bytes are not queued (counted in
+/// [`PushStats::too_long`]). Few servers accept longer ones, and a page of
+/// ten thousand 7 KiB links would otherwise fill the queue with them.
+pub const MAX_URL_LEN: usize = 8 * 1024;
+
+/// Memory SQLite uses besides its page cache (schema, prepared statements,
+/// lookaside buffers), charged as a fixed amount.
+const ENGINE_OVERHEAD: u64 = 512 * 1024;
+/// The smallest budget a frontier works with.
+const MIN_BUDGET: u64 = 2 * 1024 * 1024;
+/// Most URLs of one host read ahead into memory.
+const HEAD_ROWS: usize = 8;
+/// Bytes budgeted per active host (its entry, ring slot and name).
+const BYTES_PER_HOST: usize = 512;
+
+/// The frontier's memory budget in bytes: its in-memory part plus SQLite's
+/// page cache stay within it (at least 2 MiB is used).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrontierBudget {
+    /// Bytes.
+    pub bytes: u64,
+}
+
+/// How the budget is split: the page cache keeps the hot parts of the
+/// indexes in memory, the seen cache answers repeated links, heads and hosts
+/// serve the round robin.
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    sqlite_cache: u64,
+    seen: usize,
+    heads: usize,
+    max_hosts: usize,
+}
+
+impl Split {
+    fn of(budget: FrontierBudget) -> Split {
+        let usable = budget.bytes.max(MIN_BUDGET) - ENGINE_OVERHEAD;
+        let part = |percent: u64| usable / 100 * percent;
+        Split {
+            sqlite_cache: part(40),
+            seen: part(25) as usize,
+            heads: part(20) as usize,
+            max_hosts: (part(15) as usize / BYTES_PER_HOST).max(16),
+        }
+    }
+}
+
+/// A URL to push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUrl {
+    /// The URL, canonical (it is deduplicated as text).
+    pub url: String,
+    /// Its origin or host: the queue it joins and the unit of round robin.
+    pub host: String,
+    /// Link distance from a seed.
+    pub depth: u32,
+    /// The page it was found on.
+    pub parent: Option<String>,
+}
+
+/// What [`DiskFrontier::push_batch`] did with a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PushStats {
+    /// URLs queued (new to the crawl).
+    pub queued: u64,
+    /// URLs already seen, in this batch or before.
+    pub duplicates: u64,
+    /// URLs longer than [`MAX_URL_LEN`], dropped.
+    pub too_long: u64,
+}
+
+/// A URL handed out by [`DiskFrontier::pop_batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    /// Its id, for [`DiskFrontier::mark_done`].
+    pub id: u64,
+    /// The URL.
+    pub url: String,
+    /// Its host (as pushed).
+    pub host: String,
+    /// Link distance from a seed.
+    pub depth: u32,
+    /// The page it was found on.
+    pub parent: Option<String>,
+}
+
+/// The crawl frontier on disk: per-host FIFO queues served round robin, a
+/// seen set, and URLs done acknowledged durably. See the
+/// [module docs](super) for what survives a kill.
+///
+/// ```
+/// use semcrawl_smol::state::{DiskFrontier, FrontierBudget, NewUrl, StateDir};
+/// let dir = StateDir::temporary().unwrap();
+/// let mut frontier = DiskFrontier::open(&dir, FrontierBudget { bytes: 4 << 20 }).unwrap();
+/// let url = |u: &str, host: &str| NewUrl { url: u.into(), host: host.into(), depth: 1, parent: None };
+/// let stats = frontier
+///     .push_batch([url("http://a.test/1", "a.test"), url("http://a.test/2", "a.test"),
+///                  url("http://b.test/1", "b.test"), url("http://a.test/1", "a.test")])
+///     .unwrap();
+/// assert_eq!((stats.queued, stats.duplicates), (3, 1));
+/// // Round robin: one URL of each host in turn.
+/// let popped = frontier.pop_batch(10, &mut |_host: &str| true).unwrap();
+/// let urls: Vec<&str> = popped.iter().map(|q| q.url.as_str()).collect();
+/// assert_eq!(urls, ["http://a.test/1", "http://b.test/1", "http://a.test/2"]);
+/// assert_eq!(frontier.in_flight(), 3);
+/// frontier.mark_done(&popped.iter().map(|q| q.id).collect::<Vec<_>>()).unwrap();
+/// assert!(frontier.is_empty());
+/// ```
+pub struct DiskFrontier {
+    conn: Connection,
+    // Keeps the directory (its lock, or a temporary one's files) alive.
+    _dir: StateDir,
+    split: Split,
+    seen: SeenCache,
+    hosts: Hosts,
+    /// Handed out and not done: queue id -> host id.
+    in_flight: HashMap<i64, i64>,
+    next_id: i64,
+    pending: u64,
+    done: u64,
+    /// Hosts with URLs pending, active or parked.
+    hosts_pending: u64,
+    /// Where the search for parked hosts goes on from (host id).
+    park_cursor: i64,
+}
+
+impl std::fmt::Debug for DiskFrontier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiskFrontier")
+            .field("dir", &self._dir.path())
+            .field("pending", &self.pending)
+            .field("in_flight", &self.in_flight.len())
+            .field("done", &self.done)
+            .field("hosts", &self.hosts_pending)
+            .finish()
+    }
+}
+
+impl DiskFrontier {
+    /// Open the frontier of a state directory, creating it if needed.
+    /// Everything pushed and not done before is queued again.
+    pub fn open(dir: &StateDir, budget: FrontierBudget) -> Result<DiskFrontier, StateError> {
+        let conn = db::open(dir.path(), true)?.expect("created");
+        let split = Split::of(budget);
+        db::configure(&conn, split.sqlite_cache)?;
+
+        let next_id: i64 = conn
+            .query_row("SELECT coalesce(max(id), 0) + 1 FROM queue", [], |r| {
+                r.get(0)
+            })
+            .map_err(engine)?;
+        let hosts_pending: i64 = conn
+            .query_row("SELECT count(*) FROM hosts WHERE pending > 0", [], |r| {
+                r.get(0)
+            })
+            .map_err(engine)?;
+        let mut frontier = DiskFrontier {
+            pending: db::counter(&conn, "pending")?,
+            done: db::counter(&conn, "done")?,
+            conn,
+            _dir: dir.clone(),
+            split,
+            seen: SeenCache::with_bytes(split.seen),
+            hosts: Hosts::default(),
+            in_flight: HashMap::new(),
+            next_id,
+            hosts_pending: hosts_pending as u64,
+            park_cursor: 0,
+        };
+        frontier.admit_parked()?;
+        Ok(frontier)
+    }
+
+    /// Queue the URLs not seen before, in one transaction. URLs longer than
+    /// [`MAX_URL_LEN`] are dropped; duplicates (of earlier pushes, done or
+    /// not, or within the batch) are counted and dropped.
+    pub fn push_batch(
+        &mut self,
+        urls: impl IntoIterator<Item = NewUrl>,
+    ) -> Result<PushStats, StateError> {
+        let first_id = self.next_id;
+        let result = self.push_in_transaction(urls);
+        if result.is_err() {
+            // Nothing was committed: the cache may name URLs that were not.
+            self.seen.clear();
+            self.next_id = first_id;
+        }
+        result
+    }
+
+    fn push_in_transaction(
+        &mut self,
+        urls: impl IntoIterator<Item = NewUrl>,
+    ) -> Result<PushStats, StateError> {
+        let mut stats = PushStats::default();
+        // Per host touched: (pending before this batch, URLs added).
+        let mut added: HashMap<i64, (u64, u64)> = HashMap::new();
+        let mut names: HashMap<String, i64> = HashMap::new();
+        let mut last_parent: Option<(String, i64)> = None;
+        let tx = self.conn.transaction().map_err(engine)?;
+        for new in urls {
+            if new.url.len() > MAX_URL_LEN {
+                stats.too_long += 1;
+                continue;
+            }
+            let fp = fingerprint(&new.url);
+            if self.seen.contains(fp) || !insert_seen(&tx, fp)? {
+                self.seen.insert(fp);
+                stats.duplicates += 1;
+                continue;
+            }
+            self.seen.insert(fp);
+            let host = match self
+                .hosts
+                .id_of(&new.host)
+                .or(names.get(&new.host).copied())
+            {
+                Some(id) => id,
+                None => {
+                    let (id, before) = host_row(&tx, &new.host)?;
+                    names.insert(new.host.clone(), id);
+                    added.insert(id, (before, 0));
+                    id
+                }
+            };
+            let parent = match new.parent {
+                None => None,
+                Some(url) => match &last_parent {
+                    Some((last, id)) if *last == url => Some(*id),
+                    _ => {
+                        let id = parent_row(&tx, &url)?;
+                        last_parent = Some((url, id));
+                        Some(id)
+                    }
+                },
+            };
+            tx.prepare_cached(
+                "INSERT INTO queue (id, host, depth, url, parent) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| s.execute(params![self.next_id, host, new.depth, new.url, parent]))
+            .map_err(engine)?;
+            self.next_id += 1;
+            let before = self.hosts.get(host).map_or(0, |h| h.pending);
+            added.entry(host).or_insert((before, 0)).1 += 1;
+            stats.queued += 1;
+        }
+        for (&host, &(_, n)) in &added {
+            if n > 0 {
+                tx.prepare_cached("UPDATE hosts SET pending = pending + ?1 WHERE id = ?2")
+                    .and_then(|mut s| s.execute(params![n as i64, host]))
+                    .map_err(engine)?;
+            }
+        }
+        bump(&tx, "pending", stats.queued as i64)?;
+        tx.commit().map_err(engine)?;
+
+        // Committed: bring the memory in line. `names` holds only hosts
+        // that were not active.
+        self.pending += stats.queued;
+        for (&id, &(_, n)) in &added {
+            if let Some(host) = self.hosts.get_mut(id) {
+                host.pending += n;
+            }
+        }
+        // In order of first appearance (host ids grow), so the ring order
+        // does not depend on a hash map's.
+        let mut names: Vec<(String, i64)> = names.into_iter().collect();
+        names.sort_unstable_by_key(|&(_, id)| id);
+        for (name, id) in names {
+            let (before, n) = added[&id];
+            if n == 0 {
+                continue;
+            }
+            if before == 0 {
+                self.hosts_pending += 1;
+            }
+            if self.hosts.len() < self.split.max_hosts {
+                self.hosts.admit(id, &name, before + n);
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Hand out up to `max` URLs, one per host in turn (round robin over
+    /// the hosts for which `ready` returns true), oldest first within a
+    /// host. `ready` is asked before each URL of a host, so it can count
+    /// what it lets through. The URLs stay queued until
+    /// [`mark_done`](Self::mark_done); an empty result means nothing is
+    /// waiting for a ready host.
+    pub fn pop_batch(
+        &mut self,
+        max: usize,
+        ready: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Vec<Queued>, StateError> {
+        self.admit_parked()?;
+        let mut out = Vec::new();
+        // A full turn of the ring without handing anything out ends the batch.
+        let mut idle = 0;
+        while out.len() < max && idle < self.hosts.ring_len() {
+            let Some(id) = self.hosts.next_in_ring() else {
+                break;
+            };
+            let host = self.hosts.get(id).expect("the ring names active hosts");
+            if !host.has_waiting() || !ready(&host.name) {
+                idle += 1;
+                continue;
+            }
+            if host.heads.is_empty() {
+                self.read_heads(id)?;
+            }
+            let head = self.hosts.pop_head(id).ok_or_else(|| StateError::Corrupt {
+                path: self._dir.file(DB_FILE),
+                reason: "a host's pending count is above its queued rows".into(),
+            })?;
+            let host = self.hosts.get_mut(id).expect("still active");
+            host.in_flight += 1;
+            self.in_flight.insert(head.id, id);
+            out.push(Queued {
+                id: head.id as u64,
+                url: head.url,
+                host: host.name.to_string(),
+                depth: head.depth,
+                parent: head.parent,
+            });
+            idle = 0;
+        }
+        Ok(out)
+    }
+
+    /// Read the next rows of a host's queue into its head: up to
+    /// [`HEAD_ROWS`], fewer when heads are over their share of the budget,
+    /// always at least one.
+    fn read_heads(&mut self, id: i64) -> Result<(), StateError> {
+        let host = self.hosts.get(id).expect("active");
+        let room = self.split.heads.saturating_sub(self.hosts.heads_bytes());
+        let limit = host.unread().min(HEAD_ROWS as u64) as i64;
+        let mut rows = Vec::new();
+        let mut bytes = 0;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT q.id, q.depth, q.url, p.url FROM queue q
+                 LEFT JOIN parents p ON p.id = q.parent
+                 WHERE q.host = ?1 AND q.id > ?2 ORDER BY q.id LIMIT ?3",
+            )
+            .map_err(engine)?;
+        let mut cursor = stmt
+            .query(params![id, host.cursor, limit])
+            .map_err(engine)?;
+        while let Some(row) = cursor.next().map_err(engine)? {
+            let head = Head {
+                id: row.get(0).map_err(engine)?,
+                depth: row.get(1).map_err(engine)?,
+                url: row.get(2).map_err(engine)?,
+                parent: row.get(3).map_err(engine)?,
+            };
+            bytes += head.bytes();
+            rows.push(head);
+            if bytes >= room {
+                break;
+            }
+        }
+        drop(cursor);
+        drop(stmt);
+        self.hosts.extend_heads(id, rows);
+        Ok(())
+    }
+
+    /// Mark URLs done, in one transaction that is durable (against the
+    /// process dying) when this returns: they are never queued again. Call
+    /// it only once their records are durable in the output. Unknown or
+    /// already done ids are ignored.
+    pub fn mark_done(&mut self, ids: &[u64]) -> Result<(), StateError> {
+        // Per host: (URLs done, pending after).
+        let mut per_host: HashMap<i64, (u64, u64)> = HashMap::new();
+        let mut done = Vec::with_capacity(ids.len());
+        let tx = self.conn.transaction().map_err(engine)?;
+        for &id in ids {
+            let host: Option<i64> = tx
+                .prepare_cached("DELETE FROM queue WHERE id = ?1 RETURNING host")
+                .and_then(|mut s| s.query_row([id as i64], |r| r.get(0)).optional())
+                .map_err(engine)?;
+            if let Some(host) = host {
+                per_host.entry(host).or_default().0 += 1;
+                done.push((id as i64, host));
+            }
+        }
+        for (&host, entry) in per_host.iter_mut() {
+            let left: i64 = tx
+                .prepare_cached(
+                    "UPDATE hosts SET pending = pending - ?1 WHERE id = ?2 RETURNING pending",
+                )
+                .and_then(|mut s| s.query_row(params![entry.0 as i64, host], |r| r.get(0)))
+                .map_err(engine)?;
+            entry.1 = left as u64;
+        }
+        let n = done.len() as i64;
+        bump(&tx, "done", n)?;
+        bump(&tx, "pending", -n)?;
+        tx.commit().map_err(engine)?;
+
+        self.done += n as u64;
+        self.pending -= n as u64;
+        for (id, host) in done {
+            let was_in_flight = self.in_flight.remove(&id).is_some();
+            if !was_in_flight {
+                self.hosts.remove_head(host, id);
+            }
+            if let Some(h) = self.hosts.get_mut(host) {
+                h.in_flight -= u64::from(was_in_flight);
+                h.pending -= 1;
+            }
+        }
+        for (host, (_, left)) in per_host {
+            if left == 0 {
+                self.hosts_pending -= 1;
+                self.hosts.evict(host);
+            }
+        }
+        Ok(())
+    }
+
+    /// Bring parked hosts (with URLs pending but not in memory) in while
+    /// there is room, continuing round the `hosts` table from where the
+    /// last search stopped so that every parked host gets its turn.
+    fn admit_parked(&mut self) -> Result<(), StateError> {
+        let mut wrapped = false;
+        while self.hosts.len() < self.split.max_hosts
+            && self.hosts_pending > self.hosts.len() as u64
+        {
+            let room = (self.split.max_hosts - self.hosts.len()) as i64;
+            let rows: Vec<(i64, String, i64)> = self
+                .conn
+                .prepare_cached(
+                    "SELECT id, host, pending FROM hosts WHERE pending > 0 AND id > ?1
+                     ORDER BY id LIMIT ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![self.park_cursor, room], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?
+                    .collect()
+                })
+                .map_err(engine)?;
+            if rows.is_empty() {
+                if wrapped || self.park_cursor == 0 {
+                    break;
+                }
+                wrapped = true;
+                self.park_cursor = 0;
+                continue;
+            }
+            for (id, name, pending) in rows {
+                self.park_cursor = id;
+                if self.hosts.get(id).is_none() {
+                    self.hosts.admit(id, &name, pending as u64);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// URLs pushed and not done: waiting or in flight.
+    pub fn len(&self) -> u64 {
+        self.pending
+    }
+
+    /// Whether nothing is waiting and nothing is in flight: the crawl is over.
+    pub fn is_empty(&self) -> bool {
+        self.pending == 0
+    }
+
+    /// URLs handed out by [`pop_batch`](Self::pop_batch) and not done.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// URLs marked done, by this run and the earlier ones on the directory.
+    pub fn done(&self) -> u64 {
+        self.done
+    }
+
+    /// Hosts with URLs pending (in memory or parked on disk).
+    pub fn hosts(&self) -> u64 {
+        self.hosts_pending
+    }
+
+    /// The `n` hosts with most URLs pending, with their counts, most first.
+    pub fn top_hosts(&self, n: usize) -> Result<Vec<(String, u64)>, StateError> {
+        self.conn
+            .prepare_cached(
+                "SELECT host, pending FROM hosts WHERE pending > 0
+                 ORDER BY pending DESC, id LIMIT ?1",
+            )
+            .and_then(|mut s| {
+                s.query_map([n as i64], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                    .collect()
+            })
+            .map_err(engine)
+    }
+
+    /// This frontier's estimate of the memory it holds, in bytes: SQLite's
+    /// page cache at its cap plus its fixed overhead, the seen cache, queue
+    /// heads, active hosts and the in-flight table. Stays within the budget
+    /// given at open (heads may pass their share by one row).
+    pub fn memory_bytes(&self) -> u64 {
+        let own = self.seen.memory_bytes()
+            + self.hosts.heads_bytes()
+            + self.hosts.hosts_bytes()
+            + self.in_flight.capacity() * 24;
+        self.split.sqlite_cache + ENGINE_OVERHEAD + own as u64
+    }
+}
