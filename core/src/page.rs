@@ -225,6 +225,7 @@ fn fetch_error_kind(e: &FetchError) -> ErrorKind {
         FetchError::Timeout => ErrorKind::Timeout,
         FetchError::Protocol(_) => ErrorKind::Protocol,
         FetchError::Refused(_) => ErrorKind::Refused,
+        FetchError::Tls(_) => ErrorKind::Tls,
     }
 }
 

@@ -153,6 +153,8 @@ pub enum ErrorKind {
     BadRedirect,
     /// The crawl was interrupted while this page was in flight.
     Interrupted,
+    /// The TLS handshake failed (an untrusted or invalid certificate, ...).
+    Tls,
 }
 
 impl ErrorKind {
@@ -170,6 +172,7 @@ impl ErrorKind {
             ErrorKind::TooManyRedirects => "too_many_redirects",
             ErrorKind::BadRedirect => "bad_redirect",
             ErrorKind::Interrupted => "interrupted",
+            ErrorKind::Tls => "tls",
         }
     }
 }
