@@ -179,7 +179,7 @@ pub struct CrawlOptions {
     pub scope: ScopeArg,
 
     /// Also crawl this domain and its subdomains (repeatable).
-    #[arg(long = "allow-domain", value_name = "DOMAIN", help_heading = "Scope")]
+    #[arg(long = "allow-domain", value_name = "DOMAIN", value_parser = parse_domain, help_heading = "Scope")]
     pub allow_domains: Vec<String>,
 
     /// Do not fetch or obey robots.txt.
@@ -252,8 +252,8 @@ pub struct CrawlOptions {
     )]
     pub log_level: String,
 
-    /// Worker threads (default: one per core).
-    #[arg(long, value_name = "N", help_heading = "Limits")]
+    /// Worker threads (default: one per core; at most 1024).
+    #[arg(long, value_name = "N", value_parser = parse_threads, help_heading = "Limits")]
     pub threads: Option<usize>,
 }
 
@@ -279,6 +279,31 @@ fn parse_url(s: &str) -> Result<Url, String> {
         return Err(format!("invalid URL '{s}': no host"));
     }
     Ok(url)
+}
+
+/// An `--allow-domain`: not empty (an empty one would read as "no domain"
+/// or, worse, match every host by suffix).
+fn parse_domain(s: &str) -> Result<String, String> {
+    if s.trim().trim_start_matches('.').is_empty() {
+        return Err("an empty domain is not allowed".into());
+    }
+    Ok(s.to_owned())
+}
+
+/// Most `--threads`: a thread per core is the useful range; far more only
+/// costs stacks, and the system refuses to create some tens of thousands
+/// (which used to end in a panic).
+pub const MAX_THREADS: usize = 1024;
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a whole number"))?;
+    if !(1..=MAX_THREADS).contains(&n) {
+        return Err(format!("must be between 1 and {MAX_THREADS}"));
+    }
+    Ok(n)
 }
 
 fn parse_concurrency(s: &str) -> Result<Concurrency, String> {
@@ -312,6 +337,18 @@ impl CrawlOptions {
     /// The core configuration for these options and `seeds`.
     pub fn to_config(&self, seeds: Vec<Url>) -> Result<Config, ConfigError> {
         let defaults = Config::default();
+        // Checked here rather than by clap: clap's message would quote the
+        // value, CR and LF included, and break the one-line error. A control
+        // character in a header value would let it inject headers.
+        if let Some(c) = self
+            .user_agent
+            .as_deref()
+            .and_then(|ua| ua.chars().find(|c| c.is_control() && *c != '\t'))
+        {
+            return Err(ConfigError(format!(
+                "--user-agent contains the control character {c:?}; it is sent as a header"
+            )));
+        }
         let config = Config {
             seeds,
             concurrency: self.concurrency,
@@ -339,9 +376,6 @@ impl CrawlOptions {
             batch_size: defaults.batch_size,
         };
         config.validate()?;
-        if self.threads == Some(0) {
-            return Err(ConfigError("--threads must be at least 1".into()));
-        }
         Ok(config)
     }
 }
@@ -403,6 +437,16 @@ mod tests {
         assert!(parse(&["crawl", "http://a.test/", "--bogus"]).is_err());
         assert!(parse(&["crawl", "http://a.test/", "--concurrency", "auto:9..4"]).is_err());
         assert!(parse(&["crawl", "http://a.test/", "--concurrency", "auto:4..64"]).is_ok());
+        assert!(parse(&["crawl", "http://a.test/", "--threads", "20000"]).is_err());
+        assert!(parse(&["crawl", "http://a.test/", "--threads", "0"]).is_err());
+        assert!(parse(&["crawl", "http://a.test/", "--threads", "8"]).is_ok());
+        assert!(parse(&["crawl", "http://a.test/", "--allow-domain", ""]).is_err());
+        let cli = parse(&["crawl", "http://a.test/", "--user-agent", "a\r\nX-Evil: 1"]).unwrap();
+        let Command::Crawl(args) = cli.command else {
+            panic!()
+        };
+        let err = args.crawl.to_config(args.urls.clone()).unwrap_err();
+        assert!(err.to_string().contains("--user-agent"), "{err}");
         let cli = parse(&["crawl", "http://a.test/", "--memory", "1KiB"]).unwrap();
         let Command::Crawl(args) = cli.command else {
             panic!()

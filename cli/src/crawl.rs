@@ -36,6 +36,11 @@ pub fn crawl_command(args: CrawlArgs) -> Result<ExitCode, Failure> {
 /// Run a validated crawl into `store`; returns the exit code.
 pub fn run(config: Config, store: DynStore, options: &CrawlOptions) -> Result<ExitCode, Failure> {
     init_logging(&options.log_level)?;
+    if let Some(path) = &options.summary_json {
+        check_writable(path).map_err(|e| {
+            Failure::Usage(format!("cannot write --summary-json '{}': {e}", path.display()))
+        })?;
+    }
     let runtime = match options.threads {
         Some(n) => SmolRuntime::with_threads(n),
         None => SmolRuntime::new(),
@@ -84,6 +89,21 @@ pub fn run(config: Config, store: DynStore, options: &CrawlOptions) -> Result<Ex
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Fail now, not after the crawl, if `path` cannot be written: open it for
+/// appending (which neither truncates an existing file nor changes it), and
+/// remove it again if this created it.
+fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
 }
 
 /// What `--explain` prints: where the budget comes from and what it allows.
