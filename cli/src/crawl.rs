@@ -5,7 +5,9 @@
 use std::process::ExitCode;
 
 use semcrawl_core::{Config, Crawler};
-use semcrawl_smol::store::{open_store, DynStore, HttpSinkOptions, HttpSinkStore};
+use semcrawl_smol::store::{
+    open_store, Bounded, DynStore, HttpSinkOptions, HttpSinkStore, ShutdownDeadline,
+};
 use semcrawl_smol::{FetchOptions, HttpFetcher, SmolRuntime};
 
 use crate::args::{CrawlArgs, CrawlOptions};
@@ -30,11 +32,33 @@ pub fn crawl_command(args: CrawlArgs) -> Result<ExitCode, Failure> {
         None => open_store(&args.out)
             .map_err(|e| Failure::Usage(format!("cannot open --out '{}': {e}", args.out)))?,
     };
-    run(config, store, &args.crawl)
+    // A sink's retries can outlast any grace period (a minute per attempt):
+    // after Ctrl-C its writes give up when --grace is over. A local file
+    // needs no such bound, and cutting a slow disk's write would lose records.
+    let sink = args.post.as_ref().map(|u| u.to_string()).or_else(|| {
+        let lower = args.out.to_ascii_lowercase();
+        (lower.starts_with("http://") || lower.starts_with("https://")).then(|| args.out.clone())
+    });
+    let deadline = ShutdownDeadline::default();
+    let store = match sink {
+        Some(url) => DynStore(Box::new(Bounded::new(store, url, deadline.clone()))),
+        None => store,
+    };
+    run_until(config, store, &args.crawl, deadline)
 }
 
 /// Run a validated crawl into `store`; returns the exit code.
 pub fn run(config: Config, store: DynStore, options: &CrawlOptions) -> Result<ExitCode, Failure> {
+    run_until(config, store, options, ShutdownDeadline::default())
+}
+
+/// [`run`], setting `deadline` to the end of the grace period on Ctrl-C.
+fn run_until(
+    config: Config,
+    store: DynStore,
+    options: &CrawlOptions,
+    deadline: ShutdownDeadline,
+) -> Result<ExitCode, Failure> {
     init_logging(&options.log_level)?;
     if let Some(path) = &options.summary_json {
         check_writable(path).map_err(|e| {
@@ -52,6 +76,7 @@ pub fn run(config: Config, store: DynStore, options: &CrawlOptions) -> Result<Ex
         .map_err(|e| Failure::Usage(e.to_string()))?;
 
     let stop = crawler.stop_handle();
+    let grace = options.grace;
     // First Ctrl-C (or SIGTERM): stop taking work, finish what is in flight,
     // flush. Second: leave at once.
     let installed = ctrlc::set_handler(move || {
@@ -62,6 +87,7 @@ pub fn run(config: Config, store: DynStore, options: &CrawlOptions) -> Result<Ex
         eprintln!(
             "semcrawl: interrupted: finishing pages in flight (Ctrl-C again to quit at once)"
         );
+        deadline.set(std::time::Instant::now() + grace);
         stop.stop();
     });
     if let Err(e) = installed {

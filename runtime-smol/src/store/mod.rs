@@ -10,15 +10,20 @@
 //! | ends in `.sqlite`, `.sqlite3`, `.db` | [`SqliteStore`]               |
 //! | anything else                       | [`JsonlStore::create`] (a file) |
 //!
+//! [`Bounded`] wraps any of them so that its writes give up at a deadline
+//! (the end of the grace period after Ctrl-C).
+//!
 //! [`open_store`] returns a [`DynStore`]: a boxed store that is itself a
 //! [`Store`], so the core's generic `Crawler::run<S: Store>` accepts it.
 //! (The core could equally provide `impl Store for Box<dyn Store>`; the
 //! orphan rule keeps an adapter from writing that impl.)
 
+mod deadline;
 mod http;
 mod jsonl;
 mod sqlite;
 
+pub use deadline::{Bounded, ShutdownDeadline, LAST_CHANCE};
 pub use http::{HttpSinkOptions, HttpSinkStore};
 pub use jsonl::JsonlStore;
 pub use sqlite::{SqliteStore, SCHEMA};
