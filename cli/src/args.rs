@@ -55,12 +55,16 @@ ADAPTIVE CONCURRENCY:
 OUTPUT:
     One JSON record per URL fetched, failures included (their `error` field
     says why). --out - (the default) writes JSON Lines to stdout; a path
-    ending in .sqlite/.db writes a SQLite table `pages`; any other path
-    writes JSON Lines to that file. --post URL sends batches to a service.
+    ending in .sqlite/.db writes a SQLite table `pages` (a file whose `pages`
+    table has other columns is refused); any other path writes JSON Lines to
+    that file, batch by batch as pages finish, so a killed crawl loses only
+    the pages in flight. --post URL sends batches to a service.
 
 EXIT STATUS:
-    0 the crawl finished; 1 the store failed; 2 bad usage; 130 interrupted
-    (Ctrl-C: pages in flight finish or are recorded, the store is flushed).
+    0 the crawl finished; 1 the store failed, or after Ctrl-C a --post sink
+    did not take its records before --grace ran out (the error says how many
+    records were not written); 2 bad usage; 130 interrupted (Ctrl-C: pages in
+    flight finish within --grace or are recorded, the store is flushed).
 
 EXAMPLES:
     semcrawl crawl https://example.com/ --out pages.jsonl
@@ -227,7 +231,7 @@ pub struct CrawlOptions {
     #[arg(long, help_heading = "Extraction")]
     pub links: bool,
 
-    /// After Ctrl-C, how long pages in flight may take before they are recorded as interrupted.
+    /// After Ctrl-C, how long pages in flight may take before they are recorded as interrupted (a --post sink gets no longer).
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration_arg, help_heading = "Output")]
     pub grace: Duration,
 
