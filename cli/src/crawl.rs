@@ -62,7 +62,10 @@ fn run_until(
     init_logging(&options.log_level)?;
     if let Some(path) = &options.summary_json {
         check_writable(path).map_err(|e| {
-            Failure::Usage(format!("cannot write --summary-json '{}': {e}", path.display()))
+            Failure::Usage(format!(
+                "cannot write --summary-json '{}': {e}",
+                path.display()
+            ))
         })?;
     }
     let runtime = match options.threads {

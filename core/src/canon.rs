@@ -316,16 +316,37 @@ mod tests {
 
     #[test]
     fn escaped_unreserved_characters_are_decoded_in_the_path() {
-        assert_eq!(c("http://a.com/%7euser/").as_deref(), Some("http://a.com/~user/"));
-        assert_eq!(c("http://a.com/%7Euser/").as_deref(), Some("http://a.com/~user/"));
-        assert_eq!(c("http://a.com/~user/").as_deref(), Some("http://a.com/~user/"));
-        assert_eq!(c("http://a.com/%41%2d%5F").as_deref(), Some("http://a.com/A-_"));
+        assert_eq!(
+            c("http://a.com/%7euser/").as_deref(),
+            Some("http://a.com/~user/")
+        );
+        assert_eq!(
+            c("http://a.com/%7Euser/").as_deref(),
+            Some("http://a.com/~user/")
+        );
+        assert_eq!(
+            c("http://a.com/~user/").as_deref(),
+            Some("http://a.com/~user/")
+        );
+        assert_eq!(
+            c("http://a.com/%41%2d%5F").as_deref(),
+            Some("http://a.com/A-_")
+        );
         // Reserved and non-ASCII escapes stay escaped, in uppercase.
-        assert_eq!(c("http://a.com/a%2fb").as_deref(), Some("http://a.com/a%2Fb"));
-        assert_eq!(c("http://a.com/%c3%a9").as_deref(), Some("http://a.com/%C3%A9"));
+        assert_eq!(
+            c("http://a.com/a%2fb").as_deref(),
+            Some("http://a.com/a%2Fb")
+        );
+        assert_eq!(
+            c("http://a.com/%c3%a9").as_deref(),
+            Some("http://a.com/%C3%A9")
+        );
         assert_eq!(c("http://a.com/100%").as_deref(), Some("http://a.com/100%"));
         // The query is left as it is (rule 7).
-        assert_eq!(c("http://a.com/?q=%7e").as_deref(), Some("http://a.com/?q=%7e"));
+        assert_eq!(
+            c("http://a.com/?q=%7e").as_deref(),
+            Some("http://a.com/?q=%7e")
+        );
     }
 
     #[test]

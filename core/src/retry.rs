@@ -185,7 +185,10 @@ mod tests {
             at("Sunday, 06-Nov-94 08:50:37 GMT"),
             Some(Duration::from_secs(60))
         );
-        assert_eq!(at("Sun Nov  6 08:50:37 1994"), Some(Duration::from_secs(60)));
+        assert_eq!(
+            at("Sun Nov  6 08:50:37 1994"),
+            Some(Duration::from_secs(60))
+        );
         assert_eq!(at("Sun, 06 Foo 1994 08:49:37 GMT"), None);
         assert_eq!(at("Sun, 06 Nov 1994 08:49 GMT"), None);
         assert_eq!(at("Sun, 31 Feb 1994 08:49:37 GMT"), None);

@@ -76,7 +76,11 @@ fn a_sink_that_closes_the_connection_unanswered_is_retried() {
     let mut store = HttpSinkStore::new(&server.url("/ingest"), options(3)).unwrap();
     let records = batch();
     smol::block_on(store.write(&records)).unwrap();
-    assert_eq!(server.seen().len(), 3, "two closed connections, then stored");
+    assert_eq!(
+        server.seen().len(),
+        3,
+        "two closed connections, then stored"
+    );
 }
 
 #[test]

@@ -132,9 +132,7 @@ fn serve(stream: TcpStream, acts: &BTreeMap<String, Act>, seen: &Mutex<BTreeMap<
                 return;
             }
             None => {
-                let _ = writer.write_all(
-                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
-                );
+                let _ = writer.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
             }
         }
     }

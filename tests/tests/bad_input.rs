@@ -49,10 +49,7 @@ fn bad_input_exits_with_code_2_and_one_line() {
         &["crawl", "-q", "--select", "no-equals-sign", &url],
         &["--select", "no-equals-sign"],
     );
-    usage_error(
-        &["crawl", "-q", "--threads", "20000", &url],
-        &["--threads"],
-    );
+    usage_error(&["crawl", "-q", "--threads", "20000", &url], &["--threads"]);
     usage_error(
         &["crawl", "-q", "--user-agent", "bot\r\nX-Injected: 1", &url],
         &["--user-agent"],

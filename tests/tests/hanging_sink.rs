@@ -32,10 +32,14 @@ fn grace_bounds_the_shutdown_of_a_hanging_sink() {
     args.push(site.base_url().to_string());
     let mut crawl = spawn(&args);
 
-    wait_for("a batch posted to the sink", Duration::from_secs(60), || {
-        assert!(!crawl.has_exited(), "the crawl ended before the interrupt");
-        (sink.requests("/ingest") >= 1).then_some(())
-    });
+    wait_for(
+        "a batch posted to the sink",
+        Duration::from_secs(60),
+        || {
+            assert!(!crawl.has_exited(), "the crawl ended before the interrupt");
+            (sink.requests("/ingest") >= 1).then_some(())
+        },
+    );
     let interrupted = Instant::now();
     kill(Pid::from_raw(crawl.pid() as i32), Signal::SIGINT).expect("send SIGINT");
     // Without the bound, the sink's 60 s timeout and five retries held the

@@ -164,7 +164,12 @@ fn check_layout(conn: &Connection) -> Result<(), String> {
         return Ok(());
     }
     // A few names are enough to recognize the table; keep the line short.
-    let mut listed = columns.iter().take(6).cloned().collect::<Vec<_>>().join(", ");
+    let mut listed = columns
+        .iter()
+        .take(6)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if columns.len() > 6 {
         listed.push_str(", ...");
     }
