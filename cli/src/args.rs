@@ -65,8 +65,11 @@ OUTPUT:
     One record per URL fetched, failures included (their `error` field
     says why). The format follows --out's extension: .jsonl/.ndjson (or
     no extension, or `-`, the default: stdout) JSON Lines; .csv CSV;
-    .sqlite/.sqlite3/.db a SQLite table `pages`. Any other extension is
-    refused unless --format jsonl|csv|sqlite says what to write. CSV has
+    .sqlite/.sqlite3/.db a SQLite table `pages` (a file whose `pages`
+    table has other columns is refused). Any other extension is
+    refused unless --format jsonl|csv|sqlite says what to write. Files are
+    written batch by batch as pages finish, so a killed crawl loses only
+    the pages in flight. CSV has
     one column per record field, in this order: url, final_url, status,
     depth, parent, title, description, lang, canonical, links_count, links
     (space-separated), text, content_type, bytes, sha256, fetched_at,
@@ -77,9 +80,11 @@ OUTPUT:
 
 EXIT STATUS:
     0 the crawl finished (or stdout was closed by its reader); 1 the store
-    failed; 2 bad usage; 3 not one page could be fetched (every record is
-    an error, or there was nothing to crawl); 130 interrupted (Ctrl-C:
-    pages in flight finish or are recorded, the store is flushed).
+    failed, or after Ctrl-C a --post sink did not take its records before
+    --grace ran out (the error says how many records were not written);
+    2 bad usage; 3 not one page could be fetched (every record is an error,
+    or there was nothing to crawl); 130 interrupted (Ctrl-C: pages in
+    flight finish within --grace or are recorded, the store is flushed).
 
 EXAMPLES:
     semcrawl crawl https://example.com/ --out pages.jsonl
@@ -240,7 +245,7 @@ pub struct CrawlOptions {
     pub scope: ScopeArg,
 
     /// Also crawl this domain and its subdomains (repeatable).
-    #[arg(long = "allow-domain", value_name = "DOMAIN", help_heading = "Scope")]
+    #[arg(long = "allow-domain", value_name = "DOMAIN", value_parser = parse_domain, help_heading = "Scope")]
     pub allow_domains: Vec<String>,
 
     /// Do not fetch or obey robots.txt.
@@ -288,7 +293,7 @@ pub struct CrawlOptions {
     #[arg(long, help_heading = "Extraction")]
     pub links: bool,
 
-    /// After Ctrl-C, how long pages in flight may take before they are recorded as interrupted.
+    /// After Ctrl-C, how long pages in flight may take before they are recorded as interrupted (a --post sink gets no longer).
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration_arg, help_heading = "Output")]
     pub grace: Duration,
 
@@ -317,8 +322,8 @@ pub struct CrawlOptions {
     )]
     pub log_level: Option<String>,
 
-    /// Worker threads (default: one per core).
-    #[arg(long, value_name = "N", help_heading = "Limits")]
+    /// Worker threads (default: one per core; at most 1024).
+    #[arg(long, value_name = "N", value_parser = parse_threads, help_heading = "Limits")]
     pub threads: Option<usize>,
 }
 
@@ -351,6 +356,31 @@ fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
     use clap::builder::{PossibleValuesParser, TypedValueParser};
     PossibleValuesParser::new(Format::ALL.map(Format::name))
         .map(|s| s.parse::<Format>().expect("a possible value"))
+}
+
+/// An `--allow-domain`: not empty (an empty one would read as "no domain"
+/// or, worse, match every host by suffix).
+fn parse_domain(s: &str) -> Result<String, String> {
+    if s.trim().trim_start_matches('.').is_empty() {
+        return Err("an empty domain is not allowed".into());
+    }
+    Ok(s.to_owned())
+}
+
+/// Most `--threads`: a thread per core is the useful range; far more only
+/// costs stacks, and the system refuses to create some tens of thousands
+/// (which used to end in a panic).
+pub const MAX_THREADS: usize = 1024;
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a whole number"))?;
+    if !(1..=MAX_THREADS).contains(&n) {
+        return Err(format!("must be between 1 and {MAX_THREADS}"));
+    }
+    Ok(n)
 }
 
 fn parse_concurrency(s: &str) -> Result<Concurrency, String> {
@@ -408,6 +438,18 @@ impl CrawlOptions {
     /// message for a bad option (naming its flag).
     pub fn to_config(&self, seeds: Vec<Url>) -> Result<Config, String> {
         let defaults = Config::default();
+        // Checked here rather than by clap: clap's message would quote the
+        // value, CR and LF included, and break the one-line error. A control
+        // character in a header value would let it inject headers.
+        if let Some(c) = self
+            .user_agent
+            .as_deref()
+            .and_then(|ua| ua.chars().find(|c| c.is_control() && *c != '\t'))
+        {
+            return Err(format!(
+                "--user-agent contains the control character {c:?}; it is sent as a header"
+            ));
+        }
         let config = Config {
             seeds,
             concurrency: self.concurrency,
@@ -435,9 +477,6 @@ impl CrawlOptions {
             batch_size: defaults.batch_size,
         };
         config.validate().map_err(|e| usage_message(&e))?;
-        if self.threads == Some(0) {
-            return Err("--threads must be at least 1".into());
-        }
         Ok(config)
     }
 }
@@ -499,6 +538,16 @@ mod tests {
         assert!(parse(&["crawl", "http://a.test/", "--bogus"]).is_err());
         assert!(parse(&["crawl", "http://a.test/", "--concurrency", "auto:9..4"]).is_err());
         assert!(parse(&["crawl", "http://a.test/", "--concurrency", "auto:4..64"]).is_ok());
+        assert!(parse(&["crawl", "http://a.test/", "--threads", "20000"]).is_err());
+        assert!(parse(&["crawl", "http://a.test/", "--threads", "0"]).is_err());
+        assert!(parse(&["crawl", "http://a.test/", "--threads", "8"]).is_ok());
+        assert!(parse(&["crawl", "http://a.test/", "--allow-domain", ""]).is_err());
+        let cli = parse(&["crawl", "http://a.test/", "--user-agent", "a\r\nX-Evil: 1"]).unwrap();
+        let Command::Crawl(args) = cli.command else {
+            panic!()
+        };
+        let err = args.crawl.to_config(args.urls.clone()).unwrap_err();
+        assert!(err.to_string().contains("--user-agent"), "{err}");
         let cli = parse(&["crawl", "http://a.test/", "--memory", "1KiB"]).unwrap();
         let Command::Crawl(args) = cli.command else {
             panic!()

@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use semcrawl_core::{Config, Crawler, Summary};
+use semcrawl_smol::store::ShutdownDeadline;
 use semcrawl_smol::{FetchOptions, HttpFetcher, SmolRuntime};
 
 use crate::args::{CrawlArgs, CrawlOptions};
@@ -30,18 +31,40 @@ pub fn crawl_command(args: CrawlArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     let fields: Vec<String> = config.fields.iter().map(|f| f.name.clone()).collect();
+    // A sink's retries can outlast any grace period (a minute per attempt):
+    // after Ctrl-C its writes give up when --grace is over.
+    let deadline = ShutdownDeadline::default();
     let output = output::open(
         args.out.as_deref(),
         args.format,
         args.post.as_ref(),
         &fields,
+        &deadline,
     )?;
-    run(config, output, &args.crawl)
+    run_until(config, output, &args.crawl, deadline)
 }
 
 /// Run a validated crawl into `output`; returns the exit code.
 pub fn run(config: Config, output: Output, options: &CrawlOptions) -> Result<ExitCode, Failure> {
+    run_until(config, output, options, ShutdownDeadline::default())
+}
+
+/// [`run`], setting `deadline` to the end of the grace period on Ctrl-C.
+fn run_until(
+    config: Config,
+    output: Output,
+    options: &CrawlOptions,
+    deadline: ShutdownDeadline,
+) -> Result<ExitCode, Failure> {
     logging::init(options.log_level.as_deref(), options.quiet)?;
+    if let Some(path) = &options.summary_json {
+        check_writable(path).map_err(|e| {
+            Failure::Usage(format!(
+                "cannot write --summary-json '{}': {e}",
+                path.display()
+            ))
+        })?;
+    }
     let runtime = match options.threads {
         Some(n) => SmolRuntime::with_threads(n),
         None => SmolRuntime::new(),
@@ -54,6 +77,7 @@ pub fn run(config: Config, output: Output, options: &CrawlOptions) -> Result<Exi
 
     let stop = crawler.stop_handle();
     output.stdout.stop_on_close(stop.clone());
+    let grace = options.grace;
     // First Ctrl-C (or SIGTERM): stop taking work, finish what is in flight,
     // flush. Second: leave at once.
     let installed = ctrlc::set_handler(move || {
@@ -64,6 +88,7 @@ pub fn run(config: Config, output: Output, options: &CrawlOptions) -> Result<Exi
         eprintln!(
             "semcrawl: interrupted: finishing pages in flight (Ctrl-C again to quit at once)"
         );
+        deadline.set(std::time::Instant::now() + grace);
         stop.stop();
     });
     if let Err(e) = installed {
@@ -121,6 +146,21 @@ fn nothing_fetched(summary: &Summary) -> String {
         if summary.errors == 1 { "" } else { "s" },
         kinds.join(", ")
     )
+}
+
+/// Fail now, not after the crawl, if `path` cannot be written: open it for
+/// appending (which neither truncates an existing file nor changes it), and
+/// remove it again if this created it.
+fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
 }
 
 /// What `--explain` prints: where the budget comes from and what it allows.

@@ -44,7 +44,13 @@ pub fn demo_command(args: DemoArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     let fields: Vec<String> = config.fields.iter().map(|f| f.name.clone()).collect();
-    let store = output::open(Some(&args.out), None, None, &fields)?;
+    let store = output::open(
+        Some(&args.out),
+        None,
+        None,
+        &fields,
+        &semcrawl_smol::store::ShutdownDeadline::default(),
+    )?;
     if !args.crawl.quiet {
         eprintln!(
             "semcrawl demo: crawling the generated site at {base} into {}",

@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use semcrawl_core::{BoxFuture, Record, StopHandle, Store, StoreError};
-use semcrawl_smol::store::{open_target, Format, HttpSinkOptions, HttpSinkStore, TeeStore};
+use semcrawl_smol::store::{
+    open_target, Bounded, Format, HttpSinkOptions, HttpSinkStore, ShutdownDeadline, TeeStore,
+};
 use url::Url;
 
 use crate::Failure;
@@ -65,6 +67,7 @@ pub fn open(
     format: Option<Format>,
     post: Option<&Url>,
     fields: &[String],
+    deadline: &ShutdownDeadline,
 ) -> Result<Output, Failure> {
     let stdout = StdoutState::default();
     let mut stores: Vec<Box<dyn Store>> = Vec::new();
@@ -76,12 +79,17 @@ pub fn open(
     if let Some(target) = target {
         let store = open_target(target, format, fields)
             .map_err(|e| Failure::Usage(format!("cannot open --out '{target}': {}", e.0)))?;
+        let lower = target.to_ascii_lowercase();
         stores.push(if target == "-" {
             Box::new(StdoutGuard {
                 inner: store,
                 state: stdout.clone(),
             })
+        } else if lower.starts_with("http://") || lower.starts_with("https://") {
+            Box::new(Bounded::new(store, target, deadline.clone()))
         } else {
+            // A local file needs no deadline: cutting a slow disk's write
+            // would lose records.
             store
         });
     } else if let Some(format) = format {
@@ -92,7 +100,7 @@ pub fn open(
     if let Some(url) = post {
         let sink = HttpSinkStore::new(url.as_str(), HttpSinkOptions::default())
             .map_err(|e| Failure::Usage(format!("cannot use --post {url}: {}", e.0)))?;
-        stores.push(Box::new(sink));
+        stores.push(Box::new(Bounded::new(sink, url.as_str(), deadline.clone())));
     }
     let store: Box<dyn Store> = if stores.len() == 1 {
         stores.pop().expect("one store")

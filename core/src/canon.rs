@@ -33,6 +33,10 @@
 //!    decoded, so `a=%20` and `a=+` stay different).
 //! 8. An empty query (`?` alone, or all parameters removed) is dropped.
 //! 9. An empty path becomes `/`.
+//! 10. In the path, percent-encoded unreserved characters (letters, digits,
+//!     `-`, `.`, `_`, `~`) are decoded and the hex digits of the other
+//!     escapes are uppercased: RFC 3986 (section 6.2.2) makes `/%7euser`,
+//!     `/%7Euser` and `/~user` the same resource, and sites link all three.
 //!
 //! [`resolve`] additionally refuses links longer than [`MAX_URL_LEN`] so a
 //! hostile page cannot fill the frontier with megabyte-long URLs.
@@ -97,6 +101,9 @@ pub fn canonicalize(url: &Url) -> Option<Url> {
             None => out.set_query(None),
         }
     }
+    if let Some(path) = normalize_escapes(out.path()) {
+        out.set_path(&path);
+    }
     if out.path().is_empty() {
         // Unreachable for http(s) with the current `url` crate (it always
         // serializes `/`), but the rule is part of the contract.
@@ -133,6 +140,48 @@ pub fn resolve(base: &Url, href: &str) -> Option<Url> {
         return None;
     }
     Some(canon)
+}
+
+/// `path` with escapes of unreserved characters decoded and other escapes'
+/// hex digits uppercased; `None` if that changes nothing (the usual case,
+/// which then costs no allocation).
+fn normalize_escapes(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out: Option<String> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) => hex(h).zip(hex(l)).map(|(h, l)| (h * 16 + l) as u8),
+            _ => None,
+        };
+        match escape {
+            Some(value) => {
+                let raw = &path[i..i + 3];
+                let unreserved = value.is_ascii_alphanumeric() || b"-._~".contains(&value);
+                let upper = raw.to_ascii_uppercase();
+                if unreserved || upper != raw {
+                    let o = out.get_or_insert_with(|| path[..i].to_owned());
+                    if unreserved {
+                        o.push(value as char);
+                    } else {
+                        o.push_str(&upper);
+                    }
+                } else if let Some(o) = out.as_mut() {
+                    o.push_str(raw);
+                }
+                i += 3;
+            }
+            None => {
+                // The path of a parsed URL is ASCII: a byte is a char.
+                if let Some(o) = out.as_mut() {
+                    o.push(bytes[i] as char);
+                }
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// The canonical query string, or `None` when nothing is left of it.
@@ -263,6 +312,41 @@ mod tests {
             let twice = canonicalize(&once).unwrap();
             assert_eq!(once, twice, "{s}");
         }
+    }
+
+    #[test]
+    fn escaped_unreserved_characters_are_decoded_in_the_path() {
+        assert_eq!(
+            c("http://a.com/%7euser/").as_deref(),
+            Some("http://a.com/~user/")
+        );
+        assert_eq!(
+            c("http://a.com/%7Euser/").as_deref(),
+            Some("http://a.com/~user/")
+        );
+        assert_eq!(
+            c("http://a.com/~user/").as_deref(),
+            Some("http://a.com/~user/")
+        );
+        assert_eq!(
+            c("http://a.com/%41%2d%5F").as_deref(),
+            Some("http://a.com/A-_")
+        );
+        // Reserved and non-ASCII escapes stay escaped, in uppercase.
+        assert_eq!(
+            c("http://a.com/a%2fb").as_deref(),
+            Some("http://a.com/a%2Fb")
+        );
+        assert_eq!(
+            c("http://a.com/%c3%a9").as_deref(),
+            Some("http://a.com/%C3%A9")
+        );
+        assert_eq!(c("http://a.com/100%").as_deref(), Some("http://a.com/100%"));
+        // The query is left as it is (rule 7).
+        assert_eq!(
+            c("http://a.com/?q=%7e").as_deref(),
+            Some("http://a.com/?q=%7e")
+        );
     }
 
     #[test]

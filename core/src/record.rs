@@ -155,6 +155,8 @@ pub enum ErrorKind {
     Interrupted,
     /// A bug: the page's task failed (panicked) before it had a result.
     Internal,
+    /// The TLS handshake failed (an untrusted or invalid certificate, ...).
+    Tls,
 }
 
 impl ErrorKind {
@@ -173,6 +175,7 @@ impl ErrorKind {
             ErrorKind::BadRedirect => "bad_redirect",
             ErrorKind::Interrupted => "interrupted",
             ErrorKind::Internal => "internal",
+            ErrorKind::Tls => "tls",
         }
     }
 }

@@ -99,8 +99,10 @@ impl RetryPolicy {
     }
 }
 
-/// Parse a `Retry-After` value: delay-seconds, or an IMF-fixdate
-/// (`Sun, 06 Nov 1994 08:49:37 GMT`) compared with `now_unix_ms`.
+/// Parse a `Retry-After` value: delay-seconds, or an HTTP date (the
+/// IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`, or the obsolete RFC 850 and
+/// asctime forms servers still send) compared with `now_unix_ms`. Dates are
+/// read by the `httpdate` crate, which checks every field.
 ///
 /// ```
 /// use std::time::Duration;
@@ -115,50 +117,15 @@ pub fn parse_retry_after(value: &str, now_unix_ms: u64) -> Option<Duration> {
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let at = parse_imf_fixdate(v)?;
+    let at = httpdate::parse_http_date(v)
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
     Some(Duration::from_millis(
-        (at * 1000).saturating_sub(now_unix_ms),
+        u64::try_from(at.as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_sub(now_unix_ms),
     ))
-}
-
-/// Seconds since the epoch of an IMF-fixdate.
-fn parse_imf_fixdate(v: &str) -> Option<u64> {
-    // "Sun, 06 Nov 1994 08:49:37 GMT"
-    let mut parts = v.split_whitespace();
-    let _weekday = parts.next()?;
-    let day: u64 = parts.next()?.parse().ok()?;
-    let month = match parts.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year: i64 = parts.next()?.parse().ok()?;
-    let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days)
-        .ok()
-        .map(|d| d * 86_400 + h * 3600 + m * 60 + s)
 }
 
 #[cfg(test)]
@@ -207,13 +174,24 @@ mod tests {
 
     #[test]
     fn http_dates() {
+        let at = |v| parse_retry_after(v, 784_111_777_000);
+        assert_eq!(at("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
         assert_eq!(
-            parse_imf_fixdate("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
+            at("Sun, 06 Nov 1994 08:50:37 GMT"),
+            Some(Duration::from_secs(60))
         );
-        assert_eq!(parse_imf_fixdate("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(parse_imf_fixdate("Sun, 06 Foo 1994 08:49:37 GMT"), None);
-        assert_eq!(parse_imf_fixdate("Sun, 06 Nov 1994 08:49 GMT"), None);
+        // The obsolete forms a server may still send.
+        assert_eq!(
+            at("Sunday, 06-Nov-94 08:50:37 GMT"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            at("Sun Nov  6 08:50:37 1994"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(at("Sun, 06 Foo 1994 08:49:37 GMT"), None);
+        assert_eq!(at("Sun, 06 Nov 1994 08:49 GMT"), None);
+        assert_eq!(at("Sun, 31 Feb 1994 08:49:37 GMT"), None);
         // A date in the past means: now.
         assert_eq!(
             parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", 5_000),

@@ -109,7 +109,7 @@ impl std::fmt::Debug for Response {
 /// Why a fetch failed before a response head arrived (or while reading the body).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchError {
-    /// Could not connect (DNS, refused, TLS, reset before the head). Transient.
+    /// Could not connect (DNS, refused, reset before the head). Transient.
     Connect(String),
     /// The deadline passed. Transient.
     Timeout,
@@ -119,6 +119,9 @@ pub enum FetchError {
     /// The request itself cannot be made (unsupported scheme, blocked by the
     /// browser's CORS policy, ...). Not retried.
     Refused(String),
+    /// The TLS handshake failed: the certificate is untrusted, expired or
+    /// for another name. Not retried: it will fail the same way again.
+    Tls(String),
 }
 
 impl FetchError {
@@ -135,6 +138,7 @@ impl std::fmt::Display for FetchError {
             FetchError::Timeout => write!(f, "timed out"),
             FetchError::Protocol(m) => write!(f, "protocol: {m}"),
             FetchError::Refused(m) => write!(f, "refused: {m}"),
+            FetchError::Tls(m) => write!(f, "tls: {m}"),
         }
     }
 }

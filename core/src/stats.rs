@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use std::time::Duration;
 
-use crate::gate::ByteGate;
 use crate::adaptive::Trajectory;
+use crate::gate::ByteGate;
 use crate::record::Record;
 
 /// Live counters of one crawl.

@@ -161,17 +161,31 @@ fn header_string(headers: &HeaderMap, name: header::HeaderName) -> Option<String
 }
 
 /// Map an isahc error (before the head arrived) to the core's kinds.
+///
+/// isahc's own kinds lump together faults a crawler must tell apart: a
+/// malformed answer (a bad chunk size, a head too large to hold) comes back
+/// as "unknown" or "I/O", which would read as a connection error and be
+/// retried, though the server will send the same bytes again. So the curl
+/// error underneath is classified first, by its code; isahc's kind is the
+/// fallback for errors that did not come from curl.
 pub fn map_error(error: isahc::Error) -> FetchError {
-    let message = error.to_string();
+    let curl = std::error::Error::source(&error).and_then(|e| e.downcast_ref::<curl::Error>());
+    let message = match curl {
+        Some(c) => curl_message(c),
+        None => error.to_string(),
+    };
+    if let Some(kind) = curl.and_then(|c| classify_curl(c.code())) {
+        return kind(message);
+    }
     match error.kind() {
         IsahcKind::Timeout => FetchError::Timeout,
-        IsahcKind::ConnectionFailed
-        | IsahcKind::NameResolution
-        | IsahcKind::Io
-        | IsahcKind::BadServerCertificate
+        IsahcKind::ConnectionFailed | IsahcKind::NameResolution | IsahcKind::Io => {
+            FetchError::Connect(message)
+        }
+        IsahcKind::BadServerCertificate
         | IsahcKind::BadClientCertificate
         | IsahcKind::TlsEngine
-        | IsahcKind::InvalidTlsConfiguration => FetchError::Connect(message),
+        | IsahcKind::InvalidTlsConfiguration => FetchError::Tls(message),
         IsahcKind::ProtocolViolation
         | IsahcKind::InvalidContentEncoding
         | IsahcKind::TooManyRedirects => FetchError::Protocol(message),
@@ -183,6 +197,48 @@ pub fn map_error(error: isahc::Error) -> FetchError {
         _ => FetchError::Connect(message),
     }
 }
+
+/// curl's description of an error, with the detail it gives (the detail
+/// says *what* was wrong: "Illegal or missing hexadecimal sequence", ...).
+fn curl_message(error: &curl::Error) -> String {
+    match error.extra_description() {
+        Some(extra) if !extra.is_empty() => format!("{} ({extra})", error.description()),
+        _ => error.description().to_owned(),
+    }
+}
+
+/// The kind of a curl error code, for the codes whose kind isahc gets wrong
+/// or too coarse; `None` leaves the decision to isahc's kind.
+fn classify_curl(code: curl_sys::CURLcode) -> Option<fn(String) -> FetchError> {
+    use curl_sys as c;
+    match code {
+        c::CURLE_OPERATION_TIMEDOUT => Some(|_| FetchError::Timeout),
+        // The server answered, but not in HTTP: the same bytes will come
+        // again, so a retry cannot help.
+        c::CURLE_UNSUPPORTED_PROTOCOL
+        | c::CURLE_FTP_WEIRD_SERVER_REPLY
+        | c::CURLE_HTTP2
+        | c::CURLE_HTTP2_STREAM
+        | c::CURLE_BAD_CONTENT_ENCODING
+        | c::CURLE_TOO_MANY_REDIRECTS
+        | CURLE_TOO_LARGE => Some(FetchError::Protocol),
+        // The handshake failed on the certificate or the TLS dialogue itself.
+        c::CURLE_SSL_CONNECT_ERROR
+        | c::CURLE_PEER_FAILED_VERIFICATION
+        | c::CURLE_SSL_CERTPROBLEM
+        | c::CURLE_SSL_CIPHER
+        | c::CURLE_SSL_CACERT_BADFILE
+        | c::CURLE_SSL_ISSUER_ERROR
+        | c::CURLE_SSL_PINNEDPUBKEYNOTMATCH
+        | c::CURLE_SSL_INVALIDCERTSTATUS
+        | c::CURLE_USE_SSL_FAILED => Some(FetchError::Tls),
+        _ => None,
+    }
+}
+
+/// "A value or data field grew larger than allowed" (curl 8.6+): a header
+/// line or a head over curl's limits. Not in `curl-sys`'s list yet.
+const CURLE_TOO_LARGE: curl_sys::CURLcode = 100;
 
 /// isahc's body with its errors normalized to the stable [`io::ErrorKind`]s
 /// the core reads them by: [`io::ErrorKind::TimedOut`] when the request
@@ -204,17 +260,23 @@ impl AsyncRead for DecodedBody {
     }
 }
 
+/// A body error in the kinds the core reads: [`io::ErrorKind::TimedOut`]
+/// when the deadline passed, [`io::ErrorKind::InvalidData`] for anything
+/// else. The head has arrived by then, so a body that breaks off (a bad
+/// chunk size, a reset half-way) is the server's answer being broken, not a
+/// connection that could not be made: retrying would fetch the same again.
 fn normalize_io_error(error: io::Error) -> io::Error {
-    let kind = match error
+    let Some(inner) = error
         .get_ref()
         .and_then(|e| e.downcast_ref::<isahc::Error>())
-    {
-        Some(e) => match map_error(e.clone()) {
-            FetchError::Timeout => io::ErrorKind::TimedOut,
-            FetchError::Protocol(_) => io::ErrorKind::InvalidData,
-            _ => io::ErrorKind::ConnectionAborted,
-        },
-        None => return error,
+    else {
+        return error;
     };
-    io::Error::new(kind, error)
+    match map_error(inner.clone()) {
+        FetchError::Timeout => io::Error::new(io::ErrorKind::TimedOut, error),
+        FetchError::Connect(m)
+        | FetchError::Protocol(m)
+        | FetchError::Refused(m)
+        | FetchError::Tls(m) => io::Error::new(io::ErrorKind::InvalidData, m),
+    }
 }

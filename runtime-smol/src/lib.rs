@@ -60,6 +60,6 @@ pub mod store;
 pub use fetch::{FetchOptions, HttpFetcher};
 pub use runtime::SmolRuntime;
 pub use store::{
-    open_store, open_target, CsvStore, Format, HttpSinkOptions, HttpSinkStore,
-    JsonlStore, SqliteStore, TeeStore,
+    open_store, open_target, CsvStore, Format, HttpSinkOptions, HttpSinkStore, JsonlStore,
+    SqliteStore, TeeStore,
 };

@@ -27,12 +27,14 @@ fn batch() -> Vec<Record> {
     ]
 }
 
-/// A receiver answering `statuses` in order, then 200.
+/// A receiver answering `statuses` in order, then 200. Status 0: close the
+/// connection without a byte of answer.
 fn receiver(statuses: Vec<u16>) -> TestServer {
     let calls = Arc::new(AtomicUsize::new(0));
     TestServer::start(move |_| {
         let i = calls.fetch_add(1, Ordering::SeqCst);
         match statuses.get(i) {
+            Some(&0) => Reply::Raw(Vec::new()),
             Some(&429) => Reply::Full {
                 status: 429,
                 headers: vec![("Retry-After".into(), "0".into())],
@@ -66,6 +68,19 @@ fn a_sink_that_fails_twice_then_succeeds_still_gets_the_batch() {
         let got: Vec<Record> = serde_json::from_slice(&request.body).unwrap();
         assert_eq!(got, records);
     }
+}
+
+#[test]
+fn a_sink_that_closes_the_connection_unanswered_is_retried() {
+    let server = receiver(vec![0, 0]);
+    let mut store = HttpSinkStore::new(&server.url("/ingest"), options(3)).unwrap();
+    let records = batch();
+    smol::block_on(store.write(&records)).unwrap();
+    assert_eq!(
+        server.seen().len(),
+        3,
+        "two closed connections, then stored"
+    );
 }
 
 #[test]

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod hostile;
 pub use semcrawl_cli::site;
 
 /// The `semcrawl` binary, built on first use (see the crate docs).

@@ -54,6 +54,44 @@ fn bad_input_exits_with_code_2_and_one_line() {
         &["crawl", "-q", "--select", "no-equals-sign", &url],
         &["--select", "no-equals-sign"],
     );
+    usage_error(&["crawl", "-q", "--threads", "20000", &url], &["--threads"]);
+    usage_error(
+        &["crawl", "-q", "--user-agent", "bot\r\nX-Injected: 1", &url],
+        &["--user-agent"],
+    );
+    usage_error(
+        &["crawl", "-q", "--allow-domain", "", &url],
+        &["--allow-domain"],
+    );
+    usage_error(
+        &[
+            "crawl",
+            "-q",
+            "--summary-json",
+            "/nonexistent-dir/summary.json",
+            &url,
+        ],
+        &["--summary-json"],
+    );
+    let dir = semcrawl_tests::TempDir::new("foreign-sqlite");
+    let db = dir.join("theirs.sqlite");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("CREATE TABLE pages (id INTEGER PRIMARY KEY, slug TEXT, body TEXT)")
+        .unwrap();
+    drop(conn);
+    usage_error(
+        &["crawl", "-q", "--out", db.to_str().unwrap(), &url],
+        &["pages"],
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let indexes: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 0, "an index was added to someone else's table");
 
     assert_eq!(
         server.total_requests(),

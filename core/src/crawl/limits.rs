@@ -60,9 +60,9 @@ use async_lock::{Semaphore, SemaphoreGuardArc};
 use futures::channel::mpsc::UnboundedSender;
 
 use super::messages::{LoadSample, Report};
+use crate::adaptive::{Change, Limiter, LimiterConfig, Outcome, Reason, Sample};
 use crate::config::Concurrency;
 use crate::hosts::{Host, HostId, HostLimit, Hosts};
-use crate::adaptive::{Change, Limiter, LimiterConfig, Outcome, Reason, Sample};
 use crate::robots::Robots;
 use crate::stats::Stats;
 

@@ -276,6 +276,7 @@ fn fetch_error_kind(e: &FetchError) -> ErrorKind {
         FetchError::Connect(_) => ErrorKind::Connect,
         FetchError::Timeout => ErrorKind::Timeout,
         FetchError::Protocol(_) => ErrorKind::Protocol,
+        FetchError::Tls(_) => ErrorKind::Tls,
         FetchError::Refused(_) => ErrorKind::Refused,
     }
 }

@@ -3,8 +3,9 @@
 //! An HTTP sink is how a crawl feeds a service (an indexer, a queue's HTTP
 //! front) without a file in between. The contract of [`Store::write`] is
 //! "stored once it returns `Ok`", so the sink must never drop a batch
-//! silently: a failure the receiver may recover from (connect error,
-//! timeout, `5xx`, `429`) is retried with exponential backoff, honouring a
+//! silently: a failure the receiver may recover from (connect error, a
+//! connection closed or reset before the answer, timeout, `5xx`, `429`) is
+//! retried with exponential backoff, honouring a
 //! `Retry-After` in seconds; after the last attempt, or at once for any other
 //! status, `write` returns a [`StoreError`] that names the URL and the cause,
 //! and the core stops the crawl instead of losing records.
@@ -104,9 +105,7 @@ impl HttpSinkStore {
         };
         let mut response = match self.client.send_async(request).await {
             Ok(r) => r,
-            Err(e) if e.is_network() || e.is_timeout() => {
-                return Attempt::Retry(e.to_string(), None)
-            }
+            Err(e) if is_transient(&e) => return Attempt::Retry(e.to_string(), None),
             Err(e) => return Attempt::Fatal(e.to_string()),
         };
         let status = response.status();
@@ -169,6 +168,28 @@ impl HttpSinkStore {
             backoff = (backoff * 2).min(self.options.max_backoff);
         }
     }
+}
+
+/// Whether a failed POST may succeed if sent again: the connection could not
+/// be made, timed out, or was closed or reset before the answer. A receiver
+/// restarting or a proxy dropping an idle connection does the last; isahc
+/// calls it a protocol violation, but it is the same as a `503`.
+fn is_transient(error: &isahc::Error) -> bool {
+    if error.is_network() || error.is_timeout() {
+        return true;
+    }
+    let code = std::error::Error::source(error)
+        .and_then(|e| e.downcast_ref::<curl::Error>())
+        .map(curl::Error::code);
+    matches!(
+        code,
+        Some(
+            curl_sys::CURLE_GOT_NOTHING
+                | curl_sys::CURLE_SEND_ERROR
+                | curl_sys::CURLE_RECV_ERROR
+                | curl_sys::CURLE_PARTIAL_FILE
+        )
+    )
 }
 
 impl Store for HttpSinkStore {

@@ -13,13 +13,16 @@
 //! | ends in `.jsonl`, `.ndjson`, or has no extension | [`JsonlStore::create`] (a file) |
 //! | any other extension                 | refused, unless a [`Format`] is given |
 //!
-//! [`TeeStore`] writes every record to several of them.
+//! [`TeeStore`] writes every record to several of them. [`Bounded`] wraps
+//! any of them so that its writes give up at a deadline (the end of the grace
+//! period after Ctrl-C).
 //!
 //! [`open_store`] returns a `Box<dyn Store>`: the core implements [`Store`]
 //! for any boxed store, so the generic `Crawler::run<S: Store>` takes it
 //! as it is.
 
 mod csv;
+mod deadline;
 mod format;
 mod http;
 mod jsonl;
@@ -27,6 +30,7 @@ mod sqlite;
 mod tee;
 
 pub use self::csv::{CsvStore, COLUMNS as CSV_COLUMNS};
+pub use deadline::{Bounded, ShutdownDeadline, LAST_CHANCE};
 pub use format::{open_target, Format};
 pub use http::{HttpSinkOptions, HttpSinkStore};
 pub use jsonl::JsonlStore;

@@ -15,6 +15,10 @@
 //! * WAL mode lets readers query the file while the crawl writes;
 //!   [`Store::flush`] checkpoints the WAL back into the main file.
 //!
+//! * A file that already has a `pages` table with other columns is refused
+//!   at open, before anything is written: it belongs to something else, and
+//!   upserting into it (or adding our unique index to it) would damage it.
+//!
 //! SQLite calls block, so they run on `smol`'s blocking pool.
 
 use std::path::Path;
@@ -95,6 +99,8 @@ impl SqliteStore {
         // FULL: a committed batch survives a power cut, not only a crash.
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(err)?;
+        check_layout(&conn)
+            .map_err(|e| StoreError(format!("cannot use SQLite database '{name}': {e}")))?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
@@ -117,6 +123,59 @@ impl SqliteStore {
                 ))
             })
     }
+}
+
+/// The columns of [`SCHEMA`]'s `pages` table, in order.
+const COLUMNS: [&str; 22] = [
+    "id",
+    "url",
+    "final_url",
+    "status",
+    "depth",
+    "parent",
+    "title",
+    "description",
+    "lang",
+    "canonical",
+    "links_count",
+    "links",
+    "fields",
+    "text",
+    "content_type",
+    "bytes",
+    "sha256",
+    "fetched_at",
+    "elapsed_ms",
+    "retries",
+    "error_kind",
+    "error",
+];
+
+/// `Ok` if the file has no `pages` table yet, or one with our columns;
+/// otherwise why the table is not ours (its columns).
+fn check_layout(conn: &Connection) -> Result<(), String> {
+    let columns = (|| {
+        let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('pages')")?;
+        let names = stmt.query_map([], |row| row.get::<_, String>(0))?;
+        names.collect::<rusqlite::Result<Vec<String>>>()
+    })()
+    .map_err(|e| e.to_string())?;
+    if columns.is_empty() || columns.iter().map(String::as_str).eq(COLUMNS) {
+        return Ok(());
+    }
+    // A few names are enough to recognize the table; keep the line short.
+    let mut listed = columns
+        .iter()
+        .take(6)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if columns.len() > 6 {
+        listed.push_str(", ...");
+    }
+    Err(format!(
+        "it already has a table 'pages' with other columns ({listed}); use another file"
+    ))
 }
 
 /// One row, ready to bind: the nested fields already JSON text.
