@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use semcrawl_core::budget::{self, BudgetReport, FsSources};
 use semcrawl_core::config::FieldSpec;
 use semcrawl_core::scope::ScopeMode;
 use semcrawl_core::size::{parse_duration, parse_size};
 use semcrawl_core::{Concurrency, Config, ConfigError};
+use semcrawl_smol::budget::{self, BudgetReport, FsSources};
 use url::Url;
 
 const ABOUT: &str = "A web crawler whose memory stays bounded by construction.";
@@ -363,7 +363,7 @@ mod tests {
         let config = args.crawl.to_config(args.urls.clone()).unwrap();
         assert_eq!(config.concurrency, Concurrency::Fixed(16));
         assert!(
-            config.memory >= semcrawl_core::budget::MIN_BUDGET,
+            config.memory >= budget::MIN_BUDGET,
             "derived from the machine"
         );
         assert!(config.obey_robots);

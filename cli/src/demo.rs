@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
-use semcrawl_cli::site::{ExpectOptions, Site, SiteServer, SiteSpec};
+use semcrawl_site::{ExpectOptions, Site, SiteServer, SiteSpec};
 use semcrawl_smol::store::open_store;
 
 use crate::args::DemoArgs;
