@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The full benchmark of issue 4 (see docs/bench/README.md): fast, slow and big
+# The full benchmark (see docs/bench/README.md): fast, slow and big
 # sites against the Python reference peer, the memory matrix, the frontier
 # scale run and the parse microbenchmark. Writes docs/bench/results.md,
 # results.json and the SVG plots. About 15-20 minutes on 2 cores.
@@ -18,5 +18,5 @@ for a in "$@"; do
   case "$a" in --runs|--quick) runs=() ;; esac
 done
 
-cargo build --release -p semcrawl-cli -p semcrawl-tests --bin semcrawl --bin bench
-exec cargo run --release -p semcrawl-tests --bin bench -- "${runs[@]}" "$@"
+cargo build --release -p semcrawl-cli -p semcrawl-bench --bin semcrawl --bin bench
+exec cargo run --release -p semcrawl-bench --bin bench -- "${runs[@]}" "$@"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Plot the limit of `--concurrency auto` over time (issue 5's closing note).
+"""Plot the limit of `--concurrency auto` over time.
 
 Reads, for each site, a directory written by scripts/sweep-auto.sh:
 

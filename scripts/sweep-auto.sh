@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5's sweep: on two benchmark sites, crawl at fixed concurrencies
+# The sweep of --concurrency auto: on two benchmark sites, crawl at fixed concurrencies
 # 4..512 and with --concurrency auto, and write the tables to
 # docs/bench/auto.md; then crawl each site once more with auto, logging every
 # change of the limit, and plot the limit over time (docs/bench/limit.svg,
@@ -28,7 +28,7 @@ CONC=${CONC:-"4 8 16 32 64 128 256 512"}
 SITES=${SITES:-"slow saturated"}
 OUT=${OUT:-docs/bench}
 if [ -z "${NO_BUILD:-}${SEMCRAWL:-}${BENCH:-}" ]; then
-  cargo build --release -q -p semcrawl-cli -p semcrawl-tests
+  cargo build --release -q -p semcrawl-cli -p semcrawl-bench
 fi
 bin=${SEMCRAWL:-target/release/semcrawl}
 bench=${BENCH:-target/release/bench}

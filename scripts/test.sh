@@ -24,6 +24,6 @@ step "browser runtime (wasm-pack, headless Chromium)"
 bash scripts/wasm-test.sh
 
 step "benchmark harness smoke run (--quick)"
-cargo run --release -p semcrawl-tests --bin bench -- --quick
+cargo run --release -p semcrawl-bench --bin bench -- --quick
 
 printf '\nall checks passed\n'

@@ -6,13 +6,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use semcrawl_core::budget::{self, BudgetReport, FsSources};
 use semcrawl_core::config::FieldSpec;
 use semcrawl_core::scope::ScopeMode;
 use semcrawl_core::setting::Setting;
 use semcrawl_core::size::{parse_duration, parse_size};
 use semcrawl_core::{Concurrency, Config, ConfigError};
+use semcrawl_smol::budget::{self, BudgetReport, FsSources};
 use semcrawl_smol::store::Format;
 use url::Url;
 
@@ -241,8 +242,8 @@ pub struct CrawlOptions {
     pub max_pages: Option<u64>,
 
     /// Which hosts to crawl: the seeds' hosts, their domains (and subdomains), or anything.
-    #[arg(long, value_enum, default_value_t = ScopeArg::Host, help_heading = "Scope")]
-    pub scope: ScopeArg,
+    #[arg(long, value_parser = scope_parser(), default_value_t = ScopeMode::Host, help_heading = "Scope")]
+    pub scope: ScopeMode,
 
     /// Also crawl this domain and its subdomains (repeatable).
     #[arg(long = "allow-domain", value_name = "DOMAIN", value_parser = parse_domain, help_heading = "Scope")]
@@ -327,15 +328,19 @@ pub struct CrawlOptions {
     pub threads: Option<usize>,
 }
 
-/// `--scope`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ScopeArg {
-    /// The seeds' exact hosts.
-    Host,
-    /// The seeds' domains and their subdomains.
-    Domain,
-    /// Any host.
-    Any,
+/// `--scope`: the core's [`ScopeMode`] by its names, with a line of help
+/// for each (what `ValueEnum` would give an enum of our own).
+fn scope_parser() -> impl TypedValueParser<Value = ScopeMode> {
+    PossibleValuesParser::new([
+        PossibleValue::new(ScopeMode::Host.as_str()).help("The seeds' exact hosts"),
+        PossibleValue::new(ScopeMode::Domain.as_str())
+            .help("The seeds' domains and their subdomains"),
+        PossibleValue::new(ScopeMode::Any.as_str()).help("Any host"),
+    ])
+    .map(|name| {
+        name.parse::<ScopeMode>()
+            .expect("every possible value is a scope mode")
+    })
 }
 
 fn parse_url(s: &str) -> Result<Url, String> {
@@ -457,11 +462,7 @@ impl CrawlOptions {
             max_body: self.max_body,
             max_depth: self.max_depth,
             max_pages: self.max_pages,
-            scope: match self.scope {
-                ScopeArg::Host => ScopeMode::Host,
-                ScopeArg::Domain => ScopeMode::Domain,
-                ScopeArg::Any => ScopeMode::Any,
-            },
+            scope: self.scope,
             allow_domains: self.allow_domains.clone(),
             obey_robots: !self.ignore_robots,
             per_host: self.per_host.unwrap_or(self.concurrency.max()),
@@ -498,7 +499,7 @@ mod tests {
         let config = args.crawl.to_config(args.urls.clone()).unwrap();
         assert_eq!(config.concurrency, Concurrency::Fixed(16));
         assert!(
-            config.memory >= semcrawl_core::budget::MIN_BUDGET,
+            config.memory >= budget::MIN_BUDGET,
             "derived from the machine"
         );
         assert!(config.obey_robots);

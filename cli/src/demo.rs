@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
-use semcrawl_cli::site::{ExpectOptions, Site, SiteServer, SiteSpec};
+use semcrawl_site::{ExpectOptions, Site, SiteServer, SiteSpec};
 
 use crate::args::DemoArgs;
 use crate::{crawl, output, Failure};

@@ -24,7 +24,6 @@
 
 pub mod adaptive;
 mod body;
-pub mod budget;
 pub mod canon;
 pub mod config;
 pub mod crawl;

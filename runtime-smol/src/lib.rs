@@ -12,6 +12,9 @@
 //! * [`store`] — the core's [`Store`](semcrawl_core::Store) as JSON Lines,
 //!   SQLite or an HTTP sink, chosen from one target string by
 //!   [`store::open_store`].
+//! * [`budget`] — the default memory budget of the byte gate, read from the
+//!   cgroup and `/proc` the process runs under (native only: the core never
+//!   reads a file).
 //!
 //! Fetch one page from a local server:
 //!
@@ -52,6 +55,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod budget;
 pub mod fetch;
 pub mod runtime;
 pub mod state;

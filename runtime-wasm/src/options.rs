@@ -48,7 +48,8 @@ pub struct CrawlOptions {
     /// Deepest link distance from a seed.
     pub max_depth: Option<u32>,
     /// `"host"` (default), `"domain"` or `"any"`.
-    pub scope: Option<Scope>,
+    #[serde(default, deserialize_with = "scope")]
+    pub scope: Option<ScopeMode>,
     /// Extra domains in scope.
     pub allow_domains: Option<Vec<String>>,
     /// User fields: `["price=.price", "img=img@src"]` or `{ price: ".price" }`.
@@ -130,16 +131,19 @@ impl<'de> Deserialize<'de> for ConcurrencyOpt {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Select(pub Vec<String>);
 
-/// `scope`, as in the CLI's `--scope`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    /// The seeds' exact hosts.
-    Host,
-    /// The seeds' registrable domains and their subdomains.
-    Domain,
-    /// Anywhere (the browser still only reaches CORS-enabled sites).
-    Any,
+/// `scope`: the core's [`ScopeMode`] by the names the CLI's `--scope` takes
+/// (`any` still only reaches CORS-enabled sites from a browser). An unknown
+/// name is serde's usual "unknown variant ..., expected one of ...".
+fn scope<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ScopeMode>, D::Error> {
+    const MODES: [ScopeMode; 3] = [ScopeMode::Host, ScopeMode::Domain, ScopeMode::Any];
+    let Some(name) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    MODES
+        .into_iter()
+        .find(|m| m.as_str() == name)
+        .map(Some)
+        .ok_or_else(|| de::Error::unknown_variant(&name, &["host", "domain", "any"]))
 }
 
 impl<'de> Deserialize<'de> for Seeds {
@@ -268,11 +272,7 @@ impl CrawlOptions {
         c.max_pages = self.max_pages;
         c.max_depth = self.max_depth;
         if let Some(scope) = self.scope {
-            c.scope = match scope {
-                Scope::Host => ScopeMode::Host,
-                Scope::Domain => ScopeMode::Domain,
-                Scope::Any => ScopeMode::Any,
-            };
+            c.scope = scope;
         }
         if let Some(d) = &self.allow_domains {
             c.allow_domains.clone_from(d);

@@ -1,6 +1,7 @@
 //! Helpers of the end-to-end tests: find (and build) the `semcrawl` binary,
-//! run it with a deadline, read its JSON Lines output and summary, and poll
-//! for conditions with deadlines instead of sleeping.
+//! run it with a deadline, and read its JSON Lines output and summary. The
+//! site they crawl and `wait_for` (poll with a deadline) are in
+//! `semcrawl-site`.
 //!
 //! # How the binary is found
 //!
@@ -27,7 +28,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod hostile;
-pub use semcrawl_cli::site;
 
 /// The `semcrawl` binary, built on first use (see the crate docs).
 ///
@@ -98,25 +98,6 @@ pub fn build_semcrawl(target_dir: &Path, profile: &str) -> Result<PathBuf, Strin
     Ok(target_dir
         .join(profile)
         .join(format!("semcrawl{}", std::env::consts::EXE_SUFFIX)))
-}
-
-/// Poll `cond` until it returns `Some`, or panic after `timeout` naming
-/// `what`. Between checks it waits a few milliseconds (never a fixed sleep
-/// standing in for readiness).
-pub fn wait_for<T>(what: &str, timeout: Duration, mut cond: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        if let Some(v) = cond() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(50));
-    }
 }
 
 /// A directory under the target directory, removed on drop.

@@ -24,10 +24,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use semcrawl_tests::site::{ExpectOptions, Site, SiteServer, SiteSpec};
+use semcrawl_site::{wait_for, ExpectOptions, Site, SiteServer, SiteSpec};
 use semcrawl_tests::{
     by_url, complete_lines, error_kind, read_jsonl, read_summary, semcrawl_bin, set_diff,
-    summary_u64, wait_for, TempDir,
+    summary_u64, TempDir,
 };
 use serde_json::Value;
 

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use semcrawl_site::{Site, SiteServer, SiteSpec};
 use semcrawl_tests::run;
-use semcrawl_tests::site::{Site, SiteServer, SiteSpec};
 
 fn usage_error(args: &[&str], names: &[&str]) {
     let done = run(args, Duration::from_secs(60));

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use semcrawl_tests::site::{ExpectOptions, Site, SiteServer, SiteSpec};
+use semcrawl_site::{ExpectOptions, Site, SiteServer, SiteSpec};
 use semcrawl_tests::{by_url, crawl_to_jsonl, error_kind, summary_u64, TempDir};
 
 #[test]

@@ -10,10 +10,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use semcrawl_tests::site::{ExpectOptions, Site, SiteServer, SiteSpec};
-use semcrawl_tests::{
-    by_url, parse_jsonl, read_jsonl, run, semcrawl_bin, wait_for, TempDir, QUIET,
-};
+use semcrawl_site::wait_for;
+use semcrawl_site::{ExpectOptions, Site, SiteServer, SiteSpec};
+use semcrawl_tests::{by_url, parse_jsonl, read_jsonl, run, semcrawl_bin, TempDir, QUIET};
 use serde_json::Value;
 
 const T: Duration = Duration::from_secs(120);

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use semcrawl_tests::site::{ExpectOptions, Site, SiteServer, SiteSpec};
-use semcrawl_tests::{complete_lines, parse_jsonl, spawn, wait_for, TempDir, QUIET};
+use semcrawl_site::wait_for;
+use semcrawl_site::{ExpectOptions, Site, SiteServer, SiteSpec};
+use semcrawl_tests::{complete_lines, parse_jsonl, spawn, TempDir, QUIET};
 
 /// The complete lines of a file a killed process was writing (a last,
 /// unterminated line is the write the kill cut short).

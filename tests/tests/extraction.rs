@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use semcrawl_tests::site::{Site, SiteServer, SiteSpec, KNOWN_PAGE};
+use semcrawl_site::{Site, SiteServer, SiteSpec, KNOWN_PAGE};
 use semcrawl_tests::{crawl_to_jsonl, error_kind, TempDir};
 use serde_json::Value;
 

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use semcrawl_site::wait_for;
+use semcrawl_site::{Site, SiteServer, SiteSpec};
 use semcrawl_tests::hostile::{Act, HostileServer};
-use semcrawl_tests::site::{Site, SiteServer, SiteSpec};
-use semcrawl_tests::{spawn, wait_for, QUIET};
+use semcrawl_tests::{spawn, QUIET};
 
 #[test]
 fn grace_bounds_the_shutdown_of_a_hanging_sink() {

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use semcrawl_tests::site::{Site, SiteServer, SiteSpec};
+use semcrawl_site::{wait_for, Site, SiteServer, SiteSpec};
 use semcrawl_tests::{
-    complete_lines, read_jsonl, read_summary, spawn, summary_u64, wait_for, TempDir, QUIET,
+    complete_lines, read_jsonl, read_summary, spawn, summary_u64, TempDir, QUIET,
 };
 
 #[test]

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use semcrawl_tests::site::{ExpectOptions, Site, SiteServer, SiteSpec};
+use semcrawl_site::{ExpectOptions, Site, SiteServer, SiteSpec};
 use semcrawl_tests::{by_url, crawl_to_jsonl, set_diff, summary_u64, TempDir};
 
 fn server() -> SiteServer {

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use semcrawl_tests::site::{
+use semcrawl_site::{
     ExpectOptions, Expected, Site, SiteServer, SiteSpec, CP1252_TITLE, SJIS_TITLE,
 };
 use semcrawl_tests::{

@@ -1,14 +1,12 @@
-//! Test helpers: a canned HTTP/1.1 server on 127.0.0.1, a gzip bomb, temp paths.
+//! Test helpers: a canned HTTP/1.1 server on 127.0.0.1, temp paths. The gzip
+//! bomb and `wait_for` are `semcrawl-site`'s.
 #![allow(dead_code)]
-
-pub mod bomb;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
@@ -222,20 +220,6 @@ fn read_request(
     reader.read_exact(&mut body).ok()?;
     request.body = body;
     Some(request)
-}
-
-/// Poll `condition` until it holds or `timeout` passes.
-pub fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// A fresh path in the temp dir (not created).

@@ -1,7 +1,13 @@
-//! A generated web site and a real HTTP/1.1 server for it.
+//! # semcrawl-site
+//!
+//! A generated web site and a real HTTP/1.1 server for it, plus the few
+//! helpers every test of the workspace shares.
 //!
 //! The site is what `semcrawl demo` crawls offline, what the end-to-end tests
-//! check the crawler against, and what the benchmarks load. It has two parts:
+//! check the crawler against, and what the benchmarks load. It is a crate of
+//! its own (unpublished) so that the `semcrawl` binary stays only a command
+//! line, and so that the tests of the runtimes can use the same fixtures
+//! without depending on the CLI. It has two parts:
 //!
 //! * [`Site`]: a deterministic site generated from a [`SiteSpec`] (page count,
 //!   page size, links per page, seed, latency, traps). Pages look like real
@@ -44,27 +50,37 @@
 //! # Example
 //!
 //! ```no_run
-//! use semcrawl_cli::site::{ExpectOptions, Site, SiteServer, SiteSpec};
+//! use semcrawl_site::{ExpectOptions, Site, SiteServer, SiteSpec};
 //!
 //! let server = SiteServer::start(Site::new(SiteSpec::trap_site()), 2).unwrap();
 //! println!("crawl {}", server.base_url());
 //! let expected = server.expected(&ExpectOptions::default());
 //! println!("{} records expected", expected.records.len());
 //! ```
+//!
+//! # Shared test helpers
+//!
+//! * [`gzip_bomb`]: the one gzip bomb of the workspace (the site serves it at
+//!   `/bomb.html`; the runtime tests serve it raw).
+//! * [`wait_for`]: poll a condition with a deadline, never a fixed sleep
+//!   standing in for readiness.
+#![forbid(unsafe_code)]
 
 mod bomb;
 mod expect;
 mod html;
 mod server;
+mod wait;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use bomb::BOMB_INFLATED_SIZE;
+pub use bomb::{gzip_bomb, BOMB_INFLATED_SIZE, BOMB_PREFIX};
 pub use expect::{ExpectOptions, Expected, ExpectedRecord};
 pub use html::{KnownPage, CP1252_TITLE, KNOWN_PAGE, SJIS_TITLE};
 pub use server::SiteServer;
+pub use wait::wait_for;
 
 /// Which traps a site contains. Each is a separate switch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

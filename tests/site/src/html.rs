@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::SiteSpec;
+use crate::SiteSpec;
 
 /// A piece of a body.
 pub(crate) enum Chunk {

@@ -7,9 +7,9 @@ use std::process::Command;
 use plotters::prelude::*;
 use serde_json::{json, Value};
 
-use super::parse::ParseRate;
-use super::sites::Load;
-use super::stats::{mib, size_label, utc_now, Spread, MIB};
+use crate::parse::ParseRate;
+use crate::sites::Load;
+use crate::stats::{mib, size_label, utc_now, Spread, MIB};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Crawler {
@@ -471,8 +471,8 @@ fn markdown(r: &Results, plots: &[&str]) -> String {
              concurrency 64) with an in-memory fetcher and a store that only counts: node i is a ~{} B HTML page \
              linking to 2i+1, 2i+2 and {} pseudo-random nodes, so the queue fills fast (the worst case for the \
              frontier). Run in a child process; its peak RSS is the frontier, the seen set and the program.\n",
-            170 + 30 * super::frontier::LINKS,
-            super::frontier::LINKS - 2
+            170 + 30 * crate::frontier::LINKS,
+            crate::frontier::LINKS - 2
         ));
         line("| URLs | records | wall s | CPU s | pages/s | peak RSS MiB | RSS / URL | growth / URL vs previous row |".into());
         line("|---:|---:|---:|---:|---:|---:|---:|---:|".into());
@@ -657,7 +657,7 @@ fn targets(r: &Results, line: &mut impl FnMut(String)) {
     }
     if let Some(f) = r.frontier.last() {
         rows.push(format!(
-            "| frontier: {} URLs (figure for a later issue) | peak RSS {} MiB, {:.0} B per URL | reported |",
+            "| frontier: {} URLs (reported, no target yet) | peak RSS {} MiB, {:.0} B per URL | reported |",
             f.urls,
             mib(f.rss as f64),
             f.rss as f64 / f.urls as f64
@@ -666,7 +666,7 @@ fn targets(r: &Results, line: &mut impl FnMut(String)) {
     if rows.is_empty() {
         return;
     }
-    line("## Targets of issue 4\n".into());
+    line("## Targets\n".into());
     line("| target | figure | status |".into());
     line("|---|---|---|".into());
     for row in rows {

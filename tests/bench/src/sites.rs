@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use semcrawl_cli::site::{ExpectOptions, SiteServer, SiteSpec, Traps};
+use semcrawl_site::{ExpectOptions, SiteServer, SiteSpec, Traps};
 
 /// The `fast` site: 10,000 pages of ~20 KiB, 10-20 links each, with the
 /// traps a real crawl meets (fragments, `utm_` duplicates, 404 links,
@@ -206,7 +206,7 @@ impl Load {
 pub fn load_test(server: &SiteServer, clients: usize, secs: f64) -> std::io::Result<Load> {
     let pages = server.site().spec().pages;
     let addr = server.addr();
-    let cpu0 = super::measure::self_cpu();
+    let cpu0 = crate::measure::self_cpu();
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(secs);
     let handles: Vec<_> = (0..clients)
@@ -259,6 +259,6 @@ pub fn load_test(server: &SiteServer, clients: usize, secs: f64) -> std::io::Res
         load.bytes += b;
     }
     load.secs = started.elapsed().as_secs_f64();
-    load.cpu = super::measure::self_cpu() - cpu0;
+    load.cpu = crate::measure::self_cpu() - cpu0;
     Ok(load)
 }

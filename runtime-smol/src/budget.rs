@@ -43,7 +43,7 @@
 //!
 //! ```
 //! use std::collections::HashMap;
-//! use semcrawl_core::budget::{detect, LimitSource};
+//! use semcrawl_smol::budget::{detect, LimitSource};
 //!
 //! // A cgroup v2 container limited to 512 MiB, using 12 MiB now.
 //! let files: HashMap<&str, String> = HashMap::from([
@@ -61,7 +61,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::size::format_bytes;
+use semcrawl_core::size::format_bytes;
 
 /// Share of the headroom (limit minus baseline) given to the byte gate.
 pub const SAFETY_FRACTION: f64 = 0.5;

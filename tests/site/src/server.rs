@@ -27,9 +27,9 @@ use smol::lock::Semaphore;
 use smol::net::{TcpListener, TcpStream};
 use smol::{Executor, Timer};
 
-use super::bomb::gzip_bomb;
-use super::html::Kind;
-use super::{ExpectOptions, Expected, Site};
+use crate::bomb::gzip_bomb;
+use crate::html::Kind;
+use crate::{ExpectOptions, Expected, Site};
 
 /// Largest request head accepted.
 const MAX_HEAD: usize = 64 * 1024;
@@ -164,7 +164,7 @@ impl Drop for Gauge<'_> {
 ///
 /// ```
 /// use std::io::{Read, Write};
-/// use semcrawl_cli::site::{Site, SiteServer, SiteSpec};
+/// use semcrawl_site::{Site, SiteServer, SiteSpec};
 ///
 /// let server = SiteServer::start(Site::new(SiteSpec::plain(5, 2048)), 1).unwrap();
 /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
@@ -488,7 +488,7 @@ impl SiteServer {
     }
 
     /// The delay before every response now (initially
-    /// [`SiteSpec::latency`](super::SiteSpec::latency)).
+    /// [`SiteSpec::latency`](crate::SiteSpec::latency)).
     pub fn latency(&self) -> Duration {
         self.state.knobs.latency()
     }
@@ -873,7 +873,10 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::site::{SiteSpec, BOMB_INFLATED_SIZE, KNOWN_PAGE};
+    use crate::{wait_for, SiteSpec, BOMB_INFLATED_SIZE, KNOWN_PAGE};
+
+    /// How long a test waits for the server's gauges to show a request.
+    const WAIT: Duration = Duration::from_secs(10);
 
     /// A response read by the minimal client below.
     struct Resp {
@@ -1105,15 +1108,6 @@ mod tests {
         assert!(server.max_open_connections() >= server.max_in_flight());
     }
 
-    /// Poll `cond` every millisecond until it holds, or panic after 10 s.
-    fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !cond() {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
     /// Send a GET without waiting for the answer.
     fn send(c: &mut BufReader<StdStream>, path: &str) {
         write!(c.get_mut(), "GET {path} HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
@@ -1128,15 +1122,17 @@ mod tests {
         assert_eq!(server.latency(), Duration::from_secs(30));
         let mut slow = connect(&server);
         send(&mut slow, "/p/1.html");
-        wait_until("the slow request", || server.in_flight() == 1);
+        wait_for("the slow request", WAIT, || {
+            (server.in_flight() == 1).then_some(())
+        });
         // ...while one received after the change gets the new one: answered
         // long before the first one.
         server.set_latency(Duration::ZERO);
         let mut fast = connect(&server);
         assert_eq!(get(&mut fast, "/p/2.html").status, 200);
         // (The gauge drops just after the response is written: wait for it.)
-        wait_until("the slow request alone in flight", || {
-            server.in_flight() == 1
+        wait_for("the slow request alone in flight", WAIT, || {
+            (server.in_flight() == 1).then_some(())
         });
         // And a latency set from now on is honoured.
         server.set_latency(Duration::from_millis(150));
@@ -1168,7 +1164,9 @@ mod tests {
         for (i, c) in held.iter_mut().enumerate() {
             send(c, &format!("/p/{i}.html"));
         }
-        wait_until("two requests in flight", || server.in_flight() == 2);
+        wait_for("two requests in flight", WAIT, || {
+            (server.in_flight() == 2).then_some(())
+        });
         // A third is turned away at once (the latency does not apply), with no
         // Retry-After by default; its connection stays usable.
         let mut c = connect(&server);
@@ -1201,7 +1199,9 @@ mod tests {
         for c in &mut more {
             send(c, "/");
         }
-        wait_until("five requests in flight", || server.in_flight() == 5);
+        wait_for("five requests in flight", WAIT, || {
+            (server.in_flight() == 5).then_some(())
+        });
         assert_eq!(server.rejected(), 3);
         server.reset_counters();
         assert_eq!((server.rejected(), server.max_in_flight()), (0, 5));
@@ -1265,8 +1265,12 @@ mod tests {
         for (i, c) in held.iter_mut().enumerate() {
             send(c, &format!("/p/{i}.html"));
         }
-        wait_until("three requests in flight", || server.in_flight() == 3);
-        wait_until("two requests working", || server.working() == 2);
+        wait_for("three requests in flight", WAIT, || {
+            (server.in_flight() == 3).then_some(())
+        });
+        wait_for("two requests working", WAIT, || {
+            (server.working() == 2).then_some(())
+        });
         std::thread::sleep(Duration::from_millis(50));
         assert_eq!((server.working(), server.max_working()), (2, 2));
         assert_eq!((server.in_flight(), server.rejected()), (3, 0));
@@ -1277,8 +1281,8 @@ mod tests {
         let mut c = connect(&server);
         assert_eq!(get(&mut c, "/p/3.html").status, 200);
         // (The gauges drop just after the response is written: wait for it.)
-        wait_until("the queued request still in flight", || {
-            (server.in_flight(), server.working()) == (3, 2)
+        wait_for("the queued request still in flight", WAIT, || {
+            ((server.in_flight(), server.working()) == (3, 2)).then_some(())
         });
         server.reset_counters();
         assert_eq!(server.max_working(), 2);

@@ -8,8 +8,8 @@ use semcrawl_core::scope::ScopeMode;
 use semcrawl_core::ErrorKind;
 use url::Url;
 
-use super::html::{Kind, Target};
-use super::{Site, BOMB_INFLATED_SIZE};
+use crate::html::{Kind, Target};
+use crate::{Site, BOMB_INFLATED_SIZE};
 
 /// The crawl options that change what a correct crawl stores.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub struct ExpectOptions {
     /// `--max-body`.
     pub max_body: u64,
     /// `--timeout`: the slow page is a `timeout` error when this is not
-    /// longer than [`SiteSpec::slow_latency`](super::SiteSpec::slow_latency)
+    /// longer than [`SiteSpec::slow_latency`](crate::SiteSpec::slow_latency)
     /// plus the site latency. Keep it well away from that value in tests.
     pub timeout: Duration,
     /// `--max-depth`.
@@ -243,7 +243,7 @@ fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::site::SiteSpec;
+    use crate::SiteSpec;
 
     fn base() -> Url {
         "http://127.0.0.1:4242/".parse().unwrap()

@@ -1,7 +1,7 @@
-//! The semcrawl benchmark harness (issue 4).
+//! The semcrawl benchmark harness.
 //!
 //! ```text
-//! cargo run --release -p semcrawl-tests --bin bench -- [--quick] [--only SECTION]... [--runs N] [--out DIR]
+//! cargo run --release -p semcrawl-bench --bin bench -- [--quick] [--only SECTION]... [--runs N] [--out DIR]
 //! ```
 //!
 //! Sections (all by default): `fast`, `slow`, `big`, `matrix`, `frontier`,
@@ -20,19 +20,12 @@
 //! `docs/bench/README.md`.
 #![forbid(unsafe_code)]
 
-#[path = "../bench/frontier.rs"]
 mod frontier;
-#[path = "../bench/measure.rs"]
 mod measure;
-#[path = "../bench/parse.rs"]
 mod parse;
-#[path = "../bench/peer.rs"]
 mod peer;
-#[path = "../bench/report.rs"]
 mod report;
-#[path = "../bench/sites.rs"]
 mod sites;
-#[path = "../bench/stats.rs"]
 mod stats;
 
 use std::collections::BTreeSet;
@@ -41,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use semcrawl_cli::site::{Site, SiteServer, SiteSpec};
+use semcrawl_site::{Site, SiteServer, SiteSpec};
 use serde_json::Value;
 
 use report::{Cell, Crawler, FrontierRow, Machine, Results, Run};
@@ -125,11 +118,12 @@ impl Opts {
     }
 }
 
-/// The workspace root (this crate is `tests/`).
+/// The workspace root (this crate is `tests/bench/`).
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
+        .ancestors()
+        .nth(2)
+        .expect("tests/bench/ has a grandparent")
         .to_path_buf()
 }
 

@@ -1,5 +1,9 @@
 //! The gzip bomb: a small gzip body that inflates to more than 1 GiB.
 //!
+//! One builder for the whole workspace: the site serves the bomb at
+//! `/bomb.html`, and the tests of the native fetcher serve it raw to check
+//! that a body is inflated lazily.
+//!
 //! Compressing 1 GiB for real would take seconds (minutes in a debug build),
 //! so the deflate stream is assembled instead: 1 MiB of spaces is compressed
 //! once with a full flush (which resets the dictionary and byte-aligns the
@@ -11,8 +15,9 @@ use std::sync::{Arc, OnceLock};
 
 use flate2::{Compress, Compression, Crc, FlushCompress};
 
-/// What the inflated body starts with.
-pub(crate) const BOMB_PREFIX: &[u8] =
+/// What the inflated body starts with; spaces follow, up to
+/// [`BOMB_INFLATED_SIZE`].
+pub const BOMB_PREFIX: &[u8] =
     b"<!DOCTYPE html><html lang=\"en\"><head><title>Bomb</title></head><body><p>";
 
 /// Size of one repeated block of spaces.
@@ -24,8 +29,22 @@ const BLOCKS: usize = 1024;
 /// Inflated size of the bomb: the prefix plus 1 GiB of spaces.
 pub const BOMB_INFLATED_SIZE: u64 = BOMB_PREFIX.len() as u64 + (BLOCK * BLOCKS) as u64;
 
-/// The compressed bomb (a complete gzip member), built once per process.
-pub(crate) fn gzip_bomb() -> Arc<[u8]> {
+/// The compressed bomb (a complete gzip member, about 1 MiB), built once per
+/// process: [`BOMB_PREFIX`], then spaces, [`BOMB_INFLATED_SIZE`] bytes in
+/// all, with a correct CRC and length in its trailer.
+///
+/// ```
+/// use std::io::Read;
+/// use semcrawl_site::{gzip_bomb, BOMB_PREFIX};
+///
+/// let bomb = gzip_bomb();
+/// assert!(bomb.len() < 4 << 20);
+/// let mut head = vec![0u8; BOMB_PREFIX.len() + 100];
+/// flate2::read::GzDecoder::new(&bomb[..]).read_exact(&mut head).unwrap();
+/// assert!(head.starts_with(BOMB_PREFIX));
+/// assert!(head[BOMB_PREFIX.len()..].iter().all(|&b| b == b' '));
+/// ```
+pub fn gzip_bomb() -> Arc<[u8]> {
     static BOMB: OnceLock<Arc<[u8]>> = OnceLock::new();
     BOMB.get_or_init(|| build().into()).clone()
 }
