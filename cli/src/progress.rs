@@ -11,8 +11,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use semcrawl_core::size::format_bytes;
-use semcrawl_core::stats::{Progress, Stats};
+use semcrawl_core::format_bytes;
+use semcrawl_core::{Progress, Stats};
 
 use crate::args::ProgressMode;
 

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use semcrawl_core::size::format_bytes;
+use semcrawl_core::format_bytes;
 use semcrawl_core::Summary;
 
 /// Peak resident set size of this process, from `/proc/self/status` (Linux).

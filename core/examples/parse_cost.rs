@@ -17,7 +17,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use semcrawl_core::config::FieldSpec;
+use semcrawl_core::FieldSpec;
 use semcrawl_core::parse::{Extractor, PARSE_COST_RATIO, STREAM_PARSE_COST_RATIO};
 use url::Url;
 

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use semcrawl_core::config::FieldSpec;
+use semcrawl_core::FieldSpec;
 use semcrawl_core::parse::Extractor;
 use url::Url;
 

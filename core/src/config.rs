@@ -85,7 +85,7 @@ impl FieldSpec {
     /// Parse `NAME=CSS` or `NAME=CSS@attr`.
     ///
     /// ```
-    /// use semcrawl_core::config::FieldSpec;
+    /// use semcrawl_core::FieldSpec;
     /// let f = FieldSpec::parse("img=article img@src").unwrap();
     /// assert_eq!((f.name.as_str(), f.css.as_str(), f.attr.as_deref()), ("img", "article img", Some("src")));
     /// assert!(FieldSpec::parse("no-equals-sign").is_err());
@@ -205,7 +205,7 @@ impl Config {
     /// assert!(c.validate().is_ok());
     /// c.memory = 1024; // smaller than one page of max_body
     /// let err = c.validate().unwrap_err();
-    /// assert_eq!(err.setting(), semcrawl_core::setting::Setting::Memory);
+    /// assert_eq!(err.setting(), semcrawl_core::Setting::Memory);
     /// assert!(err.to_string().starts_with("memory budget 1.0 KiB is smaller than one page"));
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {

@@ -35,7 +35,7 @@
 //! its waiter gone is taken back under the same lock.
 //!
 //! ```
-//! use semcrawl_core::gate::ByteGate;
+//! use semcrawl_core::ByteGate;
 //! futures::executor::block_on(async {
 //!     let gate = ByteGate::new(1000);
 //!     let mut page = gate.admit(100).await.unwrap();

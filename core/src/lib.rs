@@ -9,12 +9,12 @@
 //! * a **count gate** (an [`async_lock::Semaphore`]) whose permit is taken
 //!   *before* a page's task exists, so pending work is only a URL in the
 //!   [`frontier`], never a parked future holding memory;
-//! * a **byte gate** ([`gate::ByteGate`]) that bounds the bytes held by pages in
+//! * a **byte gate** ([`ByteGate`]) that bounds the bytes held by pages in
 //!   the pipeline: bodies as they stream in, the parse cost, and records
 //!   waiting for the store.
 //!
 //! The core never names an executor, a socket or a JS type. It reaches the
-//! world only through the small traits of [`runtime`] ([`Fetch`], [`Store`],
+//! world only through three small traits ([`Fetch`], [`Store`],
 //! [`Runtime`]), which the adapter crates (`semcrawl-smol`, `semcrawl-wasm`)
 //! implement. Everything below the pipeline — canonical URLs, scope, robots,
 //! politeness, retries, the frontier, the gate — is plain data and is tested
@@ -22,34 +22,41 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Modules are private unless they are a family of their own (the adaptive
+// limiter, the frontier seam, the parsers and the crawl policies); what the
+// adapters and front ends need is re-exported here, so that splitting a file
+// is never an API break.
 pub mod adaptive;
 mod body;
 pub mod canon;
-pub mod config;
-pub mod crawl;
+mod config;
+mod crawl;
 pub mod frontier;
-pub mod gate;
+mod gate;
 mod hosts;
 mod normalize;
 pub mod parse;
 pub mod politeness;
-pub mod record;
+mod record;
 pub mod retry;
 pub mod robots;
-pub mod runtime;
+mod runtime;
 pub mod scope;
-pub mod setting;
-pub mod size;
-pub mod stats;
+mod setting;
+mod size;
+mod stats;
 mod stop;
 
 pub use body::classify_body_error;
-pub use config::{Concurrency, Config, ConfigError};
-pub use crawl::Crawler;
+pub use config::{Concurrency, Config, FieldSpec, DEFAULT_MAX_BODY};
+pub use crawl::{Crawler, CRAWL_DROP_TOLERANCE};
+pub use gate::{ByteGate, GateError, Reservation, PAGE_OVERHEAD};
 pub use record::{ErrorKind, Record, RecordError};
 pub use runtime::{
-    Body, BoxFuture, Fetch, FetchError, FetchRequest, MaybeSend, MaybeSync, Response, Runtime,
-    Store, StoreError,
+    Body, BoxFuture, Fetch, FetchError, FetchRequest, MaybeSend, MaybeSync, MemoryStore, Response,
+    Runtime, Store, StoreError,
 };
-pub use stats::{Stats, Summary};
+pub use setting::{ConfigError, Setting};
+pub use size::{format_bytes, parse_duration, parse_size};
+pub use stats::{Progress, Stats, Summary};
 pub use stop::StopHandle;

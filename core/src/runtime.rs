@@ -205,7 +205,7 @@ pub trait Runtime: Clone + MaybeSend + MaybeSync + 'static {
 /// A `Store` that keeps records in memory: for tests and embedding.
 ///
 /// ```
-/// use semcrawl_core::runtime::MemoryStore;
+/// use semcrawl_core::MemoryStore;
 /// let store = MemoryStore::default();
 /// assert!(store.records().is_empty());
 /// ```

@@ -10,7 +10,7 @@
 //! anywhere.
 //!
 //! ```
-//! use semcrawl_core::setting::Setting;
+//! use semcrawl_core::Setting;
 //! use semcrawl_core::Config;
 //!
 //! let mut c = Config::default();
@@ -72,7 +72,7 @@ impl Setting {
     /// outside any particular front end.
     ///
     /// ```
-    /// use semcrawl_core::setting::Setting;
+    /// use semcrawl_core::Setting;
     /// assert_eq!(Setting::MaxBody.name(), "maximum body size");
     /// ```
     pub fn name(self) -> &'static str {
@@ -165,7 +165,7 @@ impl ConfigError {
     /// a flag, an option key).
     ///
     /// ```
-    /// use semcrawl_core::setting::Setting;
+    /// use semcrawl_core::Setting;
     /// use semcrawl_core::Config;
     /// let mut c = Config::default();
     /// c.seeds.push("http://127.0.0.1/".parse().unwrap());

@@ -10,7 +10,7 @@ use std::time::Duration;
 /// of 1024; decimal ones (`KB`, `MB`, `GB`) powers of 1000; a bare number is bytes.
 ///
 /// ```
-/// use semcrawl_core::size::parse_size;
+/// use semcrawl_core::parse_size;
 /// assert_eq!(parse_size("64MiB"), Ok(64 * 1024 * 1024));
 /// assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
 /// assert_eq!(parse_size("1.5KiB"), Ok(1536));
@@ -52,7 +52,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use semcrawl_core::size::parse_duration;
+/// use semcrawl_core::parse_duration;
 /// assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
 /// assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
 /// assert!(parse_duration("soon").is_err());
@@ -84,8 +84,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Format bytes for people: `64.0 MiB`.
 ///
 /// ```
-/// assert_eq!(semcrawl_core::size::format_bytes(64 * 1024 * 1024), "64.0 MiB");
-/// assert_eq!(semcrawl_core::size::format_bytes(512), "512 B");
+/// assert_eq!(semcrawl_core::format_bytes(64 * 1024 * 1024), "64.0 MiB");
+/// assert_eq!(semcrawl_core::format_bytes(512), "512 B");
 /// ```
 pub fn format_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];

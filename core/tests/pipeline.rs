@@ -17,7 +17,7 @@ use futures::executor::LocalPool;
 use futures::io::AsyncRead;
 use futures::task::LocalSpawnExt;
 use futures::StreamExt;
-use semcrawl_core::runtime::MemoryStore;
+use semcrawl_core::MemoryStore;
 use semcrawl_core::{
     BoxFuture, Config, Crawler, ErrorKind, Fetch, FetchError, FetchRequest, Record, Response,
     Runtime, Summary,

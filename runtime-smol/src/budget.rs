@@ -61,7 +61,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use semcrawl_core::size::format_bytes;
+use semcrawl_core::format_bytes;
 
 /// Share of the headroom (limit minus baseline) given to the byte gate.
 pub const SAFETY_FRACTION: f64 = 0.5;

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use semcrawl_core::stats::Progress;
+use semcrawl_core::Progress;
 use semcrawl_core::{Record, Summary};
 use serde::Serialize;
 

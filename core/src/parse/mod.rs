@@ -152,9 +152,9 @@ impl Extractor {
     /// [`Setting::Select`] naming the field.
     ///
     /// ```
-    /// use semcrawl_core::config::FieldSpec;
+    /// use semcrawl_core::FieldSpec;
     /// use semcrawl_core::parse::Extractor;
-    /// use semcrawl_core::setting::Setting;
+    /// use semcrawl_core::Setting;
     /// let bad = FieldSpec { name: "x".into(), css: "p[".into(), attr: None };
     /// let err = Extractor::new(&[bad], false).unwrap_err();
     /// assert_eq!(err.setting(), Setting::Select);
@@ -202,7 +202,7 @@ impl Extractor {
     ///   whitespace-collapsed; at most [`MAX_TEXT_LEN`] bytes.
     ///
     /// ```
-    /// use semcrawl_core::config::FieldSpec;
+    /// use semcrawl_core::FieldSpec;
     /// use semcrawl_core::parse::Extractor;
     /// use url::Url;
     /// let fields = [
@@ -243,7 +243,7 @@ impl Extractor {
     /// streaming path, whose cost is mostly its capped link output.
     ///
     /// ```
-    /// use semcrawl_core::config::FieldSpec;
+    /// use semcrawl_core::FieldSpec;
     /// use semcrawl_core::parse::{Extractor, PARSE_COST_RATIO, STREAM_PARSE_COST_RATIO};
     /// assert_eq!(Extractor::new(&[], false).unwrap().cost_ratio(), STREAM_PARSE_COST_RATIO);
     /// assert_eq!(Extractor::new(&[], true).unwrap().cost_ratio(), PARSE_COST_RATIO);

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use futures::io::AsyncReadExt;
 use js_sys::{Function, Object, Reflect};
-use semcrawl_core::runtime::MemoryStore;
+use semcrawl_core::MemoryStore;
 use semcrawl_core::{Concurrency, Config, Crawler, Fetch, FetchError, FetchRequest, Runtime};
 use semcrawl_wasm::fetch::BrowserFetch;
 use semcrawl_wasm::runtime::BrowserRuntime;

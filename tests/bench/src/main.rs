@@ -322,7 +322,7 @@ fn crawl_section(ctx: &mut Ctx, results: &mut Results, name: &'static str, spec:
     results.sites.insert(name, describe(&spec));
     let server = start(spec);
     let url = server.base_url().to_string();
-    let expected = sites::expected_urls(&server, semcrawl_core::config::DEFAULT_MAX_BODY);
+    let expected = sites::expected_urls(&server, semcrawl_core::DEFAULT_MAX_BODY);
     eprintln!(
         "bench: {name}: {} pages, {} records expected, at {url}",
         server.site().spec().pages,

@@ -39,7 +39,7 @@ impl Default for ExpectOptions {
             seeds: vec!["/".into()],
             scope: ScopeMode::Host,
             obey_robots: true,
-            max_body: semcrawl_core::config::DEFAULT_MAX_BODY,
+            max_body: semcrawl_core::DEFAULT_MAX_BODY,
             timeout: Duration::from_secs(30),
             max_depth: None,
         }
