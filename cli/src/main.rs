@@ -24,10 +24,9 @@ mod malloc_tuning {
     ///
     /// glibc raises its mmap threshold after the first large block is freed,
     /// so later 1 MiB bodies come from the heap, whose freed memory stays in
-    /// the process: with 1 MiB pages at `--concurrency 1024 --memory 64MiB`,
-    /// peak RSS was 118-121 MiB with the default and 84-87 MiB with the
-    /// threshold pinned (`docs/bench/results.md`), the byte gate holding
-    /// 64 MiB in both cases. Pinning it also turns off the dynamic raise.
+    /// the process, beyond what the byte gate counts (the figures:
+    /// `docs/bench/constants.md`). Pinning it also turns off the dynamic
+    /// raise.
     #[allow(unsafe_code)]
     pub fn return_large_buffers() {
         const M_MMAP_THRESHOLD: libc::c_int = -3;

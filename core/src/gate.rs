@@ -59,10 +59,9 @@ use futures::channel::oneshot;
 /// Why 128 KiB: a page admitted and waiting to grow its body holds an open
 /// response whose bytes keep arriving into the HTTP client's own buffers
 /// (for isahc: curl's 16 KiB receive buffer and a pipe of four chunks of up
-/// to 16 KiB each, plus the easy handle), which the gate cannot see. With
-/// 64 KiB, a crawl of 1 MiB pages under `--memory 64MiB` at
-/// `--concurrency auto` (180 such responses at once) peaked at 81-84 MiB
-/// RSS; with 128 KiB, 73-78 MiB (`docs/bench/auto.md`).
+/// to 16 KiB each, plus the easy handle), which the gate cannot see.
+/// Doubling it from 64 KiB took several MiB off the peak RSS of a crawl of
+/// large pages at a high concurrency (`docs/bench/constants.md`).
 pub const PAGE_OVERHEAD: u64 = 128 * 1024;
 
 /// Why the gate refused bytes.

@@ -50,7 +50,7 @@ use std::str::FromStr;
 
 use url::{Host, Url};
 
-use crate::config::ConfigError;
+use crate::setting::ConfigError;
 use crate::setting::Setting;
 
 /// How far from the seeds the crawl may wander.

@@ -217,10 +217,9 @@ async fn process<F: Fetch, R: Runtime>(
     // meanwhile, whose bytes pile up in the HTTP client's buffers (outside
     // the gate) while it waits for room: fewer such pages, less memory the
     // gate cannot see. Admitting the whole typical body would keep them
-    // fewest but idle its bytes through the server's latency: on 1 MiB
-    // pages under 64 MiB (200 ms late), admitting the whole body cut peak
-    // RSS from 72-78 to 64-71 MiB but the crawl took 25% longer; a quarter
-    // keeps the speed and most of the saving (71-76 MiB). Bytes admitted
+    // fewest but idle its bytes through the server's latency, and a crawl
+    // of large pages slower; a quarter keeps the speed and most of the
+    // saving (docs/bench/constants.md). Bytes admitted
     // beyond the body are given back when the page is done.
     // (At most a sixteenth of the budget: one huge page must not cut the
     // crawl's concurrency for long.)
