@@ -77,6 +77,18 @@ pub fn open(
         (None, Some(_)) => None,
     };
     if let Some(target) = target {
+        let url = ["http://", "https://"]
+            .iter()
+            .any(|p| target.to_ascii_lowercase().starts_with(p));
+        if format.is_none() && target != "-" && !url {
+            if let Err(e) = Format::from_extension(target) {
+                return Err(Failure::Usage(format!(
+                    "cannot open --out '{target}': {}; --format {} says what to write",
+                    e.0,
+                    Format::ALL.map(Format::name).join("|")
+                )));
+            }
+        }
         let store = open_target(target, format, fields)
             .map_err(|e| Failure::Usage(format!("cannot open --out '{target}': {}", e.0)))?;
         let lower = target.to_ascii_lowercase();

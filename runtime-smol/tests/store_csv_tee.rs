@@ -122,7 +122,7 @@ fn open_target_follows_the_extension_or_the_format() {
     let odd = temp_path("pages.parquet");
     let err = open_target(odd.to_str().unwrap(), None, &[]).err().unwrap();
     assert!(
-        err.0.contains("'.parquet'") && err.0.contains("--format"),
+        err.0.contains("'.parquet'") && err.0.contains("give the format"),
         "{err}"
     );
     assert!(!odd.exists(), "a refused target is not created");

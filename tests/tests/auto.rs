@@ -1,4 +1,4 @@
-//! `--concurrency auto` end to end (issue 5): the real binary against a real
+//! `--concurrency auto` end to end: the real binary against a real
 //! server whose behaviour changes mid-crawl.
 //!
 //! * (a) the server's latency goes from 20 ms to 200 ms and back while the

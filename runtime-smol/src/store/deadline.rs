@@ -124,7 +124,7 @@ impl<S: Store> Store for Bounded<S> {
             match select(self.inner.write(batch), passed).await {
                 Either::Left((result, _)) => result,
                 Either::Right(_) => Err(StoreError(format!(
-                    "'{}' did not take a batch of {} records before the shutdown deadline (--grace)",
+                    "'{}' did not take a batch of {} records before the shutdown deadline",
                     self.name,
                     batch.len()
                 ))),
@@ -138,7 +138,7 @@ impl<S: Store> Store for Bounded<S> {
             match select(self.inner.flush(), passed).await {
                 Either::Left((result, _)) => result,
                 Either::Right(_) => Err(StoreError(format!(
-                    "'{}' was not flushed before the shutdown deadline (--grace)",
+                    "'{}' was not flushed before the shutdown deadline",
                     self.name
                 ))),
             }

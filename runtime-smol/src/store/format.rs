@@ -57,7 +57,7 @@ impl Format {
     /// assert_eq!(Format::from_extension("out/pages.CSV").unwrap(), Some(Format::Csv));
     /// assert_eq!(Format::from_extension("/dev/null").unwrap(), None);
     /// let err = Format::from_extension("pages.parquet").unwrap_err();
-    /// assert!(err.0.contains(".parquet") && err.0.contains("--format"), "{err}");
+    /// assert!(err.0.contains(".parquet") && err.0.contains("give the format"), "{err}");
     /// ```
     pub fn from_extension(target: &str) -> Result<Option<Format>, StoreError> {
         let Some(ext) = Path::new(target).extension().and_then(|e| e.to_str()) else {
@@ -78,7 +78,7 @@ impl Format {
                     })
                     .collect();
                 StoreError(format!(
-                    "unknown output extension '.{ext}': semcrawl writes {}; name one of those or add --format {}",
+                    "unknown output extension '.{ext}': semcrawl writes {}; name one of those, or give the format ({})",
                     known.join(", "),
                     Format::ALL.map(Format::name).join("|")
                 ))
