@@ -51,7 +51,7 @@ use task::{Ctx, Report};
 /// ```no_run
 /// # // Needs an adapter: see semcrawl-smol or the in-memory test in tests/.
 /// # fn demo<F: semcrawl_core::Fetch, R: semcrawl_core::Runtime>(fetch: F, runtime: R) {
-/// use semcrawl_core::{Config, Crawler, runtime::MemoryStore};
+/// use semcrawl_core::{Config, Crawler, MemoryStore};
 /// let mut config = Config::default();
 /// config.seeds.push("http://127.0.0.1:8080/".parse().unwrap());
 /// let crawler = Crawler::new(config, fetch, runtime).unwrap();
