@@ -111,7 +111,11 @@ mod tests {
         apply_page(&mut r, page, false);
         let e = r.error.expect("an error");
         assert_eq!(e.kind, ErrorKind::ParseTruncated);
-        assert!(e.message.contains("nested deeper than 512"), "{}", e.message);
+        assert!(
+            e.message.contains("nested deeper than 512"),
+            "{}",
+            e.message
+        );
         assert_eq!(r.title.as_deref(), Some("T"));
     }
 

@@ -177,16 +177,31 @@ pub fn node_budget(len: usize) -> usize {
 /// cost.
 pub const MAX_DOM_DEPTH: usize = 512;
 
-/// Bytes fed to the HTML parser between two checks of the node budget and
-/// the depth.
+/// Most tree-builder work a page may cost, in bytes fed times the depth
+/// they were fed at, for a body of `len` bytes: 64 levels per byte, and
+/// never less than 2^31.
+///
+/// Under [`MAX_DOM_DEPTH`], a page can still keep the stack a few hundred
+/// deep and then send tags that each scan all of it (ten million bytes of
+/// stray `</address>` at depth 500 cost 3 s). Bytes times depth bounds the
+/// scans; a real page stays far below (a 10 MiB page nested 30 deep
+/// throughout is 3 * 10^8), and a page over it is cut
+/// ([`ParseCut::Work`]) after at most about a second of work.
+fn work_budget(len: usize) -> u64 {
+    (len as u64).saturating_mul(64).max(1 << 31)
+}
+
+/// Bytes fed to the HTML parser between two checks of the node budget, the
+/// depth and the work.
 const FEED_CHUNK: usize = 4096;
 
 /// Bytes fed per check when a limit is near (fast node growth, or half the
 /// depth cap reached), so the overshoot past it stays small.
 const SMALL_CHUNK: usize = 64;
 
-/// Parse `text` as an HTML document, stopping at [`node_budget`] or
-/// [`MAX_DOM_DEPTH`]; the cut, if any, is returned with the partial tree.
+/// Parse `text` as an HTML document, stopping at [`node_budget`],
+/// [`MAX_DOM_DEPTH`] or [`work_budget`]; the cut, if any, is returned with
+/// the partial tree.
 ///
 /// The parser is fed in chunks so the DOM's size and depth can be checked
 /// as it grows. When a chunk creates more nodes than it has bytes (only
@@ -194,6 +209,11 @@ const SMALL_CHUNK: usize = 64;
 /// deep as allowed, the next chunks are small, so a limit is overshot by
 /// little.
 pub(super) fn build_dom(text: &str) -> (Html, Option<ParseCut>) {
+    build_dom_within(text, work_budget(text.len()))
+}
+
+/// [`build_dom`] with a given work budget (tests use a small one).
+fn build_dom_within(text: &str, work_budget: u64) -> (Html, Option<ParseCut>) {
     let budget = node_budget(text.len());
     let mut parser = html5ever::driver::parse_document(
         scraper::HtmlTreeSink::new(Html::new_document()),
@@ -205,6 +225,7 @@ pub(super) fn build_dom(text: &str) -> (Html, Option<ParseCut>) {
     let mut rest = text;
     let mut chunk = FEED_CHUNK;
     let mut cut = None;
+    let mut work: u64 = 0;
     while !rest.is_empty() {
         let mut end = chunk.min(rest.len());
         while !rest.is_char_boundary(end) {
@@ -227,12 +248,17 @@ pub(super) fn build_dom(text: &str) -> (Html, Option<ParseCut>) {
         let after = nodes(&parser);
         let depth = newest_depth(&parser.tokenizer.sink.sink.0.borrow());
         rest = tail;
+        work = work.saturating_add(head.len() as u64 * depth as u64);
         if after > budget {
             cut = Some(ParseCut::Nodes);
             break;
         }
         if depth > MAX_DOM_DEPTH {
             cut = Some(ParseCut::Depth);
+            break;
+        }
+        if work > work_budget {
+            cut = Some(ParseCut::Work);
             break;
         }
         chunk = if after.saturating_sub(before) > head.len() || depth > MAX_DOM_DEPTH / 2 {
@@ -449,5 +475,21 @@ mod tests {
         // A shallow page of the same size is not cut.
         let body = "<div><p>Some words in a paragraph.</p></div>".repeat(10_000);
         assert_eq!(build_dom(&body).1, None);
+    }
+
+    /// Just under the depth cap, a page of stray end tags that each scan
+    /// the whole stack of open elements is cut by the work budget (a small
+    /// one here: debug builds are slow).
+    #[test]
+    fn work_budget_cuts_scans_under_the_depth_cap() {
+        let body = format!("{}{}", "<div>".repeat(500), "</address>".repeat(100_000));
+        let (_, cut) = build_dom_within(&body, 1 << 24);
+        assert_eq!(cut, Some(ParseCut::Work));
+        let (_, cut) = build_dom_within(&body, u64::MAX);
+        assert_eq!(cut, None);
+        // Pages nested 30 deep throughout are far from it, at any size.
+        for len in [1 << 10, 10 << 20, 1 << 30] {
+            assert!(work_budget(len) > 30 * len as u64);
+        }
     }
 }

@@ -135,7 +135,7 @@ pub struct ParsedPage {
     /// Visible text (only if asked), at most [`MAX_TEXT_LEN`] bytes.
     pub text: Option<String>,
     /// Set when the DOM path stopped building before the end of the body
-    /// (too deep, or too many nodes): everything above comes from the part
+    /// (too deep, too many nodes, too much work): everything above comes from the part
     /// of the page before the cut. Never set by the streaming path.
     pub cut: Option<ParseCut>,
 }
@@ -161,6 +161,9 @@ pub enum ParseCut {
     Depth,
     /// More nodes than [`node_budget`] allows for the body's size.
     Nodes,
+    /// More tree-builder work than the body's size allows: a stack of open
+    /// elements kept deep (under [`MAX_DOM_DEPTH`]) under tags that scan it.
+    Work,
 }
 
 impl std::fmt::Display for ParseCut {
@@ -172,6 +175,10 @@ impl std::fmt::Display for ParseCut {
             ),
             ParseCut::Nodes => f.write_str(
                 "more DOM nodes than the node budget for its size: the page was parsed up to there",
+            ),
+            ParseCut::Work => f.write_str(
+                "more parser work than the budget for its size (tags scanning a deep stack): \
+                 the page was parsed up to there",
             ),
         }
     }
