@@ -75,7 +75,9 @@ OUTPUT:
     depth, parent, title, description, lang, canonical, links_count, links
     (space-separated), text, content_type, bytes, sha256, fetched_at,
     elapsed_ms, retries, error_kind, error_message, then fields.NAME for
-    each --select. --post URL sends batches to a service; with --out as
+    each --select. With --select or --text, a page nested deeper than 512
+    elements (or built to make the parser slow) is parsed up to there and
+    recorded with error kind parse_truncated. --post URL sends batches to a service; with --out as
     well, both get every record. When stdout is closed by its reader
     (`semcrawl crawl URL | head -1`), the crawl stops quietly and exits 0.
 
@@ -249,7 +251,7 @@ pub struct CrawlOptions {
     #[arg(long = "allow-domain", value_name = "DOMAIN", value_parser = parse_domain, help_heading = "Scope")]
     pub allow_domains: Vec<String>,
 
-    /// Do not fetch or obey robots.txt.
+    /// Do not fetch or obey robots.txt. Obeyed by default: it is retried like a page, and one still unreachable (5xx, network error, timeout) disallows its host, with a warning and a robots_unreachable record.
     #[arg(long, help_heading = "Politeness")]
     pub ignore_robots: bool,
 

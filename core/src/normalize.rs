@@ -57,7 +57,12 @@ pub(crate) fn set_body(record: &mut Record, body: &[u8], complete: bool) {
 }
 
 /// Copy what parsing found into `record`; return the links to follow.
+/// A parse cut before the end of the body is the error `parse_truncated`,
+/// with what was found before the cut kept.
 pub(crate) fn apply_page(record: &mut Record, page: ParsedPage, keep_links: bool) -> Vec<Url> {
+    if let Some(cut) = page.cut {
+        set_error(record, ErrorKind::ParseTruncated, cut.to_string());
+    }
     record.title = page.title;
     record.description = page.description;
     record.lang = page.lang;
@@ -93,6 +98,26 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::frontier::HostId;
+
+    #[test]
+    fn a_cut_parse_is_a_parse_truncated_error_with_its_fields() {
+        let entry = Entry::seed("http://a.test/".parse().unwrap(), HostId::new(0));
+        let page = ParsedPage {
+            title: Some("T".into()),
+            cut: Some(crate::parse::ParseCut::Depth),
+            ..ParsedPage::default()
+        };
+        let mut r = base_record(&entry);
+        apply_page(&mut r, page, false);
+        let e = r.error.expect("an error");
+        assert_eq!(e.kind, ErrorKind::ParseTruncated);
+        assert!(
+            e.message.contains("nested deeper than 512"),
+            "{}",
+            e.message
+        );
+        assert_eq!(r.title.as_deref(), Some("T"));
+    }
 
     #[test]
     fn links_kept_only_when_asked() {

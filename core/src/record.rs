@@ -157,6 +157,14 @@ pub enum ErrorKind {
     Internal,
     /// The TLS handshake failed (an untrusted or invalid certificate, ...).
     Tls,
+    /// The page was fetched, but its DOM was cut before the end of the
+    /// body (nested too deep, or too many nodes): the fields, text and
+    /// links come from the part before the cut.
+    ParseTruncated,
+    /// The record of a host's `/robots.txt` that could not be fetched (a
+    /// 5xx, a network error or a timeout, after retries): as RFC 9309
+    /// asks, none of that host's pages are crawled.
+    RobotsUnreachable,
 }
 
 impl ErrorKind {
@@ -176,6 +184,8 @@ impl ErrorKind {
             ErrorKind::Interrupted => "interrupted",
             ErrorKind::Internal => "internal",
             ErrorKind::Tls => "tls",
+            ErrorKind::ParseTruncated => "parse_truncated",
+            ErrorKind::RobotsUnreachable => "robots_unreachable",
         }
     }
 }

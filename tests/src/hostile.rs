@@ -26,6 +26,9 @@ pub enum Act {
     CloseSilently,
     /// Read the request, then hold the connection open and never answer.
     Hang,
+    /// The first request gets the first act, the second the second, and so
+    /// on; the last act repeats (a fault that passes, or one that starts).
+    Then(Vec<Act>),
 }
 
 /// Requests seen per path.
@@ -112,8 +115,17 @@ fn serve(stream: TcpStream, acts: &BTreeMap<String, Act>, seen: &Mutex<BTreeMap<
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        *seen.lock().unwrap().entry(path.clone()).or_default() += 1;
-        match acts.get(&path) {
+        let nth = {
+            let mut seen = seen.lock().unwrap();
+            let n = seen.entry(path.clone()).or_default();
+            *n += 1;
+            *n as usize - 1
+        };
+        let mut act = acts.get(&path);
+        while let Some(Act::Then(list)) = act {
+            act = list.get(nth.min(list.len().saturating_sub(1)));
+        }
+        match act {
             Some(Act::Send(bytes)) => {
                 let _ = writer.write_all(bytes);
                 return;
@@ -124,7 +136,7 @@ fn serve(stream: TcpStream, acts: &BTreeMap<String, Act>, seen: &Mutex<BTreeMap<
                 let _ = socket2::SockRef::from(&writer).set_linger(Some(Duration::ZERO));
                 return;
             }
-            Some(Act::CloseSilently) => return,
+            Some(Act::CloseSilently | Act::Then(_)) => return,
             Some(Act::Hang) => {
                 // Until the client gives up and closes.
                 let mut sink = [0u8; 1024];

@@ -306,8 +306,17 @@ fn nothing_fetched_is_exit_3_and_quiet_means_only_errors() {
     let started = Instant::now();
     // Default level: the HTTP client's per-request warnings are not shown
     // (each failure is in its record); stderr is not a terminal: no colour.
+    // robots.txt is ignored: an unreachable one is a warning of its own.
     let mut child = Command::new(semcrawl_bin())
-        .args(["crawl", "--retries", "0", "--progress", "never", &url])
+        .args([
+            "crawl",
+            "--ignore-robots",
+            "--retries",
+            "0",
+            "--progress",
+            "never",
+            &url,
+        ])
         .env_remove("RUST_LOG")
         .env_remove("NO_COLOR")
         .stdin(Stdio::null())
@@ -324,7 +333,16 @@ fn nothing_fetched_is_exit_3_and_quiet_means_only_errors() {
 
     // -q: the one error line and nothing else.
     child = Command::new(semcrawl_bin())
-        .args(["crawl", "-q", "--retries", "0", "-o", "/dev/null", &url])
+        .args([
+            "crawl",
+            "-q",
+            "--ignore-robots",
+            "--retries",
+            "0",
+            "-o",
+            "/dev/null",
+            &url,
+        ])
         .env_remove("RUST_LOG")
         .output()
         .unwrap();

@@ -35,7 +35,8 @@ use crate::canon;
 use crate::frontier::{Entry, Frontier, HostId};
 use crate::hosts::{Hosts, RobotsState};
 use crate::politeness::Politeness;
-use crate::robots::{Robots, RobotsFetch};
+use crate::record::{ErrorKind, Record, RecordError};
+use crate::robots::{Fetched, Robots, RobotsFetch, Unreachable};
 use crate::runtime::{BoxFuture, Fetch, Runtime};
 use crate::stop::StopHandle;
 
@@ -370,11 +371,14 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
 
     /// Fetch a host's robots.txt in a task of its own, holding `permit`.
     /// A panic in it (in an adapter's `Fetch`) counts as no rules, so the
-    /// host's pages are not left waiting forever.
+    /// host's pages are not left waiting forever. An unreachable robots.txt
+    /// (its pages are not crawled) is told: a warning, and an error record
+    /// for its URL, which holds the permit until it is stored.
     fn spawn_robots(&mut self, host: HostId, url: Url, permit: SemaphoreGuardArc) {
         self.in_flight += 1;
         let ctx = self.ctx.clone();
         let reports = self.reports.clone();
+        let records = self.records.clone();
         self.ctx.runtime.spawn(Box::pin(async move {
             let fetch = RobotsFetch {
                 fetch: &ctx.fetch,
@@ -382,18 +386,52 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                 gate: &ctx.gate,
                 user_agent: &ctx.config.user_agent,
                 timeout: ctx.config.timeout,
+                retry: &ctx.retry,
             };
+            let fetched_at = ctx.runtime.unix_millis();
+            let t0 = ctx.runtime.now();
             let work = std::pin::pin!(fetch.rules(&url));
             let work = std::panic::AssertUnwindSafe(async {
                 match select(work, std::pin::pin!(ctx.cancel.wait())).await {
-                    Either::Left((rules, _)) => rules,
-                    Either::Right(_) => Robots::allow_all(),
+                    Either::Left((fetched, _)) => Some(fetched),
+                    Either::Right(_) => None,
                 }
             })
             .catch_unwind();
-            let rules = work.await.unwrap_or_else(|_| Robots::allow_all());
-            drop(permit);
+            let fetched = work.await.ok().flatten();
+            let (rules, unreachable) = match fetched {
+                Some(Fetched { rules, unreachable }) => (rules, unreachable),
+                None => (Robots::allow_all(), None),
+            };
+            match unreachable {
+                Some(unreachable) => {
+                    let elapsed = ctx.runtime.now().saturating_sub(t0);
+                    let record = robots_record(&unreachable, fetched_at, elapsed);
+                    tracing::warn!("{}", unreachable.message());
+                    let _ = records.unbounded_send(Pending {
+                        record,
+                        _hold: None,
+                        _slot: Slot::new(permit, ctx.stats.clone()),
+                    });
+                }
+                None => drop(permit),
+            }
             let _ = reports.unbounded_send(Report::Robots { host, rules });
         }));
     }
+}
+
+/// The record of an unreachable robots.txt: its URL, the last status, and
+/// the decision, as the error `robots_unreachable`.
+fn robots_record(unreachable: &Unreachable, fetched_at: u64, elapsed: Duration) -> Record {
+    let mut record = Record::new(unreachable.url.as_str(), 0, None);
+    record.status = unreachable.status;
+    record.fetched_at = fetched_at;
+    record.elapsed_ms = elapsed.as_millis() as u64;
+    record.retries = unreachable.attempts.saturating_sub(1);
+    record.error = Some(RecordError {
+        kind: ErrorKind::RobotsUnreachable,
+        message: unreachable.message(),
+    });
+    record
 }

@@ -2,8 +2,8 @@
 //!
 //! CSS selectors need a tree, and so does visible text (which elements are
 //! hidden, which ones break words). This path decodes the body, builds a
-//! [`scraper`] DOM, stopped at [`node_budget`] so a page built to explode
-//! it cannot, extracts everything the record keeps (the same metadata and
+//! [`scraper`] DOM, stopped at [`node_budget`] nodes and [`MAX_DOM_DEPTH`]
+//! levels so a page built to explode it or to make it slow cannot, extracts everything the record keeps (the same metadata and
 //! links as the streaming path, then the fields and the text), and drops
 //! the DOM before returning: the DOM is `!Send` and costs up to
 //! [`PARSE_COST_RATIO`](super::PARSE_COST_RATIO) times the body.
@@ -16,7 +16,7 @@ use url::Url;
 use super::charset::decode_body;
 use super::links::{self, Links};
 use super::text::{truncate, Collapser};
-use super::{ParsedPage, MAX_FIELD_LEN, MAX_META_LEN, MAX_TEXT_LEN};
+use super::{ParseCut, ParsedPage, MAX_FIELD_LEN, MAX_META_LEN, MAX_TEXT_LEN};
 use crate::canon;
 use crate::config::FieldSpec;
 
@@ -47,13 +47,15 @@ pub(super) fn parse(
     content_type: Option<&str>,
     url: &Url,
 ) -> ParsedPage {
-    let doc = {
+    let (doc, cut) = {
         // The decoded text is dropped as soon as the DOM is built (the
         // DOM holds its own copies), lowering the peak slightly.
         let text = decode_body(body, content_type);
         build_dom(&text)
     };
-    extract(&doc, fields, text, url)
+    let mut page = extract(&doc, fields, text, url);
+    page.cut = cut;
+    page
     // `doc` is dropped here: nothing borrowed from it is returned.
 }
 
@@ -154,21 +156,64 @@ fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> ParsedPage {
 /// markup, one per 10 for dense tables); a page built to explode the DOM
 /// (`<i>` by the million, or misnested formatting elements that the HTML
 /// algorithm clones again and again) is cut there: the rest of the body is
-/// not parsed and extraction works on the partial tree.
+/// not parsed and extraction works on the partial tree
+/// ([`ParseCut::Nodes`]).
 pub fn node_budget(len: usize) -> usize {
     len / 8 + 1024
 }
 
-/// Bytes fed to the HTML parser between two checks of the node budget.
+/// Deepest element nesting the DOM path builds; a page nested deeper is cut
+/// there ([`ParseCut::Depth`]): the rest of the body is not parsed.
+///
+/// The tree builder checks "is there an element of this name in scope" on
+/// most start and end tags, by scanning the stack of open elements from the
+/// top: over a stack as deep as the page nests, each tag costs its depth,
+/// and a page of 100,000 nested `<div>`s costs 5 billion steps (half a
+/// minute). Browsers cap the depth for this reason (Chromium at 512, the
+/// figure used here); real pages nest a few dozen levels. html5ever has no
+/// such cap and keeps its stack private, so the depth is read off the tree
+/// between two chunks fed to the parser (the newest node's ancestors): it
+/// may pass the cap by one chunk's worth of tags before the cut, a bounded
+/// cost.
+pub const MAX_DOM_DEPTH: usize = 512;
+
+/// Most tree-builder work a page may cost, in bytes fed times the depth
+/// they were fed at, for a body of `len` bytes: 64 levels per byte, and
+/// never less than 2^31.
+///
+/// Under [`MAX_DOM_DEPTH`], a page can still keep the stack a few hundred
+/// deep and then send tags that each scan all of it (ten million bytes of
+/// stray `</address>` at depth 500 cost 3 s). Bytes times depth bounds the
+/// scans; a real page stays far below (a 10 MiB page nested 30 deep
+/// throughout is 3 * 10^8), and a page over it is cut
+/// ([`ParseCut::Work`]) after at most about a second of work.
+fn work_budget(len: usize) -> u64 {
+    (len as u64).saturating_mul(64).max(1 << 31)
+}
+
+/// Bytes fed to the HTML parser between two checks of the node budget, the
+/// depth and the work.
 const FEED_CHUNK: usize = 4096;
 
-/// Parse `text` as an HTML document, stopping at [`node_budget`].
+/// Bytes fed per check when a limit is near (fast node growth, or half the
+/// depth cap reached), so the overshoot past it stays small.
+const SMALL_CHUNK: usize = 64;
+
+/// Parse `text` as an HTML document, stopping at [`node_budget`],
+/// [`MAX_DOM_DEPTH`] or [`work_budget`]; the cut, if any, is returned with
+/// the partial tree.
 ///
-/// The parser is fed in chunks so the DOM size can be checked as it grows.
-/// When a chunk creates more nodes than it has bytes (only formatting
-/// element reconstruction does that), the next chunks are small, so the
-/// budget is overshot by little.
-pub(super) fn build_dom(text: &str) -> Html {
+/// The parser is fed in chunks so the DOM's size and depth can be checked
+/// as it grows. When a chunk creates more nodes than it has bytes (only
+/// formatting element reconstruction does that), or the tree is half as
+/// deep as allowed, the next chunks are small, so a limit is overshot by
+/// little.
+pub(super) fn build_dom(text: &str) -> (Html, Option<ParseCut>) {
+    build_dom_within(text, work_budget(text.len()))
+}
+
+/// [`build_dom`] with a given work budget (tests use a small one).
+fn build_dom_within(text: &str, work_budget: u64) -> (Html, Option<ParseCut>) {
     let budget = node_budget(text.len());
     let mut parser = html5ever::driver::parse_document(
         scraper::HtmlTreeSink::new(Html::new_document()),
@@ -179,10 +224,19 @@ pub(super) fn build_dom(text: &str) -> Html {
     };
     let mut rest = text;
     let mut chunk = FEED_CHUNK;
+    let mut cut = None;
+    let mut work: u64 = 0;
     while !rest.is_empty() {
         let mut end = chunk.min(rest.len());
         while !rest.is_char_boundary(end) {
             end += 1;
+        }
+        // End the chunk before a `<`, if it has one: a parse cut after this
+        // chunk then leaves no half tag, which the parser would turn into text.
+        if end < rest.len() {
+            if let Some(lt) = rest[..end].rfind('<').filter(|&i| i > 0) {
+                end = lt;
+            }
         }
         let (head, tail) = rest.split_at(end);
         let before = nodes(&parser);
@@ -192,17 +246,41 @@ pub(super) fn build_dom(text: &str) -> Html {
         // would otherwise grow the list by 24 bytes per 4 input bytes.
         parser.tokenizer.sink.sink.0.borrow_mut().errors.clear();
         let after = nodes(&parser);
+        let depth = newest_depth(&parser.tokenizer.sink.sink.0.borrow());
+        rest = tail;
+        work = work.saturating_add(head.len() as u64 * depth as u64);
         if after > budget {
+            cut = Some(ParseCut::Nodes);
             break;
         }
-        chunk = if after.saturating_sub(before) > head.len() {
-            64
+        if depth > MAX_DOM_DEPTH {
+            cut = Some(ParseCut::Depth);
+            break;
+        }
+        if work > work_budget {
+            cut = Some(ParseCut::Work);
+            break;
+        }
+        chunk = if after.saturating_sub(before) > head.len() || depth > MAX_DOM_DEPTH / 2 {
+            SMALL_CHUNK
         } else {
             FEED_CHUNK
         };
-        rest = tail;
     }
-    parser.finish()
+    (parser.finish(), cut)
+}
+
+/// How deep the newest node of `doc` is: its count of ancestors.
+///
+/// The tree builder inserts a node at the current insertion point, the top
+/// of its stack of open elements, so while that stack is deep every node it
+/// creates is deep too: the newest node tells how deep the stack has been
+/// of late. O(depth), once per chunk.
+fn newest_depth(doc: &Html) -> usize {
+    doc.tree
+        .nodes()
+        .next_back()
+        .map_or(0, |n| n.ancestors().count())
 }
 
 /// Whether `e` is the HTML-namespace element `name`.
@@ -312,6 +390,7 @@ fn visible_text(body: ElementRef<'_>) -> String {
 mod tests {
     use super::super::tests::{links, parse};
     use super::*;
+    use crate::config::FieldSpec;
 
     #[test]
     fn visible_text_skips_hidden_and_separates_blocks() {
@@ -342,7 +421,8 @@ mod tests {
             body.push_str("<p>x");
         }
         body.push_str("<a href=/late>l</a>");
-        let doc = build_dom(&body);
+        let (doc, cut) = build_dom(&body);
+        assert_eq!(cut, Some(ParseCut::Nodes));
         let nodes = doc.tree.nodes().len();
         let budget = node_budget(body.len());
         // Overshoot is bounded by one small chunk's worth of clones.
@@ -356,7 +436,8 @@ mod tests {
         );
         // Ordinary pages are far below the budget.
         let page = "<div><p>Some text here, <a href=/x>a link</a> and more.</p></div>".repeat(1000);
-        let doc = build_dom(&page);
+        let (doc, cut) = build_dom(&page);
+        assert_eq!(cut, None);
         assert!(doc.tree.nodes().len() < node_budget(page.len()));
         drop(doc);
         let p = parse(format!("{page}<a href=/last>l</a>").as_bytes());
@@ -364,5 +445,51 @@ mod tests {
             links(&p),
             ["https://example.com/x", "https://example.com/last"]
         );
+    }
+
+    /// 100,000 and 1,000,000 nested `<div>`s (half a minute, and more than
+    /// two, before the depth cap): the tree stops at the cap plus at most
+    /// one chunk of tags, whatever the page's depth. The time it takes is
+    /// printed by the `deep_dom` example, not asserted here.
+    #[test]
+    fn depth_cap_bounds_the_tree() {
+        for depth in [100_000, 1_000_000] {
+            let body = "<div>".repeat(depth);
+            let (doc, cut) = build_dom(&body);
+            assert_eq!(cut, Some(ParseCut::Depth), "{depth}");
+            let nodes = doc.tree.nodes().len();
+            let deepest = doc.tree.nodes().map(|n| n.ancestors().count()).max();
+            assert!(
+                nodes < MAX_DOM_DEPTH + FEED_CHUNK,
+                "{depth} divs: {nodes} nodes"
+            );
+            assert!(deepest.unwrap() < MAX_DOM_DEPTH + FEED_CHUNK / 5);
+            drop(doc);
+            let fields = [FieldSpec::parse("d=div div").unwrap()];
+            let ex = super::super::Extractor::new(&fields, true).unwrap();
+            let p = ex.parse(body.as_bytes(), None, &super::super::tests::url());
+            assert_eq!(p.cut, Some(ParseCut::Depth));
+            assert_eq!(p.fields["d"].as_deref(), Some(""));
+            assert_eq!(p.text.as_deref(), Some(""));
+        }
+        // A shallow page of the same size is not cut.
+        let body = "<div><p>Some words in a paragraph.</p></div>".repeat(10_000);
+        assert_eq!(build_dom(&body).1, None);
+    }
+
+    /// Just under the depth cap, a page of stray end tags that each scan
+    /// the whole stack of open elements is cut by the work budget (a small
+    /// one here: debug builds are slow).
+    #[test]
+    fn work_budget_cuts_scans_under_the_depth_cap() {
+        let body = format!("{}{}", "<div>".repeat(500), "</address>".repeat(100_000));
+        let (_, cut) = build_dom_within(&body, 1 << 24);
+        assert_eq!(cut, Some(ParseCut::Work));
+        let (_, cut) = build_dom_within(&body, u64::MAX);
+        assert_eq!(cut, None);
+        // Pages nested 30 deep throughout are far from it, at any size.
+        for len in [1 << 10, 10 << 20, 1 << 30] {
+            assert!(work_budget(len) > 30 * len as u64);
+        }
     }
 }

@@ -95,7 +95,7 @@ mod text;
 
 pub use charset::decode_body;
 pub use cost::{PARSE_COST_RATIO, STREAM_PARSE_COST_RATIO};
-pub use dom::node_budget;
+pub use dom::{node_budget, MAX_DOM_DEPTH};
 pub use sniff::is_html;
 
 /// Most links kept per page (the canonical link included).
@@ -134,6 +134,54 @@ pub struct ParsedPage {
     pub fields: BTreeMap<String, Option<String>>,
     /// Visible text (only if asked), at most [`MAX_TEXT_LEN`] bytes.
     pub text: Option<String>,
+    /// Set when the DOM path stopped building before the end of the body
+    /// (too deep, too many nodes, too much work): everything above comes from the part
+    /// of the page before the cut. Never set by the streaming path.
+    pub cut: Option<ParseCut>,
+}
+
+/// Why the DOM path stopped building a page's tree before its end.
+///
+/// A page built to make the tree builder slow or big is cut, not parsed
+/// for seconds: the record keeps what was found before the cut, and the
+/// pipeline reports the cut as the error kind `parse_truncated`.
+///
+/// ```
+/// use semcrawl_core::parse::{Extractor, ParseCut, MAX_DOM_DEPTH};
+/// let deep = "<div>".repeat(100_000);
+/// let page = Extractor::new(&[], true)
+///     .unwrap()
+///     .parse(deep.as_bytes(), None, &url::Url::parse("http://a.com/").unwrap());
+/// assert_eq!(page.cut, Some(ParseCut::Depth));
+/// assert!(page.cut.unwrap().to_string().contains(&MAX_DOM_DEPTH.to_string()));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseCut {
+    /// Elements nested deeper than [`MAX_DOM_DEPTH`].
+    Depth,
+    /// More nodes than [`node_budget`] allows for the body's size.
+    Nodes,
+    /// More tree-builder work than the body's size allows: a stack of open
+    /// elements kept deep (under [`MAX_DOM_DEPTH`]) under tags that scan it.
+    Work,
+}
+
+impl std::fmt::Display for ParseCut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseCut::Depth => write!(
+                f,
+                "elements nested deeper than {MAX_DOM_DEPTH}: the page was parsed up to there"
+            ),
+            ParseCut::Nodes => f.write_str(
+                "more DOM nodes than the node budget for its size: the page was parsed up to there",
+            ),
+            ParseCut::Work => f.write_str(
+                "more parser work than the budget for its size (tags scanning a deep stack): \
+                 the page was parsed up to there",
+            ),
+        }
+    }
 }
 
 /// Compiled extraction options, built once per crawl.
@@ -499,19 +547,31 @@ mod tests {
 
     #[test]
     fn deeply_nested_divs() {
-        let depth = 10_000;
-        let body = format!(
-            "{}<a href='/deep'>deep</a>{}",
-            "<div>".repeat(depth),
-            "</div>".repeat(depth)
-        );
         let fields = [FieldSpec::parse("d=div a@href").unwrap()];
-        let p = Extractor::new(&fields, true)
-            .unwrap()
-            .parse(body.as_bytes(), None, &url());
-        assert_eq!(links(&p), ["https://example.com/deep"]);
-        assert_eq!(p.text.as_deref(), Some("deep"));
+        let ex = Extractor::new(&fields, true).unwrap();
+        let nested = |depth: usize| {
+            let body = format!(
+                "{}<a href='/deep'>deep</a>{}<a href='/after'>after</a>",
+                "<div>".repeat(depth),
+                "</div>".repeat(depth)
+            );
+            ex.parse(body.as_bytes(), None, &url())
+        };
+        // Within the cap: everything is found.
+        let p = nested(MAX_DOM_DEPTH - 20);
+        assert_eq!(p.cut, None);
+        assert_eq!(
+            links(&p),
+            ["https://example.com/deep", "https://example.com/after"]
+        );
+        assert_eq!(p.text.as_deref(), Some("deep after"));
         assert_eq!(p.fields["d"].as_deref(), Some("/deep"));
+        // Past it: the parse stops, and says so.
+        let p = nested(10_000);
+        assert_eq!(p.cut, Some(ParseCut::Depth));
+        assert!(p.links.is_empty());
+        assert_eq!(p.text.as_deref(), Some(""));
+        assert_eq!(p.fields["d"], None);
     }
 
     #[test]

@@ -75,8 +75,10 @@
 //!   content (`<table><a href>...`) before its table: same links, other
 //!   order (and so, only at the [`MAX_LINKS`] cap, possibly another set).
 //! * The DOM path stops parsing at [`super::node_budget`] (pages built to
-//!   explode the DOM); this path has no DOM, so it reads the whole body and
-//!   may find links the DOM path never reached.
+//!   explode the DOM) and at [`super::MAX_DOM_DEPTH`] levels of nesting
+//!   (pages built to make the tree builder quadratic); this path has no
+//!   DOM, so it reads the whole body and may find links the DOM path never
+//!   reached.
 //! * In a `<frameset>` document, the tree builder ignores everything but
 //!   frames; this path still sees later `a` and `title` tags.
 //! * Foreign content is tracked by a simplified stack: an end tag that
@@ -862,8 +864,17 @@ mod tests {
     #[test]
     fn hostile_inputs_are_fast_and_bounded() {
         let started = std::time::Instant::now();
-        // 10k nested divs.
+        // 10k nested divs: the DOM path stops at its depth cap, this path
+        // reads on.
         let depth = 10_000;
+        let body = format!(
+            "{}<a href='/deep'>deep</a>{}",
+            "<div>".repeat(depth),
+            "</div>".repeat(depth)
+        );
+        let p = parse(body.as_bytes(), None, &url());
+        assert_eq!(links(&p), ["https://example.com/deep"]);
+        let depth = super::super::MAX_DOM_DEPTH - 20;
         let body = format!(
             "{}<a href='/deep'>deep</a>{}",
             "<div>".repeat(depth),

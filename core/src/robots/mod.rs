@@ -39,10 +39,11 @@
 //!   for at least; the same cap bounds the fetch); a line cut by that limit
 //!   is dropped.
 //! * **Unreachable files.** Per RFC 9309 a missing file (4xx) means
-//!   [`Robots::allow_all`] and a server error (5xx) means
-//!   [`Robots::disallow_all`]. A network error gives
-//!   [`Robots::allow_all`]: the host's pages then fail to fetch and are
-//!   recorded as connect errors, which says more than skipping them would.
+//!   [`Robots::allow_all`] and an unreachable one (5xx, a network error, a
+//!   timeout) means [`Robots::disallow_all`], decided after the pages'
+//!   retry policy is spent, so one transient failure does not cost a host
+//!   its crawl; the crawl warns about such a host and stores an error
+//!   record (`robots_unreachable`) for its robots.txt URL.
 //!   The fetch that makes these choices is in `robots/fetch.rs`.
 //!
 //! ```
@@ -65,7 +66,7 @@ use url::Url;
 
 mod fetch;
 
-pub(crate) use fetch::RobotsFetch;
+pub(crate) use fetch::{Fetched, RobotsFetch, Unreachable};
 
 /// Bytes of a robots.txt body that are read and parsed; the rest is
 /// ignored. 500 KiB, the least RFC 9309 allows: the one cap of both the
@@ -161,7 +162,8 @@ impl Robots {
         Robots::default()
     }
 
-    /// Rules that forbid everything (robots.txt unreachable: 5xx, network error).
+    /// Rules that forbid everything (robots.txt unreachable: 5xx, network
+    /// error, timeout).
     ///
     /// `/robots.txt` itself stays allowed, so it can be fetched again later.
     ///

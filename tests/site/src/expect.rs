@@ -151,8 +151,17 @@ pub(crate) fn expected(site: &Site, base: &Url, opts: &ExpectOptions) -> Expecte
             Target::Local(p) | Target::Primary(p) => (p.as_str(), From::Primary),
             Target::Alias(p) => (p.as_str(), From::Alias),
             Target::External(_) => {
-                // An unreachable host: its robots.txt cannot be fetched either.
+                // An unreachable host: its robots.txt cannot be fetched
+                // either, which disallows the host and is recorded once.
                 if opts.obey_robots {
+                    if let Ok(mut robots) = Url::parse(&url) {
+                        robots.set_path("/robots.txt");
+                        robots.set_query(None);
+                        let robots = robots.to_string();
+                        let rec =
+                            record(robots.clone(), 0, None, Some(ErrorKind::RobotsUnreachable));
+                        out.records.entry(robots).or_insert(rec);
+                    }
                     out.robots_skipped.insert(url);
                 } else {
                     let rec = record(url.clone(), depth, None, Some(ErrorKind::Connect));
