@@ -24,6 +24,7 @@ pub struct Stats {
     pages: AtomicU64,
     errors: AtomicU64,
     robots_skipped: AtomicU64,
+    urls_too_long: AtomicU64,
     bytes: AtomicU64,
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
@@ -85,6 +86,10 @@ pub struct Summary {
     pub errors_by_kind: BTreeMap<String, u64>,
     /// URLs skipped because robots.txt disallowed them.
     pub robots_skipped: u64,
+    /// Links not queued because they are longer than
+    /// [`MAX_URL_LEN`](crate::frontier::MAX_URL_LEN).
+    #[serde(default)]
+    pub urls_too_long: u64,
     /// Decoded body bytes read.
     pub bytes: u64,
     /// Wall time of the crawl.
@@ -129,6 +134,7 @@ impl Stats {
             pages: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             robots_skipped: AtomicU64::new(0),
+            urls_too_long: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
@@ -188,6 +194,7 @@ impl Stats {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
             robots_skipped: self.robots_skipped.load(Relaxed),
+            urls_too_long: self.urls_too_long.load(Relaxed),
             bytes: self.bytes.load(Relaxed),
             elapsed_ms: now_ms.saturating_sub(self.started_at.load(Relaxed)),
             max_in_flight: self.max_in_flight.load(Relaxed),
@@ -228,6 +235,10 @@ impl Stats {
 
     pub(crate) fn set_interrupted(&self) {
         self.interrupted.store(true, Relaxed);
+    }
+
+    pub(crate) fn urls_too_long(&self, n: u64) {
+        self.urls_too_long.fetch_add(n, Relaxed);
     }
 
     pub(crate) fn robots_skipped(&self) {

@@ -94,6 +94,7 @@ impl PageResult {
 pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
     ctx: &Arc<Ctx<F, R>>,
     entry: Entry,
+    host: HostId,
     load: HostLoad,
     slot: Slot,
     reports: UnboundedSender<Report>,
@@ -104,6 +105,7 @@ pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
         reports,
         records,
         entry,
+        host,
         slot: Some(slot),
     };
     ctx.runtime.spawn(Box::pin(async move {
@@ -152,6 +154,7 @@ struct Completion {
     reports: UnboundedSender<Report>,
     records: UnboundedSender<Pending>,
     entry: Entry,
+    host: HostId,
     /// `None` once sent.
     slot: Option<Slot>,
 }
@@ -168,7 +171,7 @@ impl Completion {
         } = result;
         let parent: Arc<str> = Arc::from(record.url.as_str());
         let _ = self.reports.unbounded_send(Message::Page(PageDone {
-            host: self.entry.host,
+            host: self.host,
             depth: self.entry.depth,
             redirects: self.entry.redirects,
             parent,
@@ -176,6 +179,7 @@ impl Completion {
         }));
         let _ = self.records.unbounded_send(Pending {
             record,
+            id: self.entry.id,
             _hold: hold,
             _slot: slot,
         });
@@ -517,11 +521,12 @@ mod tests {
         let slot = Slot::new(permits.try_acquire_arc().unwrap(), stats.clone());
         let (reports, mut reported) = mpsc::unbounded();
         let (records, mut recorded) = mpsc::unbounded();
-        let entry = Entry::seed("http://a.test/x".parse().unwrap(), HostId::new(7));
+        let entry = Entry::seed("http://a.test/x".parse().unwrap());
         drop(Completion {
             reports,
             records,
             entry,
+            host: HostId::new(7),
             slot: Some(slot),
         });
         match reported.try_recv() {
