@@ -36,7 +36,7 @@ use super::writer::{Pending, Slot};
 use crate::body::{read_body, ReadError};
 use crate::canon;
 use crate::config::Config;
-use crate::frontier::{Entry, HostId};
+use crate::frontier::{Entry, HostId, MAX_URL_LEN};
 use crate::gate::{ByteGate, GateError, Reservation, PAGE_OVERHEAD};
 use crate::normalize;
 use crate::parse::{is_html, Extractor};
@@ -325,7 +325,15 @@ async fn attempt<F: Fetch, R: Runtime>(
             "the page does not fit in the memory budget".into(),
         ),
         Some(Exchange::Done(mut result)) => {
-            let keep = result.record.heap_size() as u64;
+            // The links stay charged with the record: they are held until
+            // the coordinator has queued them.
+            let links: usize = (result.links.iter())
+                .map(|f| match f {
+                    Found::Link(u) | Found::Redirect(u) => u.as_str().len(),
+                })
+                .sum::<usize>()
+                + result.links.capacity() * std::mem::size_of::<Found>();
+            let keep = (result.record.heap_size() + links) as u64;
             hold.shrink_to(keep);
             result.hold = Some(hold);
             Attempt::Done(result)
@@ -456,7 +464,11 @@ async fn exchange<F: Fetch, R: Runtime>(
         .extractor
         .parse(&body.bytes, record.content_type.as_deref(), &base);
     drop(body);
-    let links = normalize::apply_page(&mut record, page, ctx.config.links);
+    let mut links = normalize::apply_page(&mut record, page, ctx.config.links);
+    // Too long to queue anywhere: dropped now, not carried to the frontier.
+    let before = links.len();
+    links.retain(|u| u.as_str().len() <= MAX_URL_LEN);
+    ctx.stats.urls_too_long((before - links.len()) as u64);
     Exchange::Done(Box::new(PageResult {
         record,
         links: links.into_iter().map(Found::Link).collect(),
