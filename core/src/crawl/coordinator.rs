@@ -136,11 +136,11 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         // No more records: the writer ends once it has stored the last
         // ones, and hands back their ids until then.
         self.records = None;
+        // (Every page's report is in: its links are queued.)
         while let Some(ids) = self.done.next().await {
             self.acks.extend(ids);
             self.acknowledge().await;
         }
-        self.acknowledge().await;
         self.set_queued();
         self.report_limits();
         match self.failure.take() {
@@ -163,11 +163,15 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         self.ctx.cancel.fire();
     }
 
-    /// Tell the frontier which pages are done.
-    async fn acknowledge(&mut self) {
+    /// Take the ids of the pages the writer has stored.
+    fn collect_done(&mut self) {
         while let Ok(ids) = self.done.try_recv() {
             self.acks.extend(ids);
         }
+    }
+
+    /// Tell the frontier which pages are done (see `collect_done`).
+    async fn acknowledge(&mut self) {
         if self.acks.is_empty() || self.failure.is_some() {
             return;
         }
@@ -210,6 +214,11 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             }
             tick = now;
             self.gate_waited = self.ctx.gate.waiting() > 0;
+            // Ids first, then reports: a page reports its links before its
+            // record goes to the writer, so every page whose id is taken
+            // here has its links queued by the time it is acknowledged (a
+            // kill in between must not lose them).
+            self.collect_done();
             while let Ok(r) = reports.try_recv() {
                 self.absorb(r).await;
             }
@@ -218,12 +227,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             // while the circulating count is above the limit.
             self.limits.follow(&self.ctx.stats);
             self.set_queued();
-            let frontier_failed = self.failure.is_some();
-            if (store_failed.is_stopped() || frontier_failed) && !stopping {
-                stopping = true;
-                self.ctx.cancel.fire();
-            }
-            if store_failed.is_stopped() && !self.ctx.cancel.is_fired() {
+            if (store_failed.is_stopped() || self.failure.is_some()) && !stopping {
                 stopping = true;
                 self.ctx.cancel.fire();
             }
