@@ -25,6 +25,8 @@ pub struct Stats {
     errors: AtomicU64,
     robots_skipped: AtomicU64,
     urls_too_long: AtomicU64,
+    /// Bytes of the budget the frontier holds (outside the byte gate).
+    frontier_budget: AtomicU64,
     bytes: AtomicU64,
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
@@ -100,7 +102,7 @@ pub struct Summary {
     pub max_fetching: u64,
     /// High-water mark of the byte gate.
     pub peak_bytes: u64,
-    /// The byte budget.
+    /// The memory budget (`--memory`): the byte gate's plus the frontier's share.
     pub budget: u64,
     /// URLs still queued when the crawl ended (non-zero after a stop or `max_pages`).
     pub queued: u64,
@@ -135,6 +137,7 @@ impl Stats {
             errors: AtomicU64::new(0),
             robots_skipped: AtomicU64::new(0),
             urls_too_long: AtomicU64::new(0),
+            frontier_budget: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
@@ -200,7 +203,7 @@ impl Stats {
             max_in_flight: self.max_in_flight.load(Relaxed),
             max_fetching: self.max_fetching.load(Relaxed),
             peak_bytes: self.gate.peak(),
-            budget: self.gate.budget(),
+            budget: self.gate.budget() + self.frontier_budget.load(Relaxed),
             queued: self.queued.load(Relaxed),
             interrupted: self.interrupted.load(Relaxed),
         }
@@ -235,6 +238,11 @@ impl Stats {
 
     pub(crate) fn set_interrupted(&self) {
         self.interrupted.store(true, Relaxed);
+    }
+
+    /// The frontier holds `bytes` of the budget, outside the byte gate.
+    pub(crate) fn set_frontier_budget(&self, bytes: u64) {
+        self.frontier_budget.store(bytes, Relaxed);
     }
 
     pub(crate) fn urls_too_long(&self, n: u64) {

@@ -79,7 +79,8 @@ fn a_crawl_on_the_disk_frontier_fetches_each_page_once_and_acknowledges_all() {
         .collect();
     assert_eq!(fetched.len(), PAGES + 1, "each page fetched once");
     // The frontier's budget came out of the pages' share.
-    assert_eq!(summary.budget, (32 << 20) - (4 << 20));
+    assert_eq!(summary.budget, 32 << 20);
+    assert!(summary.peak_bytes <= (32 << 20) - (4 << 20));
 
     // Every page was acknowledged as done: nothing left to resume.
     let reopened = DiskFrontier::open(&dir, FrontierBudget { bytes: 4 << 20 }).unwrap();

@@ -115,6 +115,9 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
             let pages = ctx.config.memory.saturating_sub(share);
             let gate = ByteGate::new(pages.max(ctx.config.memory / 2));
             ctx.stats = Arc::new(Stats::new(gate.clone()));
+            // The summary's budget stays the whole of it.
+            ctx.stats
+                .set_frontier_budget(ctx.config.memory - gate.budget());
             ctx.gate = gate;
         }
         self.frontier = frontier;
