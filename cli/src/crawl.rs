@@ -4,7 +4,9 @@
 
 use std::process::ExitCode;
 
+use semcrawl_core::frontier::{frontier_share, Frontier};
 use semcrawl_core::{Config, Crawler, Summary};
+use semcrawl_smol::state::{open_frontier, StateDir};
 use semcrawl_smol::store::ShutdownDeadline;
 use semcrawl_smol::{FetchOptions, HttpFetcher, SmolRuntime};
 
@@ -72,8 +74,13 @@ fn run_until(
     .map_err(|e| Failure::Runtime(format!("cannot start worker threads: {e}")))?;
     let fetcher = HttpFetcher::new(FetchOptions::from_config(&config))
         .map_err(|e| Failure::Runtime(format!("cannot set up the HTTP client: {e}")))?;
+    let memory = config.memory;
     let crawler = Crawler::new(config, fetcher, runtime.clone())
         .map_err(|e| Failure::Usage(crate::args::usage_message(&e)))?;
+    let crawler = match frontier(memory)? {
+        Some(frontier) => crawler.with_frontier(frontier),
+        None => crawler,
+    };
 
     let stop = crawler.stop_handle();
     output.stdout.stop_on_close(stop.clone());
@@ -114,6 +121,22 @@ fn run_until(
         })?;
     }
     Ok(exit_code(&summary, stdout_closed))
+}
+
+/// The crawl's frontier: on disk, in a temporary state directory removed at
+/// exit, within its share of `--memory` (`None`: the core's in-memory one,
+/// with `SEMCRAWL_FRONTIER=memory`, for comparisons).
+fn frontier(memory: u64) -> Result<Option<Box<dyn Frontier>>, Failure> {
+    if std::env::var_os("SEMCRAWL_FRONTIER").is_some_and(|v| v == "memory") {
+        return Ok(None);
+    }
+    // --state DIR: open that directory (StateDir::open) instead of a
+    // temporary one, and report its Resume.
+    let dir = StateDir::temporary()
+        .map_err(|e| Failure::Runtime(format!("cannot create the crawl's state: {e}")))?;
+    let frontier = open_frontier(&dir, frontier_share(memory))
+        .map_err(|e| Failure::Runtime(format!("cannot open the crawl's frontier: {e}")))?;
+    Ok(Some(frontier))
 }
 
 /// The exit status of a crawl that ran (see EXIT STATUS in `crawl --help`).
@@ -188,6 +211,12 @@ pub fn explain(options: &CrawlOptions, config: &Config) -> String {
                 e.parse_cost(body)
             })
     };
+    let share = semcrawl_core::frontier::frontier_share(config.memory);
+    out.push_str(&format!(
+        "the frontier (on disk) holds {} of it in memory (an eighth, at least 2 MiB); pages get the other {}\n",
+        format_bytes(share),
+        format_bytes(config.memory - share)
+    ));
     let page = |body: u64| PAGE_OVERHEAD + body + cost(body);
     out.push_str(&format!(
         "each page holds {} before its request, then its body (up to --max-body {}), then its parse cost ({} for a 1 MiB page, {})\n",

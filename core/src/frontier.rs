@@ -5,31 +5,56 @@
 //! million queued URLs cost a few hundred bytes each, not a parked future
 //! each.
 //!
-//! The frontier sits behind the [`Frontier`] trait so that other
-//! implementations (disk-backed for crawls larger than memory, shared through
-//! Redis for several crawler processes) can replace [`MemoryFrontier`]
-//! without touching the pipeline. It keeps only URLs: what is known about
-//! a host (robots.txt, politeness, limits) is in the crawl's table of
-//! hosts, and an entry names its host by a [`HostId`] given when the URL
-//! was first queued, so a frontier never builds or hashes origin strings.
+//! # The seam
 //!
-//! [`MemoryFrontier`] keeps one FIFO queue per host and serves hosts round
-//! robin: breadth-first within a site, and one slow or rate-limited site
-//! never blocks the others. Seen URLs are kept as 64-bit fingerprints
+//! The frontier sits behind the [`Frontier`] trait so that other
+//! implementations (on disk for crawls larger than memory, shared through a
+//! network store for several crawler processes) replace [`MemoryFrontier`]
+//! without touching the pipeline. The trait is shaped for the slowest of
+//! them, a store across a network:
+//!
+//! * **async**: every call returns a [`BoxFuture`], so an implementation
+//!   can do I/O (or hand blocking calls to a thread pool) without stalling
+//!   the crawl's executor;
+//! * **batch-oriented**: [`push`](Frontier::push) takes every link of a
+//!   page at once and deduplicates them itself (the seen set is the
+//!   frontier's), [`pop`](Frontier::pop) hands out up to `max` ready
+//!   entries, one round trip for many URLs;
+//! * **done acknowledged after the store**: an entry popped carries the id
+//!   the frontier gave it ([`Entry::id`]); it stays owed to the frontier
+//!   until [`done`](Frontier::done) is called with that id, which the crawl
+//!   does only once the page's record is written to the store. A frontier
+//!   that keeps popped-but-not-done entries (the disk one does) therefore
+//!   never forgets a page whose record could still be lost.
+//!
+//! # Hosts
+//!
+//! A frontier keys its per-host queues by **origin** (`scheme://host[:port]`,
+//! see [`origin`]), a string that means the same in every run and in every
+//! process, and asks the crawl whether a host is ready by that string.
+//! The crawl's own [`HostId`]s are small numbers made fresh each run, so
+//! they never cross the seam: the crawl interns the origin of each entry it
+//! pops.
+//!
+//! [`MemoryFrontier`] keeps one FIFO queue per origin and serves origins
+//! round robin: breadth-first within a site, and one slow or rate-limited
+//! site never blocks the others. Seen URLs are kept as 64-bit fingerprints
 //! (SipHash of the canonical URL) rather than strings: 16 bytes of table per
 //! URL instead of about a hundred, with a collision chance around 3e-8 at a
 //! million URLs (a collision would skip one page).
 //!
 //! ```
-//! use semcrawl_core::frontier::{Entry, Frontier, HostId, MemoryFrontier};
+//! use semcrawl_core::frontier::{Entry, Frontier, MemoryFrontier};
+//! # futures::executor::block_on(async {
 //! let mut f = MemoryFrontier::default();
 //! let url: url::Url = "http://a.test/".parse().unwrap();
-//! assert!(f.mark_seen(&url));
-//! assert!(!f.mark_seen(&url), "seen once");
-//! f.push(Entry::seed(url, HostId::new(0)));
-//! let e = f.pop(&mut |_host| true).unwrap();
-//! assert_eq!(e.url.as_str(), "http://a.test/");
-//! assert!(f.pop(&mut |_| true).is_none());
+//! let pushed = f.push(vec![Entry::seed(url.clone()), Entry::seed(url)]).await.unwrap();
+//! assert_eq!((pushed.queued, pushed.duplicates), (1, 1));
+//! let popped = f.pop(8, &mut |_origin: &str| true).await.unwrap();
+//! assert_eq!(popped[0].url.as_str(), "http://a.test/");
+//! assert!(f.pop(8, &mut |_| true).await.unwrap().is_empty());
+//! f.done(popped.iter().filter_map(|e| e.id).collect()).await.unwrap();
+//! # });
 //! ```
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -39,7 +64,56 @@ use std::sync::Arc;
 use url::Url;
 
 pub use crate::hosts::HostId;
-use crate::runtime::MaybeSend;
+use crate::runtime::{BoxFuture, MaybeSend};
+
+/// URLs longer than this many bytes are never queued: they are counted in
+/// the summary as `urlsTooLong`. Few servers accept longer ones, and a page
+/// of ten thousand 7 KiB links would otherwise fill memory and disk with
+/// them. Every frontier applies the same cap.
+pub const MAX_URL_LEN: usize = 8 * 1024;
+
+/// The share of the crawl's memory budget a bounded frontier gets: an
+/// eighth, at least 2 MiB (and never more than half the budget). The crawl
+/// takes it out of the pages' byte gate up front (see
+/// [`Frontier::budget`]), so pages and frontier together stay within
+/// `--memory` by construction.
+///
+/// ```
+/// use semcrawl_core::frontier::frontier_share;
+/// assert_eq!(frontier_share(64 << 20), 8 << 20);
+/// assert_eq!(frontier_share(8 << 20), 2 << 20);
+/// assert_eq!(frontier_share(2 << 20), 1 << 20);
+/// ```
+pub fn frontier_share(memory: u64) -> u64 {
+    (memory / 8).max(2 << 20).min(memory / 2)
+}
+
+/// Write `url`'s origin (`scheme://host[:port]`, as
+/// [`url::Origin::ascii_serialization`] spells it) into `out`: the key a
+/// frontier queues `url` under and the string [`Frontier::pop`]'s `ready`
+/// is asked about.
+///
+/// ```
+/// let mut out = String::new();
+/// semcrawl_core::frontier::origin(&"http://A.test:80/x?y".parse().unwrap(), &mut out);
+/// assert_eq!(out, "http://a.test");
+/// ```
+pub fn origin(url: &Url, out: &mut String) {
+    crate::hosts::write_origin(url, out)
+}
+
+/// A failing frontier (its store is gone, full or corrupt): the crawl stops
+/// and reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrontierError(pub String);
+
+impl std::fmt::Display for FrontierError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FrontierError {}
 
 /// A URL waiting to be fetched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,50 +126,92 @@ pub struct Entry {
     pub parent: Option<Arc<str>>,
     /// Redirect hops that led here (0 for a link).
     pub redirects: u32,
-    /// The URL's origin, as the crawl's table of hosts numbers it.
-    pub host: HostId,
+    /// The id the frontier gave the entry when it was popped, to
+    /// acknowledge it with [`Frontier::done`]; `None` before it is queued
+    /// (and for a frontier that needs no acknowledgement).
+    pub id: Option<u64>,
 }
 
 impl Entry {
-    /// A seed of `host`: depth 0, no parent.
-    pub fn seed(url: Url, host: HostId) -> Self {
+    /// A seed: depth 0, no parent.
+    pub fn seed(url: Url) -> Self {
         Entry {
             url,
             depth: 0,
             parent: None,
             redirects: 0,
-            host,
+            id: None,
         }
     }
 }
 
-/// Queue plus seen set.
+/// What [`Frontier::push`] did with a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pushed {
+    /// Entries queued (new to the crawl).
+    pub queued: u64,
+    /// Entries seen before (in this batch or earlier), dropped.
+    pub duplicates: u64,
+    /// Entries longer than [`MAX_URL_LEN`], dropped.
+    pub too_long: u64,
+}
+
+/// A host-readiness question: is the origin ready for one more request?
+/// Asked before each entry handed out, so the answer may count them.
+/// `Send` on native targets, so a pop's future can be.
+#[cfg(not(target_arch = "wasm32"))]
+pub type Ready<'a> = dyn FnMut(&str) -> bool + Send + 'a;
+/// A host-readiness question (see the native definition).
+#[cfg(target_arch = "wasm32")]
+pub type Ready<'a> = dyn FnMut(&str) -> bool + 'a;
+
+/// Queue plus seen set, behind an async, batch-oriented seam (see the
+/// [module docs](self)).
 pub trait Frontier: MaybeSend {
-    /// Remember `url`; `false` if it was seen before.
-    fn mark_seen(&mut self, url: &Url) -> bool;
-    /// Queue an entry (already marked seen).
-    fn push(&mut self, entry: Entry);
-    /// Take the next entry whose host `ready` accepts, or `None` if no
-    /// queued host is ready. `ready` is called at most once per host.
-    fn pop(&mut self, ready: &mut dyn FnMut(HostId) -> bool) -> Option<Entry>;
-    /// Entries queued.
-    fn len(&self) -> usize;
+    /// Queue the entries not seen before (the frontier deduplicates, within
+    /// the batch and against everything ever pushed), dropping those longer
+    /// than [`MAX_URL_LEN`].
+    fn push(&mut self, entries: Vec<Entry>) -> BoxFuture<'_, Result<Pushed, FrontierError>>;
+    /// Hand out up to `max` entries, round robin over the origins `ready`
+    /// accepts (asked before each entry), each with its [`Entry::id`]. An
+    /// empty batch: nothing is queued for a ready origin. `ready` runs
+    /// while the future is polled, on the caller's thread.
+    fn pop<'a>(
+        &'a mut self,
+        max: usize,
+        ready: &'a mut Ready<'_>,
+    ) -> BoxFuture<'a, Result<Vec<Entry>, FrontierError>>;
+    /// Acknowledge entries as done: their records are stored. They are
+    /// never handed out again.
+    fn done(&mut self, ids: Vec<u64>) -> BoxFuture<'_, Result<(), FrontierError>>;
+    /// Entries queued and not handed out.
+    fn len(&self) -> u64;
     /// Whether nothing is queued.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// URLs seen so far.
-    fn seen(&self) -> usize;
+    /// URLs seen so far (by this process).
+    fn seen(&self) -> u64;
+    /// The bytes of memory this frontier promises to stay within, which the
+    /// crawl takes out of the pages' budget; `None` for a frontier that
+    /// grows with the crawl (the in-memory one).
+    fn budget(&self) -> Option<u64> {
+        None
+    }
 }
 
-/// An in-memory [`Frontier`].
+/// An in-memory [`Frontier`]: unbounded, for the browser, tests and small
+/// crawls. Its futures are ready at once.
 #[derive(Debug, Default)]
 pub struct MemoryFrontier {
     seen: HashSet<u64>,
-    queues: HashMap<HostId, VecDeque<Entry>>,
-    /// Hosts with a non-empty queue, in round-robin order.
-    ring: VecDeque<HostId>,
+    queues: HashMap<Arc<str>, VecDeque<Entry>>,
+    /// Origins with a non-empty queue, in round-robin order.
+    ring: VecDeque<Arc<str>>,
     len: usize,
+    next_id: u64,
+    /// A reused buffer for the origin being looked up.
+    key: String,
 }
 
 fn fingerprint(url: &Url) -> u64 {
@@ -105,79 +221,126 @@ fn fingerprint(url: &Url) -> u64 {
     h.finish()
 }
 
-impl Frontier for MemoryFrontier {
-    fn mark_seen(&mut self, url: &Url) -> bool {
-        self.seen.insert(fingerprint(url))
-    }
-
-    fn push(&mut self, entry: Entry) {
-        let host = entry.host;
-        let queue = self.queues.entry(host).or_default();
-        if queue.is_empty() {
-            self.ring.push_back(host);
-        }
-        queue.push_back(entry);
-        self.len += 1;
-    }
-
-    fn pop(&mut self, ready: &mut dyn FnMut(HostId) -> bool) -> Option<Entry> {
-        for _ in 0..self.ring.len() {
-            let host = self.ring.pop_front()?;
-            if !ready(host) {
-                self.ring.push_back(host);
+impl MemoryFrontier {
+    fn push_now(&mut self, entries: Vec<Entry>) -> Pushed {
+        let mut pushed = Pushed::default();
+        for entry in entries {
+            if entry.url.as_str().len() > MAX_URL_LEN {
+                pushed.too_long += 1;
                 continue;
             }
-            let queue = self.queues.get_mut(&host)?;
-            let entry = queue.pop_front();
+            if !self.seen.insert(fingerprint(&entry.url)) {
+                pushed.duplicates += 1;
+                continue;
+            }
+            origin(&entry.url, &mut self.key);
+            let queue = match self.queues.get_mut(self.key.as_str()) {
+                Some(q) => q,
+                None => {
+                    let key: Arc<str> = Arc::from(self.key.as_str());
+                    self.ring.push_back(key.clone());
+                    self.queues.entry(key).or_default()
+                }
+            };
+            queue.push_back(entry);
+            self.len += 1;
+            pushed.queued += 1;
+        }
+        pushed
+    }
+
+    fn pop_now(&mut self, max: usize, ready: &mut Ready<'_>) -> Vec<Entry> {
+        let mut out = Vec::new();
+        // A full turn of the ring without handing anything out ends it.
+        let mut idle = 0;
+        while out.len() < max && idle < self.ring.len() {
+            let Some(host) = self.ring.pop_front() else {
+                break;
+            };
+            if !ready(&host) {
+                self.ring.push_back(host);
+                idle += 1;
+                continue;
+            }
+            let queue = self.queues.get_mut(&host).expect("the ring names queues");
+            let mut entry = queue.pop_front().expect("queues in the ring are not empty");
             if queue.is_empty() {
                 self.queues.remove(&host);
             } else {
                 self.ring.push_back(host);
             }
             self.len -= 1;
-            return entry;
+            self.next_id += 1;
+            entry.id = Some(self.next_id);
+            out.push(entry);
+            idle = 0;
         }
-        None
+        out
+    }
+}
+
+impl Frontier for MemoryFrontier {
+    fn push(&mut self, entries: Vec<Entry>) -> BoxFuture<'_, Result<Pushed, FrontierError>> {
+        let pushed = self.push_now(entries);
+        Box::pin(std::future::ready(Ok(pushed)))
     }
 
-    fn len(&self) -> usize {
-        self.len
+    fn pop<'a>(
+        &'a mut self,
+        max: usize,
+        ready: &'a mut Ready<'_>,
+    ) -> BoxFuture<'a, Result<Vec<Entry>, FrontierError>> {
+        let popped = self.pop_now(max, ready);
+        Box::pin(std::future::ready(Ok(popped)))
     }
 
-    fn seen(&self) -> usize {
-        self.seen.len()
+    fn done(&mut self, _ids: Vec<u64>) -> BoxFuture<'_, Result<(), FrontierError>> {
+        // Nothing popped is kept: nothing to forget.
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn len(&self) -> u64 {
+        self.len as u64
+    }
+
+    fn seen(&self) -> u64 {
+        self.seen.len() as u64
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::executor::block_on;
 
-    /// An entry whose host id is the host's first letter (`a` is 0).
-    fn entry(u: &str) -> Entry {
-        let url: Url = u.parse().unwrap();
-        let host = url.host_str().unwrap().as_bytes()[0] - b'a';
-        Entry::seed(url, HostId::new(host.into()))
+    fn entries(urls: &[&str]) -> Vec<Entry> {
+        urls.iter()
+            .map(|u| Entry::seed(u.parse().unwrap()))
+            .collect()
+    }
+
+    fn pop_all(f: &mut MemoryFrontier) -> Vec<String> {
+        block_on(f.pop(usize::MAX, &mut |_| true))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.url.to_string())
+            .collect()
     }
 
     #[test]
     fn round_robin_across_origins_fifo_within() {
         let mut f = MemoryFrontier::default();
-        for u in [
+        let urls = [
             "http://a/1",
             "http://a/2",
             "http://b/1",
             "http://a/3",
             "http://b/2",
-        ] {
-            f.push(entry(u));
-        }
+        ];
+        block_on(f.push(entries(&urls))).unwrap();
         assert_eq!(f.len(), 5);
-        let order: Vec<String> = std::iter::from_fn(|| f.pop(&mut |_| true))
-            .map(|e| e.url.to_string())
-            .collect();
         assert_eq!(
-            order,
+            pop_all(&mut f),
             [
                 "http://a/1",
                 "http://b/1",
@@ -192,29 +355,50 @@ mod tests {
     #[test]
     fn unready_origins_are_skipped_not_lost() {
         let mut f = MemoryFrontier::default();
-        f.push(entry("http://a/1"));
-        f.push(entry("http://b/1"));
-        let b = HostId::new(1);
-        let e = f.pop(&mut |h| h == b).unwrap();
-        assert_eq!(e.url.as_str(), "http://b/1");
-        assert!(f.pop(&mut |h| h == b).is_none());
+        block_on(f.push(entries(&["http://a/1", "http://b/1"]))).unwrap();
+        let b = |o: &str| o == "http://b";
+        let popped = block_on(f.pop(8, &mut |o| b(o))).unwrap();
+        assert_eq!(popped.len(), 1);
+        assert_eq!(popped[0].url.as_str(), "http://b/1");
         let mut asked = 0;
-        assert!(f
-            .pop(&mut |_| {
-                asked += 1;
-                false
-            })
-            .is_none());
-        assert_eq!(asked, 1, "each queued host asked once");
-        assert_eq!(f.pop(&mut |_| true).unwrap().url.as_str(), "http://a/1");
+        let none = block_on(f.pop(8, &mut |_| {
+            asked += 1;
+            false
+        }))
+        .unwrap();
+        assert!(none.is_empty());
+        assert_eq!(asked, 1, "each queued origin asked once");
+        assert_eq!(pop_all(&mut f), ["http://a/1"]);
     }
 
     #[test]
-    fn dedup_by_canonical_string() {
+    fn ready_is_asked_before_each_entry_so_it_can_count() {
         let mut f = MemoryFrontier::default();
-        assert!(f.mark_seen(&"http://a/x".parse().unwrap()));
-        assert!(f.mark_seen(&"http://a/y".parse().unwrap()));
-        assert!(!f.mark_seen(&"http://a/x".parse().unwrap()));
+        block_on(f.push(entries(&["http://a/1", "http://a/2", "http://a/3"]))).unwrap();
+        let mut budget = 2;
+        let popped = block_on(f.pop(8, &mut |_| {
+            budget -= 1;
+            budget >= 0
+        }))
+        .unwrap();
+        assert_eq!(popped.len(), 2);
+        assert_ne!(popped[0].id, popped[1].id, "ids are distinct");
+    }
+
+    #[test]
+    fn dedup_by_canonical_string_and_cap_on_length() {
+        let mut f = MemoryFrontier::default();
+        let long = format!("http://a/{}", "x".repeat(MAX_URL_LEN));
+        let urls = ["http://a/x", "http://a/y", "http://a/x", long.as_str()];
+        let pushed = block_on(f.push(entries(&urls))).unwrap();
+        assert_eq!(
+            pushed,
+            Pushed {
+                queued: 2,
+                duplicates: 1,
+                too_long: 1
+            }
+        );
         assert_eq!(f.seen(), 2);
     }
 }

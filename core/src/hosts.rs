@@ -5,9 +5,10 @@
 //! in separate maps keyed by an origin string, each question hashed that
 //! string again, and the string was built anew for every URL. Here a host
 //! is one [`Host`] record in a `Vec`, found by a [`HostId`]: a small number
-//! the [`Hosts`] interner gives an origin once, when a URL of it is first
-//! queued. The frontier keys its queues by the same id, so it keeps only
-//! URLs, and the scheduling questions are array lookups.
+//! the [`Hosts`] interner gives an origin once, when the frontier first asks
+//! whether it is ready. The frontier keys its queues by the origin string
+//! (which outlives a run, unlike the id); the scheduling questions are
+//! array lookups.
 //!
 //! Like the rest of the crawl's state, a host is kept until the crawl ends
 //! (a few hundred bytes a host). It is plain data, tested without a network.
@@ -84,19 +85,25 @@ pub(crate) struct Host {
 pub(crate) struct Hosts {
     ids: HashMap<Arc<str>, HostId>,
     hosts: Vec<Host>,
-    /// A reused buffer for the origin being looked up.
-    key: String,
 }
 
 impl Hosts {
     /// The id of `url`'s origin, added to the table if it is new.
+    #[cfg(test)]
     pub fn intern(&mut self, url: &Url) -> HostId {
-        write_origin(url, &mut self.key);
-        if let Some(&id) = self.ids.get(self.key.as_str()) {
+        let mut key = String::new();
+        write_origin(url, &mut key);
+        self.intern_origin(&key)
+    }
+
+    /// The id of an origin (`scheme://host[:port]`, as a frontier names
+    /// it), added to the table if it is new.
+    pub fn intern_origin(&mut self, key: &str) -> HostId {
+        if let Some(&id) = self.ids.get(key) {
             return id;
         }
         let id = HostId(self.hosts.len() as u32);
-        let origin: Arc<str> = Arc::from(self.key.as_str());
+        let origin: Arc<str> = Arc::from(key);
         self.ids.insert(origin.clone(), id);
         self.hosts.push(Host {
             origin,
@@ -122,7 +129,7 @@ impl Hosts {
 
 /// Write `url`'s origin as [`url::Origin::ascii_serialization`] does, into
 /// `out`, without allocating for the usual schemes.
-fn write_origin(url: &Url, out: &mut String) {
+pub(crate) fn write_origin(url: &Url, out: &mut String) {
     out.clear();
     match (url.scheme(), url.host_str()) {
         ("http" | "https" | "ws" | "wss" | "ftp", Some(host)) => {

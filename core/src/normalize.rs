@@ -97,11 +97,10 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frontier::HostId;
 
     #[test]
     fn a_cut_parse_is_a_parse_truncated_error_with_its_fields() {
-        let entry = Entry::seed("http://a.test/".parse().unwrap(), HostId::new(0));
+        let entry = Entry::seed("http://a.test/".parse().unwrap());
         let page = ParsedPage {
             title: Some("T".into()),
             cut: Some(crate::parse::ParseCut::Depth),
@@ -121,7 +120,7 @@ mod tests {
 
     #[test]
     fn links_kept_only_when_asked() {
-        let entry = Entry::seed("http://a.test/".parse().unwrap(), HostId::new(0));
+        let entry = Entry::seed("http://a.test/".parse().unwrap());
         let page = ParsedPage {
             title: Some("T".into()),
             links: vec!["http://a.test/x".parse().unwrap()],
@@ -139,7 +138,7 @@ mod tests {
 
     #[test]
     fn a_truncated_body_has_a_size_but_no_hash() {
-        let entry = Entry::seed("http://a.test/".parse().unwrap(), HostId::new(0));
+        let entry = Entry::seed("http://a.test/".parse().unwrap());
         let mut r = base_record(&entry);
         set_body(&mut r, b"abc", false);
         assert_eq!((r.bytes, r.sha256.as_deref()), (3, None));

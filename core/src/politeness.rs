@@ -123,6 +123,12 @@ impl Politeness {
         h.next_at = h.next_at.max(now);
     }
 
+    /// A request started with [`start`](Self::start) is not made after
+    /// all (robots.txt disallowed it): as if it had never started.
+    pub fn cancel(&self, h: &mut Pace) {
+        h.in_flight = h.in_flight.saturating_sub(1);
+    }
+
     /// A request to the host ended at `now`.
     pub fn finish(&self, h: &mut Pace, now: Duration) {
         h.in_flight = h.in_flight.saturating_sub(1);

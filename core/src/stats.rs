@@ -24,6 +24,9 @@ pub struct Stats {
     pages: AtomicU64,
     errors: AtomicU64,
     robots_skipped: AtomicU64,
+    urls_too_long: AtomicU64,
+    /// Bytes of the budget the frontier holds (outside the byte gate).
+    frontier_budget: AtomicU64,
     bytes: AtomicU64,
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
@@ -85,6 +88,10 @@ pub struct Summary {
     pub errors_by_kind: BTreeMap<String, u64>,
     /// URLs skipped because robots.txt disallowed them.
     pub robots_skipped: u64,
+    /// Links not queued because they are longer than
+    /// [`MAX_URL_LEN`](crate::frontier::MAX_URL_LEN).
+    #[serde(default)]
+    pub urls_too_long: u64,
     /// Decoded body bytes read.
     pub bytes: u64,
     /// Wall time of the crawl.
@@ -95,7 +102,7 @@ pub struct Summary {
     pub max_fetching: u64,
     /// High-water mark of the byte gate.
     pub peak_bytes: u64,
-    /// The byte budget.
+    /// The memory budget (`--memory`): the byte gate's plus the frontier's share.
     pub budget: u64,
     /// URLs still queued when the crawl ended (non-zero after a stop or `max_pages`).
     pub queued: u64,
@@ -129,6 +136,8 @@ impl Stats {
             pages: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             robots_skipped: AtomicU64::new(0),
+            urls_too_long: AtomicU64::new(0),
+            frontier_budget: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
@@ -188,12 +197,13 @@ impl Stats {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
             robots_skipped: self.robots_skipped.load(Relaxed),
+            urls_too_long: self.urls_too_long.load(Relaxed),
             bytes: self.bytes.load(Relaxed),
             elapsed_ms: now_ms.saturating_sub(self.started_at.load(Relaxed)),
             max_in_flight: self.max_in_flight.load(Relaxed),
             max_fetching: self.max_fetching.load(Relaxed),
             peak_bytes: self.gate.peak(),
-            budget: self.gate.budget(),
+            budget: self.gate.budget() + self.frontier_budget.load(Relaxed),
             queued: self.queued.load(Relaxed),
             interrupted: self.interrupted.load(Relaxed),
         }
@@ -228,6 +238,15 @@ impl Stats {
 
     pub(crate) fn set_interrupted(&self) {
         self.interrupted.store(true, Relaxed);
+    }
+
+    /// The frontier holds `bytes` of the budget, outside the byte gate.
+    pub(crate) fn set_frontier_budget(&self, bytes: u64) {
+        self.frontier_budget.store(bytes, Relaxed);
+    }
+
+    pub(crate) fn urls_too_long(&self, n: u64) {
+        self.urls_too_long.fetch_add(n, Relaxed);
     }
 
     pub(crate) fn robots_skipped(&self) {

@@ -17,6 +17,7 @@ use futures::executor::LocalPool;
 use futures::io::AsyncRead;
 use futures::task::LocalSpawnExt;
 use futures::StreamExt;
+use semcrawl_core::frontier::{Entry, Frontier, FrontierError, MemoryFrontier, Pushed, Ready};
 use semcrawl_core::MemoryStore;
 use semcrawl_core::{
     BoxFuture, Config, Crawler, ErrorKind, Fetch, FetchError, FetchRequest, Record, Response,
@@ -253,9 +254,13 @@ fn crawl_hosts(
         overload_at,
         host_overload,
         panic_on: None,
+        frontier: None,
     };
     crawl_on(site, config, stop_after, server)
 }
+
+/// Builds a frontier that can see the crawl's store.
+type MakeFrontier = Box<dyn FnOnce(&MemoryStore) -> Box<dyn Frontier>>;
 
 /// How the in-memory server misbehaves (see [`MemoryFetcher`]).
 struct Server {
@@ -263,6 +268,8 @@ struct Server {
     overload_at: usize,
     host_overload: HashMap<String, usize>,
     panic_on: Option<String>,
+    /// Instead of the default in-memory frontier: made with the crawl's store.
+    frontier: Option<MakeFrontier>,
 }
 
 fn crawl_on(
@@ -276,6 +283,7 @@ fn crawl_on(
         overload_at,
         host_overload,
         panic_on,
+        frontier,
     } = server;
     let mut pool = LocalPool::new();
     let spawner = pool.spawner();
@@ -298,6 +306,10 @@ fn crawl_on(
     };
     let store = MemoryStore::default();
     let crawler = Crawler::new(config, fetcher.clone(), runtime.clone()).expect("valid config");
+    let crawler = match frontier {
+        Some(make) => crawler.with_frontier(make(&store)),
+        None => crawler,
+    };
     let stop = crawler.stop_handle();
     let result: Rc<RefCell<Option<Summary>>> = Rc::default();
     {
@@ -636,6 +648,7 @@ fn a_panicking_page_task_is_recorded_and_the_crawl_ends() {
             overload_at: 0,
             host_overload: HashMap::new(),
             panic_on: Some("http://a.test/p2".into()),
+            frontier: None,
         };
         let (summary, h) = crawl_on(site.clone(), c.clone(), None, server);
         let records = by_url(&h.store.records());
@@ -904,4 +917,114 @@ fn auto_concurrency_limits_an_overloaded_host_and_not_the_others() {
     assert_eq!(summary.hosts_limited, Some(1), "{told}");
     // The crawl's limit is logged without a host.
     assert!(!log.of(None).is_empty(), "{told}");
+}
+
+/// A [`MemoryFrontier`] that remembers what it was told, checks that a page
+/// is acknowledged only once the store has its record, and claims a budget.
+struct Watched {
+    inner: MemoryFrontier,
+    store: MemoryStore,
+    popped: HashMap<u64, String>,
+    log: Arc<Mutex<FrontierLog>>,
+}
+
+#[derive(Default)]
+struct FrontierLog {
+    pushes: usize,
+    pops: usize,
+    acked: Vec<String>,
+}
+
+impl Frontier for Watched {
+    fn push(&mut self, entries: Vec<Entry>) -> BoxFuture<'_, Result<Pushed, FrontierError>> {
+        self.log.lock().unwrap().pushes += 1;
+        self.inner.push(entries)
+    }
+
+    fn pop<'a>(
+        &'a mut self,
+        max: usize,
+        ready: &'a mut Ready<'_>,
+    ) -> BoxFuture<'a, Result<Vec<Entry>, FrontierError>> {
+        Box::pin(async move {
+            // Yield once, as a frontier doing I/O would.
+            futures::future::ready(()).await;
+            let popped = self.inner.pop(max, ready).await?;
+            self.log.lock().unwrap().pops += 1;
+            for e in &popped {
+                let id = e.id.expect("popped entries carry an id");
+                assert!(self.popped.insert(id, e.url.to_string()).is_none());
+            }
+            Ok(popped)
+        })
+    }
+
+    fn done(&mut self, ids: Vec<u64>) -> BoxFuture<'_, Result<(), FrontierError>> {
+        let stored: Vec<String> = self.store.records().into_iter().map(|r| r.url).collect();
+        let mut log = self.log.lock().unwrap();
+        for id in ids {
+            let url = self
+                .popped
+                .remove(&id)
+                .expect("acknowledged once, after a pop");
+            // robots.txt-disallowed pages have no record: acknowledged at once.
+            if !url.contains("/private/") {
+                assert!(
+                    stored.contains(&url),
+                    "{url} acknowledged before it was stored"
+                );
+            }
+            log.acked.push(url);
+        }
+        Box::pin(futures::future::ready(Ok(())))
+    }
+
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+
+    fn seen(&self) -> u64 {
+        self.inner.seen()
+    }
+
+    fn budget(&self) -> Option<u64> {
+        Some(4 << 20)
+    }
+}
+
+#[test]
+fn a_frontier_hears_of_every_page_done_after_the_store_has_it() {
+    let log = Arc::new(Mutex::new(FrontierLog::default()));
+    let shared = log.clone();
+    let server = Server {
+        saturation: 0,
+        overload_at: 0,
+        host_overload: HashMap::new(),
+        panic_on: None,
+        frontier: Some(Box::new(move |store: &MemoryStore| {
+            Box::new(Watched {
+                inner: MemoryFrontier::default(),
+                store: store.clone(),
+                popped: HashMap::new(),
+                log: shared,
+            }) as Box<dyn Frontier>
+        })),
+    };
+    let mut c = config("http://a.test/");
+    c.batch_size = 2;
+    let (summary, h) = crawl_on(small_site(), c, None, server);
+    let records = by_url(&h.store.records());
+    let log = log.lock().unwrap();
+    let mut acked = log.acked.clone();
+    acked.sort();
+    let mut expected: Vec<String> = records.keys().cloned().collect();
+    expected.push("http://a.test/private/secret".into());
+    expected.sort();
+    assert_eq!(acked, expected, "every page acknowledged once");
+    assert!(log.pops >= 2 && log.pushes >= 2);
+    // The frontier's budget comes out of the pages' share of --memory,
+    // and the summary's budget is still the whole.
+    assert_eq!(summary.budget, 16 << 20);
+    assert!(summary.peak_bytes <= (16 << 20) - (4 << 20));
+    assert_eq!(summary.robots_skipped, 1);
 }

@@ -60,6 +60,7 @@ fn new_url(host: &str, path: &str) -> NewUrl {
         host: host.into(),
         depth: 1,
         parent: Some(format!("http://{host}/")),
+        redirects: 0,
     }
 }
 
@@ -273,6 +274,7 @@ fn urls_over_8_kib_are_counted_not_queued() {
         host: "a.test".into(),
         depth: 0,
         parent: None,
+        redirects: 0,
     };
     let stats = frontier.push_batch([url(&at_cap), url(&over)]).unwrap();
     assert_eq!((stats.queued, stats.too_long), (1, 1));
@@ -560,6 +562,7 @@ fn kill_9_mid_crawl_loses_nothing_and_repeats_nothing_done() {
                 host: host.into(),
                 depth: 1,
                 parent: None,
+                redirects: 0,
             }
         }))
         .unwrap();

@@ -91,6 +91,7 @@ fn measure_disk_frontier() {
                 host: "https://www.example-shop.test".into(),
                 depth: 2,
                 parent: Some(parent.clone()),
+                redirects: 0,
             });
         }
         pushed += batch.len() as u64;

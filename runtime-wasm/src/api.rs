@@ -122,6 +122,8 @@ export interface CrawlSummary {
   errorsByKind: Record<string, number>;
   /** URLs skipped because robots.txt disallowed them. */
   robotsSkipped: number;
+  /** Links not queued because they are longer than 8 KiB. */
+  urlsTooLong: number;
   /** Decoded body bytes read. */
   bytes: number;
   /** Wall time of the crawl. */

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod fanout;
 pub mod hostile;
 
 /// The `semcrawl` binary, built on first use (see the crate docs).

@@ -13,11 +13,23 @@
 //! 3. between the two, absorb the tasks' reports (`messages.rs`): samples
 //!    for the limits, the links of finished pages, robots.txt rules.
 //!
+//! The frontier is async and hands out URLs in batches: the coordinator
+//! pops up to [`POP_BATCH`] entries whose hosts are ready, starting each
+//! one's request in the host's pace as it is handed out (so the batch
+//! respects `--per-host` and `--delay`), and keeps them until permits come.
+//! It awaits the frontier only from its own loop, holding nothing `!Send`.
+//! A host is known to the frontier by its origin string, which means the
+//! same after a restart; the coordinator interns it into a [`HostId`] when
+//! the frontier asks whether the host is ready, and asks for its robots.txt
+//! then if needed. Pages' ids come back from the writer once their records
+//! are stored, and are acknowledged to the frontier as done.
+//!
 //! The loop ends when nothing is queued or in flight, when the page limit
 //! is reached and the last page is in, or after a stop (see
 //! [`StopHandle`]): then in-flight pages get the grace period, and are
 //! cancelled when it is over.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +44,7 @@ use super::messages::{Found, PageDone};
 use super::task::{self, Ctx, Report};
 use super::writer::{Pending, Slot};
 use crate::canon;
-use crate::frontier::{Entry, Frontier, HostId};
+use crate::frontier::{Entry, Frontier, FrontierError, HostId};
 use crate::hosts::{Hosts, RobotsState};
 use crate::politeness::Politeness;
 use crate::record::{ErrorKind, Record, RecordError};
@@ -40,9 +52,21 @@ use crate::robots::{Fetched, Robots, RobotsFetch, Unreachable};
 use crate::runtime::{BoxFuture, Fetch, Runtime};
 use crate::stop::StopHandle;
 
+/// Most entries popped from the frontier at once.
+const POP_BATCH: usize = 16;
+
 pub(crate) struct Coordinator<F: Fetch, R: Runtime> {
     pub ctx: Arc<Ctx<F, R>>,
     pub frontier: Box<dyn Frontier>,
+    /// Entries popped, their requests started in their hosts' pace, not
+    /// yet spawned (waiting for permits).
+    popped: VecDeque<(Entry, HostId)>,
+    /// Ids of pages done (stored, or skipped) not yet acknowledged.
+    acks: Vec<u64>,
+    /// Ids of stored pages, from the writer.
+    done: mpsc::UnboundedReceiver<Vec<u64>>,
+    /// The frontier's first failure: the crawl stops.
+    failure: Option<FrontierError>,
     politeness: Politeness,
     hosts: Hosts,
     /// Hosts whose robots.txt is wanted, with a URL of theirs.
@@ -58,7 +82,8 @@ pub(crate) struct Coordinator<F: Fetch, R: Runtime> {
     in_flight: usize,
     /// Pages started (for `max_pages`).
     started: u64,
-    records: mpsc::UnboundedSender<Pending>,
+    /// `None` once the crawl is over, so the writer can end.
+    records: Option<mpsc::UnboundedSender<Pending>>,
     reports: mpsc::UnboundedSender<Report>,
 }
 
@@ -75,6 +100,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         frontier: Box<dyn Frontier>,
         records: mpsc::UnboundedSender<Pending>,
         reports: mpsc::UnboundedSender<Report>,
+        done: mpsc::UnboundedReceiver<Vec<u64>>,
     ) -> Self {
         let config = &ctx.config;
         Coordinator {
@@ -82,6 +108,10 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             limits: Limits::new(config.concurrency, config.per_host),
             ctx,
             frontier,
+            popped: VecDeque::new(),
+            acks: Vec::new(),
+            done,
+            failure: None,
             hosts: Hosts::default(),
             robots_todo: Vec::new(),
             memory_bound: Duration::ZERO,
@@ -89,21 +119,70 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             gate_waited: false,
             in_flight: 0,
             started: 0,
-            records,
+            records: Some(records),
             reports,
         }
     }
 
-    /// Run the crawl to its end, then put the queue and the limits in the
-    /// summary.
+    /// Run the crawl to its end, acknowledge the last pages stored, then
+    /// put the queue and the limits in the summary. Fails if the frontier
+    /// did.
     pub async fn run(
         &mut self,
         stop: StopHandle,
         store_failed: StopHandle,
         reports: mpsc::UnboundedReceiver<Report>,
-    ) {
+    ) -> Result<(), FrontierError> {
         self.crawl(stop, store_failed, reports).await;
-        self.ctx.stats.set_queued(self.frontier.len());
+        // No more records: the writer ends once it has stored the last
+        // ones, and hands back their ids until then.
+        self.records = None;
+        // (Every page's report is in: its links are queued.)
+        while let Some(ids) = self.done.next().await {
+            self.acks.extend(ids);
+            self.acknowledge().await;
+        }
+        self.set_queued();
+        self.report_limits();
+        match self.failure.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn set_queued(&self) {
+        let queued = self.frontier.len() + self.popped.len() as u64;
+        self.ctx.stats.set_queued(queued as usize);
+    }
+
+    /// A frontier call failed: stop the crawl at once (like a failing store).
+    fn fail(&mut self, e: FrontierError) {
+        tracing::error!(error = %e, "the frontier failed: stopping the crawl");
+        if self.failure.is_none() {
+            self.failure = Some(e);
+        }
+        self.ctx.cancel.fire();
+    }
+
+    /// Take the ids of the pages the writer has stored.
+    fn collect_done(&mut self) {
+        while let Ok(ids) = self.done.try_recv() {
+            self.acks.extend(ids);
+        }
+    }
+
+    /// Tell the frontier which pages are done (see `collect_done`).
+    async fn acknowledge(&mut self) {
+        if self.acks.is_empty() || self.failure.is_some() {
+            return;
+        }
+        let ids = std::mem::take(&mut self.acks);
+        if let Err(e) = self.frontier.done(ids).await {
+            self.fail(e);
+        }
+    }
+
+    fn report_limits(&self) {
         self.limits.report(
             &self.hosts,
             &self.ctx.stats,
@@ -119,14 +198,11 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         mut reports: mpsc::UnboundedReceiver<Report>,
     ) {
         self.limits.follow(&self.ctx.stats);
-        for seed in self.ctx.config.seeds.clone() {
-            if let Some(url) = canon::canonicalize(&seed) {
-                if self.frontier.mark_seen(&url) {
-                    let host = self.hosts.intern(&url);
-                    self.enqueue(Entry::seed(url, host));
-                }
-            }
-        }
+        let seeds: Vec<Entry> = (self.ctx.config.seeds.iter())
+            .filter_map(canon::canonicalize)
+            .map(Entry::seed)
+            .collect();
+        self.push(seeds).await;
         let mut stopping = false;
         let mut grace: Option<BoxFuture<'static, ()>> = None;
         let mut tick = self.ctx.runtime.now();
@@ -139,14 +215,20 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             }
             tick = now;
             self.gate_waited = self.ctx.gate.waiting() > 0;
+            // Ids first, then reports: a page reports its links before its
+            // record goes to the writer, so every page whose id is taken
+            // here has its links queued by the time it is acknowledged (a
+            // kill in between must not lose them).
+            self.collect_done();
             while let Ok(r) = reports.try_recv() {
-                self.absorb(r);
+                self.absorb(r).await;
             }
+            self.acknowledge().await;
             // Permits in use come back all the time: keep retiring them
             // while the circulating count is above the limit.
             self.limits.follow(&self.ctx.stats);
-            self.ctx.stats.set_queued(self.frontier.len());
-            if store_failed.is_stopped() && !self.ctx.cancel.is_fired() {
+            self.set_queued();
+            if (store_failed.is_stopped() || self.failure.is_some()) && !stopping {
                 stopping = true;
                 self.ctx.cancel.fire();
             }
@@ -161,7 +243,9 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             }
             let limit_reached = self.ctx.config.max_pages.is_some_and(|m| self.started >= m);
             let no_more_work = stopping || limit_reached;
-            if no_more_work || (self.frontier.is_empty() && self.robots_todo.is_empty()) {
+            let idle =
+                self.frontier.is_empty() && self.popped.is_empty() && self.robots_todo.is_empty();
+            if no_more_work || idle {
                 if self.in_flight == 0 {
                     return;
                 }
@@ -179,7 +263,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                     None => Wake::Report(next.await),
                 };
                 match woke {
-                    Wake::Report(Some(r)) => self.absorb(r),
+                    Wake::Report(Some(r)) => self.absorb(r).await,
                     Wake::Timer => {
                         tracing::warn!(
                             in_flight = self.in_flight,
@@ -217,7 +301,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                     match woke {
                         Wake::Permit(p) => p,
                         Wake::Report(Some(r)) => {
-                            self.absorb(r);
+                            self.absorb(r).await;
                             continue;
                         }
                         _ => continue,
@@ -231,10 +315,14 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                 continue;
             }
             let now = self.ctx.runtime.now();
-            match self.next_ready(now) {
-                Ok(entry) => self.spawn_page(entry, permit),
+            match self.next_ready(now).await {
+                Ok((entry, host)) => self.spawn_page(entry, host, permit),
                 Err(wake_at) => {
                     drop(permit);
+                    if !self.robots_todo.is_empty() || self.failure.is_some() {
+                        // Hosts met for the first time want robots.txt.
+                        continue;
+                    }
                     let timer = match wake_at {
                         Some(at) => self.ctx.runtime.sleep(at.saturating_sub(now)),
                         None => Box::pin(futures::future::pending()),
@@ -247,62 +335,105 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                     let woke =
                         select(select(timer, reports.next()), stop.wait().boxed_local()).await;
                     if let Either::Left((Either::Right((Some(r), _)), _)) = woke {
-                        self.absorb(r);
+                        self.absorb(r).await;
                     }
                 }
             }
         }
     }
 
-    /// The next entry that may be fetched now; robots-disallowed entries are
-    /// dropped on the way. `Err(Some(t))`: nothing before `t`; `Err(None)`:
-    /// nothing until a request finishes.
-    fn next_ready(&mut self, now: Duration) -> Result<Entry, Option<Duration>> {
+    /// The next entry that may be fetched now, its request started in its
+    /// host's pace; robots-disallowed entries are dropped on the way.
+    /// `Err(Some(t))`: nothing before `t`; `Err(None)`: nothing until a
+    /// request finishes (or a robots.txt is fetched).
+    async fn next_ready(&mut self, now: Duration) -> Result<(Entry, HostId), Option<Duration>> {
         let obey = self.ctx.config.obey_robots;
         loop {
-            let mut wake: Option<Duration> = None;
-            let politeness = &self.politeness;
-            let hosts = &self.hosts;
-            let entry = self.frontier.pop(&mut |id| {
-                let host = hosts.get(id);
-                if obey && !matches!(host.robots, RobotsState::Ready(_)) {
-                    return false;
-                }
-                if politeness.ready(&host.pace, now) {
-                    return true;
-                }
-                if let Some(t) = politeness.ready_at(&host.pace, now) {
-                    wake = Some(wake.map_or(t, |w: Duration| w.min(t)));
-                }
-                false
-            });
-            let Some(entry) = entry else {
-                return Err(wake);
+            let Some((entry, host)) = self.popped.pop_front() else {
+                self.pop(now).await?;
+                continue;
             };
             if obey {
-                if let RobotsState::Ready(rules) = &self.hosts.get(entry.host).robots {
+                if let RobotsState::Ready(rules) = &self.hosts.get(host).robots {
                     if !rules.allowed(&entry.url) {
                         tracing::debug!(url = %entry.url, "disallowed by robots.txt");
                         self.ctx.stats.robots_skipped();
+                        let pace = &mut self.hosts.get_mut(host).pace;
+                        self.politeness.cancel(pace);
+                        self.acks.extend(entry.id);
                         continue;
                     }
                 }
             }
-            return Ok(entry);
+            return Ok((entry, host));
         }
     }
 
-    /// Queue a new (already deduplicated) entry; note its host's robots.txt.
-    fn enqueue(&mut self, entry: Entry) {
-        let host = self.hosts.get_mut(entry.host);
-        if self.ctx.config.obey_robots && matches!(host.robots, RobotsState::Unknown) {
-            host.robots = RobotsState::Pending;
-            self.robots_todo.push((entry.host, entry.url.clone()));
+    /// Pop a batch of entries whose hosts are ready into `popped`, starting
+    /// each one's request in its host's pace (so the host's readiness for
+    /// the next one counts it). Hosts met for the first time are interned,
+    /// and their robots.txt is asked for.
+    async fn pop(&mut self, now: Duration) -> Result<(), Option<Duration>> {
+        let obey = self.ctx.config.obey_robots;
+        let mut wake: Option<Duration> = None;
+        let mut ids = Vec::new();
+        let politeness = &self.politeness;
+        let hosts = &mut self.hosts;
+        let robots_todo = &mut self.robots_todo;
+        let mut ready = |origin: &str| {
+            let id = hosts.intern_origin(origin);
+            let host = hosts.get_mut(id);
+            if obey {
+                match host.robots {
+                    RobotsState::Ready(_) => {}
+                    RobotsState::Pending => return false,
+                    RobotsState::Unknown => {
+                        host.robots = RobotsState::Pending;
+                        match Url::parse(origin) {
+                            Ok(url) => robots_todo.push((id, url)),
+                            Err(_) => host.robots = RobotsState::Ready(Robots::allow_all()),
+                        }
+                        return false;
+                    }
+                }
+            }
+            if politeness.ready(&host.pace, now) {
+                politeness.start(&mut host.pace, now);
+                ids.push(id);
+                return true;
+            }
+            if let Some(t) = politeness.ready_at(&host.pace, now) {
+                wake = Some(wake.map_or(t, |w: Duration| w.min(t)));
+            }
+            false
+        };
+        let popped = self.frontier.pop(POP_BATCH, &mut ready).await;
+        match popped {
+            Ok(entries) if !entries.is_empty() => {
+                debug_assert_eq!(entries.len(), ids.len(), "one readiness per entry");
+                self.popped.extend(entries.into_iter().zip(ids));
+                Ok(())
+            }
+            Ok(_) => Err(wake),
+            Err(e) => {
+                self.fail(e);
+                Err(None)
+            }
         }
-        self.frontier.push(entry);
     }
 
-    fn absorb(&mut self, report: Report) {
+    /// Queue new entries (the frontier drops those seen before).
+    async fn push(&mut self, entries: Vec<Entry>) {
+        if entries.is_empty() || self.failure.is_some() {
+            return;
+        }
+        match self.frontier.push(entries).await {
+            Ok(pushed) => self.ctx.stats.urls_too_long(pushed.too_long),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    async fn absorb(&mut self, report: Report) {
         match report {
             Report::Sample { host, sample } => {
                 let host = self.hosts.get_mut(host);
@@ -318,18 +449,19 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             }
             Report::Page(done) => {
                 self.in_flight -= 1;
-                self.page_done(done);
+                self.page_done(done).await;
             }
         }
     }
 
     /// A page's task is over: its host has one request less in flight, and
     /// what it found is queued.
-    fn page_done(&mut self, done: PageDone<HostId>) {
+    async fn page_done(&mut self, done: PageDone<HostId>) {
         let now = self.ctx.runtime.now();
         let host = self.hosts.get_mut(done.host);
         self.politeness.finish(&mut host.pace, now);
         let max_depth = self.ctx.config.max_depth;
+        let mut entries = Vec::with_capacity(done.links.len());
         for found in done.links {
             let (url, depth, redirects) = match found {
                 Found::Redirect(url) => (url, done.depth, done.redirects + 1),
@@ -338,34 +470,35 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             if max_depth.is_some_and(|m| depth > m) || !self.ctx.scope.allows(&url) {
                 continue;
             }
-            if self.frontier.mark_seen(&url) {
-                let host = self.hosts.intern(&url);
-                self.enqueue(Entry {
-                    url,
-                    depth,
-                    parent: Some(done.parent.clone()),
-                    redirects,
-                    host,
-                });
-            }
+            entries.push(Entry {
+                url,
+                depth,
+                parent: Some(done.parent.clone()),
+                redirects,
+                id: None,
+            });
         }
+        self.push(entries).await;
     }
 
-    fn spawn_page(&mut self, entry: Entry, permit: SemaphoreGuardArc) {
-        let host = self.hosts.get_mut(entry.host);
-        let load = self.limits.start_page(entry.host, host);
-        self.politeness
-            .start(&mut host.pace, self.ctx.runtime.now());
+    fn spawn_page(&mut self, entry: Entry, id: HostId, permit: SemaphoreGuardArc) {
+        let Some(records) = self.records.clone() else {
+            return;
+        };
+        // Its request was started in the host's pace when it was popped.
+        let host = self.hosts.get_mut(id);
+        let load = self.limits.start_page(id, host);
         self.in_flight += 1;
         self.started += 1;
         let slot = Slot::new(permit, self.ctx.stats.clone());
         task::spawn_page(
             &self.ctx,
             entry,
+            id,
             load,
             slot,
             self.reports.clone(),
-            self.records.clone(),
+            records,
         );
     }
 
@@ -408,11 +541,15 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                     let elapsed = ctx.runtime.now().saturating_sub(t0);
                     let record = robots_record(&unreachable, fetched_at, elapsed);
                     tracing::warn!("{}", unreachable.message());
-                    let _ = records.unbounded_send(Pending {
-                        record,
-                        _hold: None,
-                        _slot: Slot::new(permit, ctx.stats.clone()),
-                    });
+                    if let Some(records) = records {
+                        let _ = records.unbounded_send(Pending {
+                            record,
+                            // robots.txt is not a frontier entry: nothing to acknowledge.
+                            id: None,
+                            _hold: None,
+                            _slot: Slot::new(permit, ctx.stats.clone()),
+                        });
+                    }
                 }
                 None => drop(permit),
             }

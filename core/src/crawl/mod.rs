@@ -105,8 +105,21 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
         })
     }
 
-    /// Use another frontier (disk-backed, shared, ...).
+    /// Use another frontier (disk-backed, shared, ...). A frontier with a
+    /// [`budget`](Frontier::budget) has it taken out of the pages' byte
+    /// gate, so pages and frontier together stay within
+    /// [`Config::memory`] (pages keep at least half of it).
     pub fn with_frontier(mut self, frontier: Box<dyn Frontier>) -> Self {
+        if let Some(share) = frontier.budget() {
+            let ctx = Arc::get_mut(&mut self.ctx).expect("not shared before the crawl runs");
+            let pages = ctx.config.memory.saturating_sub(share);
+            let gate = ByteGate::new(pages.max(ctx.config.memory / 2));
+            ctx.stats = Arc::new(Stats::new(gate.clone()));
+            // The summary's budget stays the whole of it.
+            ctx.stats
+                .set_frontier_budget(ctx.config.memory - gate.budget());
+            ctx.gate = gate;
+        }
         self.frontier = frontier;
         self
     }
@@ -124,12 +137,14 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
     /// Crawl until the frontier is empty, a limit is reached or a stop is
     /// requested; write every record to `store`; flush it; summarize.
     ///
-    /// Fails only if the store fails: then the crawl is stopped at once, and
-    /// the error says how many records could not be written.
+    /// Fails only if the store or the frontier fails: then the crawl is
+    /// stopped at once, and the error says how many records could not be
+    /// written (or what the frontier said).
     pub async fn run<S: Store>(self, store: S) -> Result<Summary, StoreError> {
         let ctx = self.ctx;
         ctx.stats.set_started(ctx.runtime.now().as_millis() as u64);
         let (records_tx, records_rx) = mpsc::unbounded();
+        let (done_tx, done_rx) = mpsc::unbounded();
         let store_failed = StopHandle::default();
         let writer = writer::write_records(
             store,
@@ -137,15 +152,18 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
             ctx.config.batch_size,
             ctx.stats.clone(),
             store_failed.clone(),
+            done_tx,
         );
         let (reports_tx, reports_rx) = self.reports;
-        let mut coordinator = Coordinator::new(ctx.clone(), self.frontier, records_tx, reports_tx);
+        let mut coordinator =
+            Coordinator::new(ctx.clone(), self.frontier, records_tx, reports_tx, done_rx);
         let stop = self.stop.clone();
-        let coordinate = async move {
-            coordinator.run(stop, store_failed, reports_rx).await;
-        };
-        let ((), written) = futures::join!(coordinate, writer);
+        let coordinate = async move { coordinator.run(stop, store_failed, reports_rx).await };
+        let (frontier, written) = futures::join!(coordinate, writer);
         let summary = ctx.stats.summary(ctx.runtime.now().as_millis() as u64);
-        written.map(|()| summary)
+        // A failing frontier is reported the way a failing store is.
+        let frontier =
+            frontier.map_err(|e| StoreError(format!("the crawl's frontier failed: {e}")));
+        written.and(frontier).map(|()| summary)
     }
 }

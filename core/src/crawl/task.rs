@@ -36,7 +36,7 @@ use super::writer::{Pending, Slot};
 use crate::body::{read_body, ReadError};
 use crate::canon;
 use crate::config::Config;
-use crate::frontier::{Entry, HostId};
+use crate::frontier::{Entry, HostId, MAX_URL_LEN};
 use crate::gate::{ByteGate, GateError, Reservation, PAGE_OVERHEAD};
 use crate::normalize;
 use crate::parse::{is_html, Extractor};
@@ -94,6 +94,7 @@ impl PageResult {
 pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
     ctx: &Arc<Ctx<F, R>>,
     entry: Entry,
+    host: HostId,
     load: HostLoad,
     slot: Slot,
     reports: UnboundedSender<Report>,
@@ -104,6 +105,7 @@ pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
         reports,
         records,
         entry,
+        host,
         slot: Some(slot),
     };
     ctx.runtime.spawn(Box::pin(async move {
@@ -152,6 +154,7 @@ struct Completion {
     reports: UnboundedSender<Report>,
     records: UnboundedSender<Pending>,
     entry: Entry,
+    host: HostId,
     /// `None` once sent.
     slot: Option<Slot>,
 }
@@ -168,7 +171,7 @@ impl Completion {
         } = result;
         let parent: Arc<str> = Arc::from(record.url.as_str());
         let _ = self.reports.unbounded_send(Message::Page(PageDone {
-            host: self.entry.host,
+            host: self.host,
             depth: self.entry.depth,
             redirects: self.entry.redirects,
             parent,
@@ -176,6 +179,7 @@ impl Completion {
         }));
         let _ = self.records.unbounded_send(Pending {
             record,
+            id: self.entry.id,
             _hold: hold,
             _slot: slot,
         });
@@ -320,7 +324,15 @@ async fn attempt<F: Fetch, R: Runtime>(
             "the page does not fit in the memory budget".into(),
         ),
         Some(Exchange::Done(mut result)) => {
-            let keep = result.record.heap_size() as u64;
+            // The links stay charged with the record: they are held until
+            // the coordinator has queued them.
+            let links: usize = (result.links.iter())
+                .map(|f| match f {
+                    Found::Link(u) | Found::Redirect(u) => u.as_str().len(),
+                })
+                .sum::<usize>()
+                + result.links.capacity() * std::mem::size_of::<Found>();
+            let keep = (result.record.heap_size() + links) as u64;
             hold.shrink_to(keep);
             result.hold = Some(hold);
             Attempt::Done(result)
@@ -451,7 +463,11 @@ async fn exchange<F: Fetch, R: Runtime>(
         .extractor
         .parse(&body.bytes, record.content_type.as_deref(), &base);
     drop(body);
-    let links = normalize::apply_page(&mut record, page, ctx.config.links);
+    let mut links = normalize::apply_page(&mut record, page, ctx.config.links);
+    // Too long to queue anywhere: dropped now, not carried to the frontier.
+    let before = links.len();
+    links.retain(|u| u.as_str().len() <= MAX_URL_LEN);
+    ctx.stats.urls_too_long((before - links.len()) as u64);
     Exchange::Done(Box::new(PageResult {
         record,
         links: links.into_iter().map(Found::Link).collect(),
@@ -516,11 +532,12 @@ mod tests {
         let slot = Slot::new(permits.try_acquire_arc().unwrap(), stats.clone());
         let (reports, mut reported) = mpsc::unbounded();
         let (records, mut recorded) = mpsc::unbounded();
-        let entry = Entry::seed("http://a.test/x".parse().unwrap(), HostId::new(7));
+        let entry = Entry::seed("http://a.test/x".parse().unwrap());
         drop(Completion {
             reports,
             records,
             entry,
+            host: HostId::new(7),
             slot: Some(slot),
         });
         match reported.try_recv() {

@@ -7,6 +7,15 @@
 //! the writer its record together with its [`Slot`] (the count permit) and
 //! its byte reservation, and the writer drops them once the batch holding
 //! the record is stored.
+//!
+//! Then, and only then, the pages' frontier ids go back to the coordinator
+//! to be acknowledged as done: a frontier that survives a kill must never
+//! call a page done whose record could still be lost. "Stored" means
+//! [`Store::write`] returned: a store whose records must survive the
+//! process dying makes them so before it returns (the JSON Lines store
+//! writes through to the operating system, the SQLite store commits each
+//! batch), so no flush is waited for. A page recorded as `interrupted` is
+//! not acknowledged: it was not fetched, and a resumed crawl fetches it.
 
 use std::sync::Arc;
 
@@ -15,7 +24,7 @@ use futures::channel::mpsc;
 use futures::StreamExt;
 
 use crate::gate::Reservation;
-use crate::record::Record;
+use crate::record::{ErrorKind, Record};
 use crate::runtime::{Store, StoreError};
 use crate::stats::Stats;
 use crate::stop::StopHandle;
@@ -46,6 +55,8 @@ impl Drop for Slot {
 /// A record on its way to the store, with what it holds.
 pub(crate) struct Pending {
     pub record: Record,
+    /// The page's frontier id, acknowledged once the record is stored.
+    pub id: Option<u64>,
     /// The record's bytes in the byte gate, released with the batch.
     pub _hold: Option<Reservation>,
     /// The page's permit, released with the batch.
@@ -63,6 +74,7 @@ pub(crate) async fn write_records<S: Store>(
     batch_size: usize,
     stats: Arc<Stats>,
     failed: StopHandle,
+    done: mpsc::UnboundedSender<Vec<u64>>,
 ) -> Result<(), StoreError> {
     let mut batch: Vec<Record> = Vec::with_capacity(batch_size);
     let mut holds: Vec<Pending> = Vec::with_capacity(batch_size);
@@ -87,7 +99,20 @@ pub(crate) async fn write_records<S: Store>(
                 .map(|p| std::mem::replace(&mut p.record, Record::new("", 0, None))),
         );
         match store.write(&batch).await {
-            Ok(()) => batch.iter().for_each(|r| stats.stored(r)),
+            Ok(()) => {
+                batch.iter().for_each(|r| stats.stored(r));
+                let ids: Vec<u64> = holds
+                    .iter()
+                    .zip(&batch)
+                    .filter(|(_, r)| {
+                        r.error.as_ref().map(|e| e.kind) != Some(ErrorKind::Interrupted)
+                    })
+                    .filter_map(|(p, _)| p.id)
+                    .collect();
+                if !ids.is_empty() {
+                    let _ = done.unbounded_send(ids);
+                }
+            }
             Err(e) => {
                 tracing::error!(error = %e, "store failed: stopping the crawl");
                 lost += batch.len() as u64;

@@ -5,7 +5,7 @@
 //!
 //! * `seen(fp)`: the 64-bit fingerprint of every URL ever pushed (see
 //!   [`fingerprint`](super::fingerprint)); kept when the URL is done.
-//! * `queue(id, host, depth, url, parent)`: URLs pushed and not done. `id`
+//! * `queue(id, host, depth, url, parent, redirects)`: URLs pushed and not done. `id`
 //!   grows with every push, so `(host, id)` order (an index) is each host's
 //!   FIFO. A row is deleted when marked done; popping writes nothing, so
 //!   after a kill everything not done is queued again.
@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS queue (
     host   INTEGER NOT NULL,
     depth  INTEGER NOT NULL,
     url    TEXT    NOT NULL,
-    parent INTEGER
+    parent INTEGER,
+    redirects INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS queue_host ON queue(host, id);
 ";

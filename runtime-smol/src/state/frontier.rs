@@ -12,17 +12,18 @@ use super::hosts::{Head, Hosts};
 use super::seen::{fingerprint, SeenCache};
 
 /// URLs longer than this many bytes are not queued (counted in
-/// [`PushStats::too_long`]). Few servers accept longer ones, and a page of
-/// ten thousand 7 KiB links would otherwise fill the queue with them.
-pub const MAX_URL_LEN: usize = 8 * 1024;
+/// [`PushStats::too_long`]): the crawl's one cap, from the core.
+pub use semcrawl_core::frontier::MAX_URL_LEN;
 
 /// Memory SQLite uses besides its page cache (schema, prepared statements,
 /// lookaside buffers), charged as a fixed amount.
 const ENGINE_OVERHEAD: u64 = 512 * 1024;
 /// The smallest budget a frontier works with.
 const MIN_BUDGET: u64 = 2 * 1024 * 1024;
-/// Most URLs of one host read ahead into memory.
-const HEAD_ROWS: usize = 8;
+/// Most URLs of one host read ahead into memory at once.
+const HEAD_ROWS: usize = 32;
+/// Most hosts whose heads one [`DiskFrontier::prefetch`] reads.
+const PREFETCH_HOSTS: usize = 64;
 /// Bytes budgeted per active host (its entry, ring slot and name).
 const BYTES_PER_HOST: usize = 512;
 
@@ -69,6 +70,8 @@ pub struct NewUrl {
     pub depth: u32,
     /// The page it was found on.
     pub parent: Option<String>,
+    /// Redirect hops that led to it (0 for a link).
+    pub redirects: u32,
 }
 
 /// What [`DiskFrontier::push_batch`] did with a batch.
@@ -95,6 +98,8 @@ pub struct Queued {
     pub depth: u32,
     /// The page it was found on.
     pub parent: Option<String>,
+    /// Redirect hops that led to it (0 for a link).
+    pub redirects: u32,
 }
 
 /// The crawl frontier on disk: per-host FIFO queues served round robin, a
@@ -105,7 +110,7 @@ pub struct Queued {
 /// use semcrawl_smol::state::{DiskFrontier, FrontierBudget, NewUrl, StateDir};
 /// let dir = StateDir::temporary().unwrap();
 /// let mut frontier = DiskFrontier::open(&dir, FrontierBudget { bytes: 4 << 20 }).unwrap();
-/// let url = |u: &str, host: &str| NewUrl { url: u.into(), host: host.into(), depth: 1, parent: None };
+/// let url = |u: &str, host: &str| NewUrl { url: u.into(), host: host.into(), depth: 1, parent: None, redirects: 0 };
 /// let stats = frontier
 ///     .push_batch([url("http://a.test/1", "a.test"), url("http://a.test/2", "a.test"),
 ///                  url("http://b.test/1", "b.test"), url("http://a.test/1", "a.test")])
@@ -248,9 +253,19 @@ impl DiskFrontier {
                 },
             };
             tx.prepare_cached(
-                "INSERT INTO queue (id, host, depth, url, parent) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO queue (id, host, depth, url, parent, redirects)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
-            .and_then(|mut s| s.execute(params![self.next_id, host, new.depth, new.url, parent]))
+            .and_then(|mut s| {
+                s.execute(params![
+                    self.next_id,
+                    host,
+                    new.depth,
+                    new.url,
+                    parent,
+                    new.redirects
+                ])
+            })
             .map_err(engine)?;
             self.next_id += 1;
             let before = self.hosts.get(host).map_or(0, |h| h.pending);
@@ -334,10 +349,27 @@ impl DiskFrontier {
                 host: host.name.to_string(),
                 depth: head.depth,
                 parent: head.parent,
+                redirects: head.redirects,
             });
             idle = 0;
         }
         Ok(out)
+    }
+
+    /// Read ahead, for the next [`pop_batch`](Self::pop_batch): bring parked
+    /// hosts in, and read the queues of active hosts short of URLs in
+    /// memory. A pop then seldom touches the database, so a caller that
+    /// must not block (an async executor) runs this on a thread pool and
+    /// the pop on its own thread.
+    pub fn prefetch(&mut self) -> Result<(), StateError> {
+        self.admit_parked()?;
+        for id in self.hosts.short_of_heads(HEAD_ROWS / 2, PREFETCH_HOSTS) {
+            if self.hosts.heads_bytes() >= self.split.heads {
+                break;
+            }
+            self.read_heads(id)?;
+        }
+        Ok(())
     }
 
     /// Read the next rows of a host's queue into its head: up to
@@ -352,7 +384,7 @@ impl DiskFrontier {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT q.id, q.depth, q.url, p.url FROM queue q
+                "SELECT q.id, q.depth, q.url, p.url, q.redirects FROM queue q
                  LEFT JOIN parents p ON p.id = q.parent
                  WHERE q.host = ?1 AND q.id > ?2 ORDER BY q.id LIMIT ?3",
             )
@@ -366,6 +398,7 @@ impl DiskFrontier {
                 depth: row.get(1).map_err(engine)?,
                 url: row.get(2).map_err(engine)?,
                 parent: row.get(3).map_err(engine)?,
+                redirects: row.get(4).map_err(engine)?,
             };
             bytes += head.bytes();
             rows.push(head);

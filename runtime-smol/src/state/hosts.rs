@@ -20,6 +20,7 @@ use std::sync::Arc;
 pub(crate) struct Head {
     pub id: i64,
     pub depth: u32,
+    pub redirects: u32,
     pub url: String,
     pub parent: Option<String>,
 }
@@ -179,6 +180,17 @@ impl Hosts {
         let head = host.heads.remove(at).expect("position is in range");
         self.heads_bytes -= head.bytes();
         true
+    }
+
+    /// Active hosts with URLs to hand out and fewer than `rows` of them in
+    /// memory, in round-robin order, at most `n`.
+    pub fn short_of_heads(&self, rows: usize, n: usize) -> Vec<i64> {
+        let live = |(id, ticket): &(i64, u64)| {
+            let host = self.by_id.get(id)?;
+            let short = host.ticket == *ticket && host.unread() > 0 && host.heads.len() < rows;
+            short.then_some(*id)
+        };
+        self.ring.iter().filter_map(live).take(n).collect()
     }
 
     /// Bytes held by queue heads.

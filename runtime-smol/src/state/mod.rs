@@ -53,12 +53,20 @@
 //! `synchronous=FULL` would close that window at the cost of an `fsync` per
 //! batch; a crawl is rerun cheaply, so the cheaper setting is the default.
 //!
+//! # In a crawl
+//!
+//! [`open_frontier`] puts a [`DiskFrontier`] behind the core's async
+//! `Frontier` seam: its SQLite calls run on smol's blocking pool, its host
+//! key is the URL's origin, and the crawl acknowledges a page as done only
+//! after the store has its record.
+//!
 //! # The engine
 //!
 //! SQLite (bundled, already used for output) sits behind this module's own
 //! small API: nothing SQLite-specific is public, so another embedded store
 //! can replace it without changing callers.
 
+mod adapter;
 mod db;
 mod dir;
 mod error;
@@ -66,6 +74,7 @@ mod frontier;
 mod hosts;
 mod seen;
 
+pub use adapter::open_frontier;
 pub use dir::{CrawlIdentity, Resume, StateDir, STATE_FORMAT};
 pub use error::StateError;
 pub use frontier::{DiskFrontier, FrontierBudget, NewUrl, PushStats, Queued, MAX_URL_LEN};
