@@ -207,6 +207,48 @@ fn sigterm_exits_143_with_a_record_for_every_page_fetched() {
     );
 }
 
+#[test]
+fn a_second_signal_exits_at_once() {
+    let server = site();
+    let dir = TempDir::new("second-signal");
+    let (out, summary) = (dir.join("out.jsonl"), dir.join("summary.json"));
+    let mut args = args(&server, &dir, None);
+    args.splice(1..1, ["--grace".to_string(), "120s".to_string()]);
+    let mut crawl = spawn(&args);
+    wait_for_lines(&mut crawl, &out, 50);
+    // From now on every page takes 15 s: after the first signal, the crawl
+    // would wait that long for the pages in flight (the server, dropped at
+    // the end, waits too: longer would only slow the test).
+    server.set_latency(Duration::from_secs(15));
+    let before = server.total_requests();
+    wait_for("a request to the slow server", DEADLINE, || {
+        (server.total_requests() > before).then_some(())
+    });
+    let sent = std::time::Instant::now();
+    signal(&crawl, Signal::SIGTERM);
+    signal(&crawl, Signal::SIGINT);
+    let done = crawl.wait(Duration::from_secs(10));
+    // Both may be read at once, in either order: the exit status is the
+    // second one's.
+    assert!(
+        matches!(done.code(), Some(130 | 143)),
+        "{:?}\n{}",
+        done.status,
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains("exiting without waiting"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "not at once: {:?}",
+        sent.elapsed()
+    );
+    assert!(!summary.exists(), "no summary after an exit at once");
+}
+
 /// A small site: the refusals need a finished crawl, not a long one.
 fn small_site() -> SiteServer {
     SiteServer::start(Site::new(SiteSpec::plain(20, 1024)), 1).unwrap()
