@@ -146,3 +146,63 @@ fn refused(dir: &Path, e: &StateError) -> Failure {
         Failure::Runtime(msg)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{Cli, Command};
+    use clap::Parser;
+
+    fn identity_of(argv: &[&str]) -> CrawlIdentity {
+        let cli = Cli::try_parse_from(["semcrawl", "crawl"].iter().chain(argv)).unwrap();
+        let Command::Crawl(args) = cli.command else {
+            panic!()
+        };
+        let config = args.crawl.to_config(args.urls.clone()).unwrap();
+        let target = OutputTarget {
+            out: args.out.as_deref(),
+            format: args.format,
+            post: args.post.as_ref(),
+        };
+        identity(&config, &args.crawl, &target)
+    }
+
+    #[test]
+    fn the_identity_holds_what_decides_the_pages_and_where_they_go() {
+        let id = identity_of(&[
+            "HTTP://A.test:80/x#frag",
+            "-o",
+            "out/pages.csv",
+            "--max-depth",
+            "3",
+            "--memory",
+            "64MiB",
+        ]);
+        assert_eq!(id.seeds, ["http://a.test/x"]);
+        assert_eq!(id.scope, "host");
+        assert_eq!(id.max_depth, Some(3));
+        assert!(id.obey_robots);
+        assert_eq!(id.output_kind, "csv");
+        assert!(
+            Path::new(&id.output_path).is_absolute(),
+            "{}",
+            id.output_path
+        );
+        assert!(id.output_path.ends_with("out/pages.csv"));
+        assert_eq!(id.options["memory"], (64u64 << 20).to_string());
+    }
+
+    #[test]
+    fn other_options_may_change_between_runs() {
+        let base = ["http://a.test/", "-o", "p.jsonl", "--memory", "64MiB"];
+        let was = identity_of(&base);
+        let mut argv = base.to_vec();
+        argv.extend(["--concurrency", "64", "--timeout", "5s"]);
+        assert_eq!(was.difference(&identity_of(&argv)), None);
+        argv.extend(["--scope", "domain"]);
+        let what = was.difference(&identity_of(&argv)).unwrap();
+        assert!(what.starts_with("the scopes differ"), "{what}");
+        let post = identity_of(&[&base[..], &["--post", "http://sink.test/"]].concat());
+        assert!(was.difference(&post).unwrap().contains("--post"));
+    }
+}
