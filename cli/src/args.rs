@@ -85,7 +85,8 @@ EXIT STATUS:
     --grace ran out (the error says how many records were not written);
     2 bad usage (also: a --state DIR of another crawl, of another format
     version, or in use by another process); 3 not one page could be fetched
-    (every record is an error, or there was nothing to crawl); 130
+    (every record is an error, or there was nothing to crawl; a resumed
+    crawl counts the pages of its earlier runs); 130
     interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM: pages in flight
     finish within --grace or are recorded as interrupted, the store is
     flushed and the state kept. A second signal exits at once.

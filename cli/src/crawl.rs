@@ -159,11 +159,14 @@ fn run_until(
 
 /// The exit status of a crawl that ran (see EXIT STATUS in `crawl --help`).
 fn exit_code(summary: &Summary, stdout_closed: bool, interrupts: &Interrupts) -> ExitCode {
+    // A resumed crawl with nothing left to do stored its pages in the
+    // earlier runs: that is a finished crawl, not a failed one.
+    let nothing = summary.pages == 0 && summary.resumed_from == 0;
     if stdout_closed {
         ExitCode::SUCCESS
     } else if summary.interrupted {
         ExitCode::from(interrupts.exit_code())
-    } else if summary.pages == 0 {
+    } else if nothing {
         eprintln!("semcrawl: error: {}", nothing_fetched(summary));
         ExitCode::from(NOTHING_FETCHED)
     } else {
