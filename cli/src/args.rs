@@ -85,9 +85,32 @@ EXIT STATUS:
     0 the crawl finished (or stdout was closed by its reader); 1 the store
     failed, or after Ctrl-C a --post sink did not take its records before
     --grace ran out (the error says how many records were not written);
-    2 bad usage; 3 not one page could be fetched (every record is an error,
-    or there was nothing to crawl); 130 interrupted (Ctrl-C: pages in
-    flight finish within --grace or are recorded, the store is flushed).
+    2 bad usage (also: a --state DIR of another crawl, of another format
+    version, or in use by another process); 3 not one page could be fetched
+    (every record is an error, or there was nothing to crawl; a resumed
+    crawl counts the pages of its earlier runs); 130
+    interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM: pages in flight
+    finish within --grace or are recorded as interrupted, the store is
+    flushed and the state kept. A second signal exits at once.
+
+STATE AND RESUME:
+    --state DIR keeps the crawl's state in DIR. Run the same command again
+    with the same --state after Ctrl-C, SIGTERM, an OOM kill or kill -9,
+    and the crawl goes on where it stopped: pages already stored are not
+    fetched again (only those in flight or not yet written at the kill
+    are), a JSON Lines or CSV --out is appended to (a line torn by the
+    kill is cut off first), a SQLite --out is upserted (one row per URL).
+    The summary says the crawl resumed and from how many pages. Other
+    seeds, --scope, --allow-domain, --max-depth, --ignore-robots, --out or
+    --post with the same DIR are refused (exit 2); the other options may
+    change between runs. One process at a time uses a DIR.
+
+KUBERNETES:
+    A pod being stopped gets SIGTERM, then SIGKILL when
+    terminationGracePeriodSeconds (default 30) is over. Keep --grace
+    shorter than that, leaving time to flush the store and save the state
+    (a few seconds; more with --post): e.g. --grace 20s under the default
+    30s. With --state on a persistent volume, the restarted pod resumes.
 
 EXAMPLES:
     semcrawl crawl https://example.com/ --out pages.jsonl
@@ -96,6 +119,7 @@ EXAMPLES:
     semcrawl crawl https://example.com/ --select price='.price' --select img='main img@src'
     semcrawl crawl -i seeds.txt -o pages.csv --select price='.price'
     semcrawl crawl example.com | head -5
+    semcrawl crawl https://example.com/ -o pages.jsonl --state crawl.state
     semcrawl demo";
 
 /// `semcrawl`: the command line.
@@ -190,6 +214,15 @@ pub struct CrawlArgs {
     /// dropped silently. With --out, both get every record.
     #[arg(long, value_name = "URL", value_parser = parse_url)]
     pub post: Option<Url>,
+
+    /// Keep the crawl's state (queue, seen set, what was stored, the options
+    /// it was started with) in DIR, and resume from it: run the same command
+    /// again after a stop or a kill and the crawl goes on where it stopped,
+    /// appending to --out. A DIR started with other seeds, scope, domains,
+    /// depth, robots setting or output is refused. [default: a temporary
+    /// directory, removed at exit]
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
 
     /// The crawl's options.
     #[command(flatten)]
@@ -296,7 +329,9 @@ pub struct CrawlOptions {
     #[arg(long, help_heading = "Extraction")]
     pub links: bool,
 
-    /// After Ctrl-C, how long pages in flight may take before they are recorded as interrupted (a --post sink gets no longer).
+    /// After Ctrl-C or SIGTERM, how long pages in flight may take before they are
+    /// recorded as interrupted (a --post sink gets no longer). Under Kubernetes,
+    /// keep it shorter than terminationGracePeriodSeconds, leaving time to flush.
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration_arg, help_heading = "Output")]
     pub grace: Duration,
 

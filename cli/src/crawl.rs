@@ -1,19 +1,21 @@
 //! One crawl from the command line: build the smol runtime, the HTTP client
-//! and the store, wire Ctrl-C to the crawl's stop handle, show progress,
-//! and report.
+//! and the store, open the crawl's state, wire SIGINT and SIGTERM to the
+//! crawl's stop handle, show progress, and report.
 
 use std::process::ExitCode;
 
 use semcrawl_core::frontier::{frontier_share, Frontier};
 use semcrawl_core::{Config, Crawler, Summary};
-use semcrawl_smol::state::{open_frontier, StateDir};
+use semcrawl_smol::state::{open_frontier, Resume, StateDir};
 use semcrawl_smol::store::ShutdownDeadline;
 use semcrawl_smol::{FetchOptions, HttpFetcher, SmolRuntime};
 
 use crate::args::{CrawlArgs, CrawlOptions};
 use crate::output::{self, Output};
 use crate::progress::Display;
-use crate::{logging, seeds, summary, Failure};
+use crate::signals::{Interrupts, OnSignal};
+use crate::state::OutputTarget;
+use crate::{logging, seeds, state, summary, Failure};
 
 /// Exit code of a crawl in which not one page could be fetched.
 pub const NOTHING_FETCHED: u8 = 3;
@@ -32,9 +34,20 @@ pub fn crawl_command(args: CrawlArgs) -> Result<ExitCode, Failure> {
         print!("{}", explain(&args.crawl, &config));
         return Ok(ExitCode::SUCCESS);
     }
+    // Early, so that what opening the state and the output logs is shown.
+    logging::init(args.crawl.log_level.as_deref(), args.crawl.quiet)?;
+    // The state before the output: a refused resume leaves the earlier
+    // run's output as it was.
+    let target = OutputTarget {
+        out: args.out.as_deref(),
+        format: args.format,
+        post: args.post.as_ref(),
+    };
+    let identity = state::identity(&config, &args.crawl, &target);
+    let (state_dir, resume) = state::open(args.state.as_deref(), &identity)?;
     let fields: Vec<String> = config.fields.iter().map(|f| f.name.clone()).collect();
     // A sink's retries can outlast any grace period (a minute per attempt):
-    // after Ctrl-C its writes give up when --grace is over.
+    // after a stop signal its writes give up when --grace is over.
     let deadline = ShutdownDeadline::default();
     let output = output::open(
         args.out.as_deref(),
@@ -42,21 +55,34 @@ pub fn crawl_command(args: CrawlArgs) -> Result<ExitCode, Failure> {
         args.post.as_ref(),
         &fields,
         &deadline,
+        resume.is_resumed(),
     )?;
-    run_until(config, output, &args.crawl, deadline)
+    run_until(config, output, &args.crawl, deadline, state_dir, resume)
 }
 
-/// Run a validated crawl into `output`; returns the exit code.
+/// Run a validated crawl into `output` with a temporary state; returns the
+/// exit code.
 pub fn run(config: Config, output: Output, options: &CrawlOptions) -> Result<ExitCode, Failure> {
-    run_until(config, output, options, ShutdownDeadline::default())
+    let (state_dir, resume) = state::open(None, &Default::default())?;
+    run_until(
+        config,
+        output,
+        options,
+        ShutdownDeadline::default(),
+        state_dir,
+        resume,
+    )
 }
 
-/// [`run`], setting `deadline` to the end of the grace period on Ctrl-C.
+/// [`run`], setting `deadline` to the end of the grace period on a stop
+/// signal, with the crawl's state in `state_dir`.
 fn run_until(
     config: Config,
     output: Output,
     options: &CrawlOptions,
     deadline: ShutdownDeadline,
+    state_dir: StateDir,
+    resume: Resume,
 ) -> Result<ExitCode, Failure> {
     logging::init(options.log_level.as_deref(), options.quiet)?;
     if let Some(path) = &options.summary_json {
@@ -77,36 +103,37 @@ fn run_until(
     let memory = config.memory;
     let crawler = Crawler::new(config, fetcher, runtime.clone())
         .map_err(|e| Failure::Usage(crate::args::usage_message(&e)))?;
-    let crawler = match frontier(memory)? {
+    let crawler = match frontier(&state_dir, memory)? {
         Some(frontier) => crawler.with_frontier(frontier),
         None => crawler,
     };
+    if resume.is_resumed() {
+        tracing::info!(
+            "resuming the crawl in {}: {resume:?}",
+            state_dir.path().display()
+        );
+    }
 
     let stop = crawler.stop_handle();
     output.stdout.stop_on_close(stop.clone());
-    let grace = options.grace;
-    // First Ctrl-C (or SIGTERM): stop taking work, finish what is in flight,
-    // flush. Second: leave at once.
-    let installed = ctrlc::set_handler(move || {
-        if stop.is_stopped() {
-            eprintln!("semcrawl: interrupted again: exiting without waiting");
-            std::process::exit(130);
-        }
-        eprintln!(
-            "semcrawl: interrupted: finishing pages in flight (Ctrl-C again to quit at once)"
-        );
-        deadline.set(std::time::Instant::now() + grace);
-        stop.stop();
+    let interrupts = Interrupts::install(OnSignal {
+        stop,
+        deadline,
+        grace: options.grace,
+        temporary: state_dir
+            .is_temporary()
+            .then(|| state_dir.path().to_path_buf()),
     });
-    if let Err(e) = installed {
-        tracing::warn!("cannot catch Ctrl-C: {e}");
-    }
 
     let display = Display::start(crawler.stats(), options.progress, options.quiet);
     let result = runtime.block_on(crawler.run(output.store));
     display.finish();
 
-    let summary = result.map_err(|e| Failure::Runtime(format!("the store failed: {e}")))?;
+    let mut summary = result.map_err(|e| Failure::Runtime(format!("the store failed: {e}")))?;
+    if let Resume::Resumed { done, .. } = resume {
+        summary.resumed = true;
+        summary.resumed_from = done;
+    }
     // The reader of stdout has what it wanted: no summary, no complaint.
     let stdout_closed = output.stdout.closed();
     if !options.quiet && !stdout_closed {
@@ -120,32 +147,34 @@ fn run_until(
             ))
         })?;
     }
-    Ok(exit_code(&summary, stdout_closed))
+    // Held (locked) until the summary is out; dropping it removes a
+    // temporary directory.
+    drop(state_dir);
+    Ok(exit_code(&summary, stdout_closed, &interrupts))
 }
 
-/// The crawl's frontier: on disk, in a temporary state directory removed at
-/// exit, within its share of `--memory` (`None`: the core's in-memory one,
+/// The crawl's frontier: on disk in the crawl's state directory (`--state`,
+/// else a temporary one removed at exit), within its share of `--memory` (`None`: the core's in-memory one,
 /// with `SEMCRAWL_FRONTIER=memory`, for comparisons).
-fn frontier(memory: u64) -> Result<Option<Box<dyn Frontier>>, Failure> {
+fn frontier(dir: &StateDir, memory: u64) -> Result<Option<Box<dyn Frontier>>, Failure> {
     if std::env::var_os("SEMCRAWL_FRONTIER").is_some_and(|v| v == "memory") {
         return Ok(None);
     }
-    // --state DIR: open that directory (StateDir::open) instead of a
-    // temporary one, and report its Resume.
-    let dir = StateDir::temporary()
-        .map_err(|e| Failure::Runtime(format!("cannot create the crawl's state: {e}")))?;
-    let frontier = open_frontier(&dir, frontier_share(memory))
+    let frontier = open_frontier(dir, frontier_share(memory))
         .map_err(|e| Failure::Runtime(format!("cannot open the crawl's frontier: {e}")))?;
     Ok(Some(frontier))
 }
 
 /// The exit status of a crawl that ran (see EXIT STATUS in `crawl --help`).
-fn exit_code(summary: &Summary, stdout_closed: bool) -> ExitCode {
+fn exit_code(summary: &Summary, stdout_closed: bool, interrupts: &Interrupts) -> ExitCode {
+    // A resumed crawl with nothing left to do stored its pages in the
+    // earlier runs: that is a finished crawl, not a failed one.
+    let nothing = summary.pages == 0 && summary.resumed_from == 0;
     if stdout_closed {
         ExitCode::SUCCESS
     } else if summary.interrupted {
-        ExitCode::from(130)
-    } else if summary.pages == 0 {
+        ExitCode::from(interrupts.exit_code())
+    } else if nothing {
         eprintln!("semcrawl: error: {}", nothing_fetched(summary));
         ExitCode::from(NOTHING_FETCHED)
     } else {

@@ -50,6 +50,7 @@ pub fn demo_command(args: DemoArgs) -> Result<ExitCode, Failure> {
         None,
         &fields,
         &semcrawl_smol::store::ShutdownDeadline::default(),
+        false,
     )?;
     if !args.crawl.quiet {
         eprintln!(

@@ -14,6 +14,8 @@ mod manual;
 mod output;
 mod progress;
 mod seeds;
+mod signals;
+mod state;
 mod summary;
 
 /// glibc allocator tuning, measured on the `big` benchmark site.

@@ -18,7 +18,8 @@ use std::sync::{Arc, OnceLock};
 
 use semcrawl_core::{BoxFuture, Record, StopHandle, Store, StoreError};
 use semcrawl_smol::store::{
-    open_target, Bounded, Format, HttpSinkOptions, HttpSinkStore, ShutdownDeadline, TeeStore,
+    open_target, reopen_target, Bounded, Format, HttpSinkOptions, HttpSinkStore, ShutdownDeadline,
+    TeeStore,
 };
 use url::Url;
 
@@ -61,13 +62,16 @@ impl StdoutState {
 
 /// Open the outputs: `out` (`None`: stdout, unless `post` is given) in
 /// `format` (`None`: from the extension), and the `post` sink. `fields` are
-/// the `--select` names (the CSV header lists them).
+/// the `--select` names (the CSV header lists them). With `resume`, an
+/// earlier run's output file is kept and appended to
+/// ([`reopen_target`]).
 pub fn open(
     out: Option<&str>,
     format: Option<Format>,
     post: Option<&Url>,
     fields: &[String],
     deadline: &ShutdownDeadline,
+    resume: bool,
 ) -> Result<Output, Failure> {
     let stdout = StdoutState::default();
     let mut stores: Vec<Box<dyn Store>> = Vec::new();
@@ -89,8 +93,13 @@ pub fn open(
                 )));
             }
         }
-        let store = open_target(target, format, fields)
-            .map_err(|e| Failure::Usage(format!("cannot open --out '{target}': {}", e.0)))?;
+        let opened = if resume {
+            reopen_target(target, format, fields)
+        } else {
+            open_target(target, format, fields)
+        };
+        let store =
+            opened.map_err(|e| Failure::Usage(format!("cannot open --out '{target}': {}", e.0)))?;
         let lower = target.to_ascii_lowercase();
         stores.push(if target == "-" {
             Box::new(StdoutGuard {

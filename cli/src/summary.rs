@@ -57,6 +57,12 @@ pub fn render(summary: &Summary) -> String {
             summary.robots_skipped
         ));
     }
+    if summary.resumed {
+        out.push_str(&format!(
+            "  resumed: {} pages had been done by earlier runs\n",
+            summary.resumed_from
+        ));
+    }
     if summary.interrupted {
         out.push_str(&format!(
             "  interrupted: {} URLs were still queued\n",

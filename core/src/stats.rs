@@ -126,6 +126,15 @@ pub struct Summary {
     /// Time the scheduler waited for a permit with the byte gate idle: the
     /// crawl was bound by the concurrency limit (latency-bound).
     pub limit_bound_ms: u64,
+    /// Whether this run went on with a crawl an earlier run had started
+    /// (set by the front end that keeps the crawl's state; the core itself
+    /// always starts afresh).
+    #[serde(default)]
+    pub resumed: bool,
+    /// On a resumed crawl, how many pages the earlier runs had done; 0
+    /// otherwise.
+    #[serde(default)]
+    pub resumed_from: u64,
 }
 
 impl Stats {
@@ -206,6 +215,8 @@ impl Stats {
             budget: self.gate.budget() + self.frontier_budget.load(Relaxed),
             queued: self.queued.load(Relaxed),
             interrupted: self.interrupted.load(Relaxed),
+            resumed: false,
+            resumed_from: 0,
         }
     }
 

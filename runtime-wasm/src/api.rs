@@ -154,6 +154,10 @@ export interface CrawlSummary {
   memoryBoundMs: number;
   /** Time waiting for a permit with memory to spare (bound by the concurrency limit). */
   limitBoundMs: number;
+  /** Whether an earlier run's crawl was continued (always false in the browser). */
+  resumed: boolean;
+  /** On a resumed crawl, the pages the earlier runs had done; else 0. */
+  resumedFrom: number;
 }
 
 /**

@@ -393,3 +393,17 @@ pub fn crawl_to_jsonl(
     }
     (done, read_jsonl(&out), read_summary(&summary))
 }
+
+/// The arguments of `semcrawl crawl SEED` quiet, writing JSON Lines to
+/// `out` and the summary to `summary`, with `extra` flags (e.g.
+/// `--state DIR`). Running the same arguments again is what resuming a
+/// crawl means.
+pub fn crawl_args(seed: &str, out: &Path, summary: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec!["crawl".into()];
+    args.extend(QUIET.iter().map(|s| s.to_string()));
+    args.extend(["--out".into(), out.display().to_string()]);
+    args.extend(["--summary-json".into(), summary.display().to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.push(seed.into());
+    args
+}

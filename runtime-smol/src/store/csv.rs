@@ -108,6 +108,61 @@ impl CsvStore {
         Self::with_writer(Box::new(file), sync, fields, name)
     }
 
+    /// Open the file at `path` to go on with an earlier crawl's output: a
+    /// row torn by a kill in the middle of a write is cut off, then rows
+    /// are appended under the header already there. A missing or empty
+    /// file gets the header, as with [`create`](Self::create); a file whose
+    /// header is not the one these `fields` give is refused, since its rows
+    /// would not line up.
+    ///
+    /// ```
+    /// use semcrawl_core::{Record, Store};
+    /// use semcrawl_smol::store::CsvStore;
+    ///
+    /// let path = std::env::temp_dir().join(format!("semcrawl-doc-resume-{}.csv", std::process::id()));
+    /// let mut first = CsvStore::create(&path, &[]).unwrap();
+    /// smol::block_on(first.write(&[Record::new("https://a.test/", 0, None)])).unwrap();
+    /// smol::block_on(first.flush()).unwrap();
+    /// let mut again = CsvStore::resume(&path, &[]).unwrap();
+    /// smol::block_on(again.write(&[Record::new("https://b.test/", 0, None)])).unwrap();
+    /// smol::block_on(again.flush()).unwrap();
+    /// let text = std::fs::read_to_string(&path).unwrap();
+    /// assert_eq!(text.lines().filter(|l| l.starts_with("url,")).count(), 1, "one header");
+    /// assert_eq!(text.lines().count(), 3);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub fn resume(path: impl AsRef<Path>, fields: &[String]) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let err = |e: io::Error| StoreError(format!("cannot resume output file '{name}': {e}"));
+        super::jsonl::cut_torn_tail(path, last_row_end).map_err(err)?;
+        let existing = header_of(path).map_err(err)?;
+        let Some(existing) = existing else {
+            return Self::create(path, fields);
+        };
+        let wanted: Vec<String> = header(fields).collect();
+        if existing != wanted {
+            return Err(StoreError(format!(
+                "cannot resume output file '{name}': its columns differ from this crawl's (another --select?)"
+            )));
+        }
+        let file = File::options().append(true).open(path).map_err(err)?;
+        let regular = file.metadata().map_err(err)?.is_file();
+        let sync = if regular {
+            Some(file.try_clone().map_err(err)?)
+        } else {
+            None
+        };
+        Ok(CsvStore {
+            sink: Arc::new(Mutex::new(Sink {
+                writer: writer(Box::new(file)),
+                file: sync,
+            })),
+            fields: fields.into(),
+            name: name.into(),
+        })
+    }
+
     /// Write to standard output (the header first).
     pub fn stdout(fields: &[String]) -> Result<Self, StoreError> {
         Self::with_writer(Box::new(io::stdout()), None, fields, "stdout".into())
@@ -119,15 +174,9 @@ impl CsvStore {
         fields: &[String],
         name: String,
     ) -> Result<Self, StoreError> {
-        let mut writer = csv::WriterBuilder::new()
-            .buffer_capacity(64 * 1024)
-            .from_writer(writer);
-        let header = COLUMNS
-            .iter()
-            .map(|c| c.to_string())
-            .chain(fields.iter().map(|f| format!("fields.{f}")));
+        let mut writer = self::writer(writer);
         writer
-            .write_record(header)
+            .write_record(header(fields))
             .map_err(|e| StoreError(format!("cannot write to '{name}': {e}")))?;
         Ok(CsvStore {
             sink: Arc::new(Mutex::new(Sink { writer, file })),
@@ -139,6 +188,66 @@ impl CsvStore {
     /// What this store writes to: the file path, or `stdout`.
     pub fn target(&self) -> &str {
         &self.name
+    }
+}
+
+fn writer(out: Box<dyn Write + Send>) -> csv::Writer<Box<dyn Write + Send>> {
+    csv::WriterBuilder::new()
+        .buffer_capacity(64 * 1024)
+        .from_writer(out)
+}
+
+/// The header row: [`COLUMNS`], then `fields.NAME` for each of `fields`.
+fn header(fields: &[String]) -> impl Iterator<Item = String> + '_ {
+    COLUMNS
+        .iter()
+        .map(|c| c.to_string())
+        .chain(fields.iter().map(|f| format!("fields.{f}")))
+}
+
+/// The first row of the CSV file at `path`; `None` if it is missing or
+/// empty (or not a regular file, which has nothing to read back).
+fn header_of(path: &Path) -> io::Result<Option<Vec<String>>> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() && meta.len() > 0 => {}
+        Ok(_) => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .map_err(io::Error::from)?;
+    let mut row = csv::StringRecord::new();
+    if !reader.read_record(&mut row).map_err(io::Error::from)? {
+        return Ok(None);
+    }
+    Ok(Some(row.iter().map(str::to_owned).collect()))
+}
+
+/// The length of the complete rows of `file`: up to and including the last
+/// newline outside quotes. A quoted cell may hold newlines (visible text
+/// has many), so the last newline alone is not enough: a `"` toggles
+/// "inside quotes" (an escaped `""` toggles twice). Reads the file in
+/// blocks, front to back, so memory stays small however large it is.
+fn last_row_end(file: &mut File) -> io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    file.seek(SeekFrom::Start(0))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut offset, mut end, mut quoted) = (0u64, 0u64, false);
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(end);
+        }
+        for (i, &b) in buf[..n].iter().enumerate() {
+            match b {
+                b'"' => quoted = !quoted,
+                b'\n' if !quoted => end = offset + i as u64 + 1,
+                _ => {}
+            }
+        }
+        offset += n as u64;
     }
 }
 

@@ -127,6 +127,39 @@ pub fn open_target(
     format: Option<Format>,
     fields: &[String],
 ) -> Result<Box<dyn Store>, StoreError> {
+    open(target, format, fields, false)
+}
+
+/// [`open_target`] for a crawl that goes on where an earlier run stopped:
+/// what that run stored is kept. A JSON Lines file is appended to after its
+/// torn last line (if a kill left one) is cut ([`JsonlStore::resume`]), a
+/// CSV file likewise, under its existing header ([`CsvStore::resume`]); an
+/// SQLite table is upserted into as always (one row per URL); standard
+/// output and an HTTP sink have nothing to keep.
+///
+/// ```
+/// use semcrawl_smol::store::reopen_target;
+/// let path = std::env::temp_dir().join(format!("semcrawl-doc-reopen-{}.jsonl", std::process::id()));
+/// std::fs::write(&path, "{\"url\":\"https://a.test/\"}\n").unwrap();
+/// let store = reopen_target(path.to_str().unwrap(), None, &[]).unwrap();
+/// # drop(store);
+/// assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1, "kept");
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
+pub fn reopen_target(
+    target: &str,
+    format: Option<Format>,
+    fields: &[String],
+) -> Result<Box<dyn Store>, StoreError> {
+    open(target, format, fields, true)
+}
+
+fn open(
+    target: &str,
+    format: Option<Format>,
+    fields: &[String],
+    resume: bool,
+) -> Result<Box<dyn Store>, StoreError> {
     let lower = target.to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
         return Ok(Box::new(HttpSinkStore::new(
@@ -142,8 +175,10 @@ pub fn open_target(
     };
     Ok(match (format, stdout) {
         (Format::Jsonl, true) => Box::new(JsonlStore::stdout()),
+        (Format::Jsonl, false) if resume => Box::new(JsonlStore::resume(target)?),
         (Format::Jsonl, false) => Box::new(JsonlStore::create(target)?),
         (Format::Csv, true) => Box::new(CsvStore::stdout(fields)?),
+        (Format::Csv, false) if resume => Box::new(CsvStore::resume(target, fields)?),
         (Format::Csv, false) => Box::new(CsvStore::create(target, fields)?),
         (Format::Sqlite, true) => {
             return Err(StoreError(

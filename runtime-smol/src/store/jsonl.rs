@@ -61,6 +61,35 @@ impl JsonlStore {
         Self::open_with(path.as_ref(), true)
     }
 
+    /// Open the file at `path` to go on with an earlier crawl's output:
+    /// a last line without its newline (torn by a kill in the middle of a
+    /// write) is cut off first, then records are appended. A missing file
+    /// is created.
+    ///
+    /// ```
+    /// use semcrawl_core::{Record, Store};
+    /// use semcrawl_smol::store::JsonlStore;
+    ///
+    /// let path = std::env::temp_dir().join(format!("semcrawl-doc-resume-{}.jsonl", std::process::id()));
+    /// std::fs::write(&path, "{\"url\":\"https://a.test/\"}\n{\"url\":\"https://a.te").unwrap();
+    /// let mut store = JsonlStore::resume(&path).unwrap();
+    /// smol::block_on(store.write(&[Record::new("https://b.test/", 0, None)])).unwrap();
+    /// let text = std::fs::read_to_string(&path).unwrap();
+    /// assert_eq!(text.lines().count(), 2);
+    /// assert!(text.lines().all(|l| l.ends_with('}')), "{text}");
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub fn resume(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        cut_torn_tail(path, last_line_end).map_err(|e| {
+            StoreError(format!(
+                "cannot resume output file '{}': {e}",
+                path.display()
+            ))
+        })?;
+        Self::open_with(path, true)
+    }
+
     /// Write to standard output.
     pub fn stdout() -> Self {
         JsonlStore {
@@ -101,6 +130,57 @@ impl JsonlStore {
             .await
             .map_err(|e| StoreError(format!("cannot {what} '{}': {e}", self.name)))
     }
+}
+
+/// The length of the complete lines of `file`: up to and including its
+/// last newline (JSON Lines never holds a raw newline inside a record, so
+/// every newline ends one). Reads backwards from the end, a block at a
+/// time, so a large output is not read whole.
+fn last_line_end(file: &mut File) -> io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    const BLOCK: u64 = 64 * 1024;
+    let mut end = file.metadata()?.len();
+    let mut buf = vec![0u8; BLOCK as usize];
+    while end > 0 {
+        let start = end.saturating_sub(BLOCK);
+        let block = &mut buf[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(block)?;
+        if let Some(i) = block.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+/// Truncate the regular file at `path` to the length `complete` finds in
+/// it: what a kill in the middle of a write left after the last whole
+/// record goes. A missing file, or one that is not a regular file
+/// (`/dev/null`, a FIFO), is left alone.
+pub(crate) fn cut_torn_tail(
+    path: &Path,
+    complete: fn(&mut File) -> io::Result<u64>,
+) -> io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    let mut file = File::options().read(true).write(true).open(path)?;
+    let len = file.metadata()?.len();
+    let keep = complete(&mut file)?;
+    if keep < len {
+        tracing::warn!(
+            "{}: cutting the last {} bytes, a record torn by the previous run",
+            path.display(),
+            len - keep
+        );
+        file.set_len(keep)?;
+        file.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Serialize `batch` as JSON Lines.

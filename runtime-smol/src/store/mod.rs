@@ -13,6 +13,9 @@
 //! | ends in `.jsonl`, `.ndjson`, or has no extension | [`JsonlStore::create`] (a file) |
 //! | any other extension                 | refused, unless a [`Format`] is given |
 //!
+//! [`reopen_target`] opens the same targets for a resumed crawl: files are
+//! appended to (a record torn by a kill cut off first), not truncated.
+//!
 //! [`TeeStore`] writes every record to several of them. [`Bounded`] wraps
 //! any of them so that its writes give up at a deadline (the end of the grace
 //! period after Ctrl-C).
@@ -31,7 +34,7 @@ mod tee;
 
 pub use self::csv::{CsvStore, COLUMNS as CSV_COLUMNS};
 pub use deadline::{Bounded, ShutdownDeadline, LAST_CHANCE};
-pub use format::{open_target, Format};
+pub use format::{open_target, reopen_target, Format};
 pub use http::{HttpSinkOptions, HttpSinkStore};
 pub use jsonl::JsonlStore;
 pub use sqlite::{SqliteStore, SCHEMA};
