@@ -471,6 +471,10 @@ mod tests {
         }
         // Only a small part of the raw input was taken from the connection:
         // the decoder pulls as it is asked for output.
-        assert!(body.raw.at <= 2 * RAW_BUFFER, "{} raw bytes read", body.raw.at);
+        assert!(
+            body.raw.at <= 2 * RAW_BUFFER,
+            "{} raw bytes read",
+            body.raw.at
+        );
     }
 }

@@ -138,8 +138,12 @@ impl HttpFetcher {
             .unwrap_or(request.url);
         let headers = response.headers();
         let content_type = header_string(headers, header::CONTENT_TYPE);
-        let encoding =
-            Encoding::from_headers(headers.get_all(header::CONTENT_ENCODING).iter().map(|v| v.as_bytes()));
+        let encoding = Encoding::from_headers(
+            headers
+                .get_all(header::CONTENT_ENCODING)
+                .iter()
+                .map(|v| v.as_bytes()),
+        );
         // The length of the bytes the core will read, so only for a body
         // that is not decoded: the core reserves it from the gate at once,
         // and a compressed length says nothing of the decoded size.

@@ -163,12 +163,20 @@ fn gzip_deflate_and_identity_bodies_are_decoded() {
             response.content_length, None,
             "{encoding}: the encoded length says nothing of the decoded size"
         );
-        assert_eq!(read_all(&mut response).unwrap(), text.as_bytes(), "{encoding}");
+        assert_eq!(
+            read_all(&mut response).unwrap(),
+            text.as_bytes(),
+            "{encoding}"
+        );
     }
     for identity in ["identity", "none"] {
         let mut response = get(&f, &server.url(&format!("/{identity}"))).unwrap();
         assert_eq!(response.content_length, Some(text.len() as u64));
-        assert_eq!(read_all(&mut response).unwrap(), text.as_bytes(), "{identity}");
+        assert_eq!(
+            read_all(&mut response).unwrap(),
+            text.as_bytes(),
+            "{identity}"
+        );
     }
 }
 
@@ -184,7 +192,10 @@ fn stacked_and_unknown_encodings_are_protocol_errors() {
     let f = fetcher(4, 4);
     for path in ["/gzip+gzip", "/br", "/zstd", "/garbage"] {
         let error = body_error(&f, &server.url(path));
-        assert!(matches!(error, FetchError::Protocol(_)), "{path}: {error:?}");
+        assert!(
+            matches!(error, FetchError::Protocol(_)),
+            "{path}: {error:?}"
+        );
     }
     // Refused from the head: the stacked bomb was never inflated at all.
     assert_eq!(server.seen().len(), 4);
