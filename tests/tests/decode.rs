@@ -6,7 +6,7 @@
 //! site serves only one bomb, and these tests need many bodies of one kind,
 //! served with a `Content-Length` (the raw length) and a latency.
 //!
-//! `SEMCRAWL_DECODE_PAGES` sets the number of compressible pages (60 by
+//! `SEMCRAWL_DECODE_PAGES` sets the number of compressible pages (24 by
 //! default; 300 for the figures in the docs, with a release binary through
 //! `SEMCRAWL_BIN`).
 
@@ -169,7 +169,7 @@ fn many_compressible_pages_at_high_concurrency_stay_near_the_budget() {
     let pages: usize = std::env::var("SEMCRAWL_DECODE_PAGES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(60);
+        .unwrap_or(24);
     let page = compressible_page();
     let body: Arc<[u8]> = gzip(&page).into();
     assert!(body.len() < 1 << 20, "{} bytes compressed", body.len());
