@@ -10,9 +10,13 @@
 //!   socket past the deadline;
 //! * a body dropped half-read aborts its transfer and the connection is
 //!   closed, never handed back to the pool in an unknown state;
-//! * content decoding is done by curl *as the body is read*: when the reader
-//!   stops, the transfer pauses, so a gzip bomb costs a few MiB at most, not
-//!   the inflated size;
+//! * content decoding is done here, not by curl, and *as the body is read*
+//!   ([`crate::decode`]): bytes are inflated only into the buffer the core
+//!   reads into, which it meters against `--max-body` and the byte gate, and
+//!   when the core stops reading, curl pauses the transfer with at most its
+//!   receive buffer of *compressed* bytes in hand. So a gzip bomb costs a few
+//!   MiB at most, not the inflated size (curl's own decoder would inflate a
+//!   whole received chunk into its buffers while paused, outside the gate);
 //! * redirects are not followed ([`RedirectPolicy::None`]): the core follows
 //!   them under its scope rules.
 //!
@@ -32,6 +36,8 @@ use isahc::http::header::{self, HeaderMap};
 use isahc::{AsyncBody, HttpClient, ResponseExt};
 use semcrawl_core::{BoxFuture, Config, Fetch, FetchError, FetchRequest, Response};
 use url::Url;
+
+use crate::decode::{DecodingBody, Encoding, ACCEPT_ENCODING};
 
 /// How the HTTP client is set up. Build it from the crawl's [`Config`] with
 /// [`FetchOptions::from_config`] so the pool follows the concurrency.
@@ -90,7 +96,9 @@ impl HttpFetcher {
             .connection_cache_size(options.max_connections.max(1))
             .connect_timeout(options.connect_timeout)
             .redirect_policy(RedirectPolicy::None)
-            .automatic_decompression(true)
+            // Decoded lazily by `DecodingBody` instead (see the module docs);
+            // the request advertises what it decodes.
+            .automatic_decompression(false)
             .tcp_nodelay()
             .build()
             .map_err(|e| FetchError::Refused(format!("cannot set up the HTTP client: {e}")))?;
@@ -114,6 +122,7 @@ impl HttpFetcher {
         };
         let http_request = isahc::Request::get(request.url.as_str())
             .header(header::USER_AGENT, user_agent.as_str())
+            .header(header::ACCEPT_ENCODING, ACCEPT_ENCODING)
             .timeout(request.timeout)
             .body(())
             .map_err(|e| FetchError::Refused(format!("invalid request: {e}")))?;
@@ -129,8 +138,18 @@ impl HttpFetcher {
             .unwrap_or(request.url);
         let headers = response.headers();
         let content_type = header_string(headers, header::CONTENT_TYPE);
+        let encoding = Encoding::from_headers(
+            headers
+                .get_all(header::CONTENT_ENCODING)
+                .iter()
+                .map(|v| v.as_bytes()),
+        );
+        // The length of the bytes the core will read, so only for a body
+        // that is not decoded: the core reserves it from the gate at once,
+        // and a compressed length says nothing of the decoded size.
         let content_length = header_string(headers, header::CONTENT_LENGTH)
-            .and_then(|v| v.trim().parse::<u64>().ok());
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|_| encoding.is_identity());
         let location = header_string(headers, header::LOCATION);
         let retry_after = header_string(headers, header::RETRY_AFTER);
         let status = response.status().as_u16();
@@ -141,7 +160,10 @@ impl HttpFetcher {
             content_length,
             location,
             retry_after,
-            body: Box::new(DecodedBody(response.into_body())),
+            body: Box::new(DecodingBody::new(
+                NormalizedBody(response.into_body()),
+                encoding,
+            )),
         })
     }
 }
@@ -240,14 +262,15 @@ fn classify_curl(code: curl_sys::CURLcode) -> Option<fn(String) -> FetchError> {
 /// line or a head over curl's limits. Not in `curl-sys`'s list yet.
 const CURLE_TOO_LARGE: curl_sys::CURLcode = 100;
 
-/// isahc's body with its errors normalized to the stable [`io::ErrorKind`]s
-/// the core reads them by: [`io::ErrorKind::TimedOut`] when the request
-/// deadline passed, [`io::ErrorKind::InvalidData`] for a corrupt encoding
-/// or a protocol error, anything else for a broken connection (see
-/// [`semcrawl_core::classify_body_error`]).
-struct DecodedBody(AsyncBody);
+/// isahc's (raw, still encoded) body with its errors normalized to the
+/// stable [`io::ErrorKind`]s the core reads them by:
+/// [`io::ErrorKind::TimedOut`] when the request deadline passed,
+/// [`io::ErrorKind::InvalidData`] for a protocol error, anything else for a
+/// broken connection (see [`semcrawl_core::classify_body_error`]). A corrupt
+/// encoding is reported as `InvalidData` by [`DecodingBody`] above it.
+struct NormalizedBody(AsyncBody);
 
-impl AsyncRead for DecodedBody {
+impl AsyncRead for NormalizedBody {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -56,6 +56,7 @@
 #![warn(missing_docs)]
 
 pub mod budget;
+mod decode;
 pub mod fetch;
 pub mod runtime;
 pub mod state;
