@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use semcrawl_core::FieldSpec;
 use semcrawl_core::scope::ScopeMode;
+use semcrawl_core::FieldSpec;
 use semcrawl_core::Setting;
 use semcrawl_core::{parse_duration, parse_size};
 use semcrawl_core::{Concurrency, Config, ConfigError};

@@ -217,8 +217,8 @@ fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
 
 /// What `--explain` prints: where the budget comes from and what it allows.
 pub fn explain(options: &CrawlOptions, config: &Config) -> String {
-    use semcrawl_core::PAGE_OVERHEAD;
     use semcrawl_core::format_bytes;
+    use semcrawl_core::PAGE_OVERHEAD;
     let mut out = String::new();
     match options.budget().1 {
         Some(report) => {

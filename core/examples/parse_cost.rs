@@ -17,8 +17,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use semcrawl_core::FieldSpec;
 use semcrawl_core::parse::{Extractor, PARSE_COST_RATIO, STREAM_PARSE_COST_RATIO};
+use semcrawl_core::FieldSpec;
 use url::Url;
 
 #[path = "common/pages.rs"]

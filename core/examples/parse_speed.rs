@@ -10,8 +10,8 @@
 
 use std::time::{Duration, Instant};
 
-use semcrawl_core::FieldSpec;
 use semcrawl_core::parse::Extractor;
+use semcrawl_core::FieldSpec;
 use url::Url;
 
 #[path = "common/pages.rs"]

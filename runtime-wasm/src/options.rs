@@ -10,10 +10,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use semcrawl_core::FieldSpec;
-use semcrawl_core::scope::ScopeMode;
-use semcrawl_core::Setting;
 use semcrawl_core::parse_size;
+use semcrawl_core::scope::ScopeMode;
+use semcrawl_core::FieldSpec;
+use semcrawl_core::Setting;
 use semcrawl_core::{Concurrency, Config, ConfigError};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
