@@ -38,8 +38,11 @@ MEMORY MODEL:
     has written it. A body over --max-body (counted after decompression, so a
     gzip bomb stops there) is cut and recorded as a body_too_large error. A
     page that cannot fit in the budget even alone is recorded as over_budget.
-    Not covered: the URL queue and seen set (tens of bytes per URL), the HTTP
-    client's socket buffers, and the program itself (a few MiB).
+    The URL queue and seen set live on disk (SQLite, in --state DIR or a
+    temporary directory); their in-memory part gets an eighth of --memory
+    (at least 2 MiB), taken out of the pages' share. Not covered: the HTTP
+    client's socket buffers, the program itself (a few MiB), and one page's
+    links while they are resolved.
 
 ADAPTIVE CONCURRENCY:
     --concurrency auto (bounds: auto:MIN..MAX, default 1..512) replaces the
