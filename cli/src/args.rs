@@ -385,15 +385,7 @@ fn scope_parser() -> impl TypedValueParser<Value = ScopeMode> {
 
 fn parse_url(s: &str) -> Result<Url, String> {
     let url = Url::parse(s).map_err(|e| format!("invalid URL '{s}': {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "invalid URL '{s}': only http and https URLs can be crawled"
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("invalid URL '{s}': no host"));
-    }
-    Ok(url)
+    crate::seeds::require_http(s, url)
 }
 
 /// `--format`: the names of [`Format::ALL`], listed for help and completions.

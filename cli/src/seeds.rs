@@ -34,6 +34,12 @@ pub fn parse_seed(s: &str) -> Result<Url, String> {
             "invalid URL '{s}': not a host name (write the scheme: https://...)"
         ));
     }
+    require_http(s, url)
+}
+
+/// `url`, parsed from `s`, if it is an http or https URL with a host: the
+/// only URLs a crawl (or a sink) can use.
+pub fn require_http(s: &str, url: Url) -> Result<Url, String> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
             "invalid URL '{s}': only http and https URLs can be crawled"
