@@ -195,7 +195,7 @@ pub struct DemoArgs {
 pub struct CrawlArgs {
     /// Seed URLs (http or https; a bare host such as `example.com/blog`
     /// means https). The crawl starts here, at depth 0.
-    #[arg(required_unless_present = "input_file", value_name = "URL", value_parser = crate::seeds::parse_seed)]
+    #[arg(required_unless_present = "input_file", value_name = "URL", value_parser = semcrawl_core::seeds::parse_seed)]
     pub urls: Vec<Url>,
 
     /// Read seed URLs from FILE, one a line (`#` comments and blank lines
@@ -385,7 +385,7 @@ fn scope_parser() -> impl TypedValueParser<Value = ScopeMode> {
 
 fn parse_url(s: &str) -> Result<Url, String> {
     let url = Url::parse(s).map_err(|e| format!("invalid URL '{s}': {e}"))?;
-    crate::seeds::require_http(s, url)
+    semcrawl_core::seeds::require_http(s, url)
 }
 
 /// `--format`: the names of [`Format::ALL`], listed for help and completions.
