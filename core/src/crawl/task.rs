@@ -266,12 +266,16 @@ async fn process<F: Fetch, R: Runtime>(
     // saving (docs/bench/constants.md). Bytes admitted
     // beyond the body are given back when the page is done.
     // (At most a sixteenth of the budget: one huge page must not cut the
-    // crawl's concurrency for long.)
-    let typical = ctx
-        .stats
-        .typical_body()
-        .min(ctx.config.max_body)
-        .min(ctx.gate.budget() / 16);
+    // crawl's concurrency for long. Before any body is read, the typical
+    // one is unknown: assume that sixteenth, so that the first pages are
+    // not admitted by the hundred, each with a bare overhead, only to find
+    // out together that they are large.)
+    let typical = match ctx.stats.typical_body() {
+        0 => u64::MAX,
+        known => known,
+    }
+    .min(ctx.config.max_body)
+    .min(ctx.gate.budget() / 16);
     let mut need = PAGE_OVERHEAD + typical / 4;
     loop {
         match attempt(ctx, entry, load, retries < ctx.config.retries, need).await {
@@ -437,6 +441,17 @@ async fn exchange<F: Fetch, R: Runtime>(
         )));
     }
 
+    // The length is known: reserve the page's whole need now, parking
+    // (giving back the unused part of its admission) while it waits for
+    // room, rather than growing as it reads and being preempted and
+    // fetched again when every page in flight waits for more (see the
+    // gate's docs).
+    if let Some(need) = completion_need(ctx, response.content_length, &record) {
+        let extra = need.saturating_sub(hold.bytes());
+        if let Err(e) = hold.grow_or_park(extra, PAGE_OVERHEAD).await {
+            return Exchange::Gate(e);
+        }
+    }
     let body = match read_body(
         &mut *response.body,
         hold,
@@ -511,6 +526,36 @@ async fn exchange<F: Fetch, R: Runtime>(
         links: links.into_iter().map(Found::Link).collect(),
         hold: None,
     }))
+}
+
+/// All the bytes a page whose body is announced to be `content_length`
+/// long will hold until its record is made: its overhead, the body (and the
+/// byte that finds its end, see `body.rs`), and the parse when the page may
+/// be HTML. `None` when the length is unknown or over the maximum body
+/// size (then the body is read as it comes). Never more than the budget:
+/// when the parse would not fit, only the body is reserved, and the parse's
+/// own reservation says why the page cannot be parsed.
+fn completion_need<F: Fetch, R: Runtime>(
+    ctx: &Ctx<F, R>,
+    content_length: Option<u64>,
+    record: &Record,
+) -> Option<u64> {
+    let len = content_length.filter(|&len| len <= ctx.config.max_body)?;
+    let body = PAGE_OVERHEAD + len + 1;
+    // The body sniffed decides at the end; until then, a page without a
+    // content type may be HTML.
+    let html = match record.content_type.as_deref() {
+        Some(ct) if !ct.trim().is_empty() => is_html(Some(ct), b""),
+        _ => true,
+    };
+    let whole = body
+        + if html {
+            ctx.extractor.parse_cost(len)
+        } else {
+            0
+        };
+    let budget = ctx.gate.budget();
+    [whole, body].into_iter().find(|&need| need <= budget)
 }
 
 fn redirect<F: Fetch, R: Runtime>(
