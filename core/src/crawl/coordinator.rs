@@ -63,6 +63,11 @@ pub(crate) struct Coordinator<F: Fetch, R: Runtime> {
     popped: VecDeque<(Entry, HostId)>,
     /// Ids of pages done (stored, or skipped) not yet acknowledged.
     acks: Vec<u64>,
+    /// Links found by the reports absorbed in this turn of the loop, pushed
+    /// to the frontier at once at its end ([`flush`](Self::flush)): one
+    /// call (one transaction for a disk frontier) for all the pages that
+    /// finished meanwhile rather than one each.
+    to_push: Vec<Entry>,
     /// Ids of stored pages, from the writer.
     done: mpsc::UnboundedReceiver<Vec<u64>>,
     /// The frontier's first failure: the crawl stops.
@@ -110,6 +115,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             frontier,
             popped: VecDeque::new(),
             acks: Vec::new(),
+            to_push: Vec::new(),
             done,
             failure: None,
             hosts: Hosts::default(),
@@ -134,6 +140,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         reports: mpsc::UnboundedReceiver<Report>,
     ) -> Result<(), FrontierError> {
         self.crawl(stop, store_failed, reports).await;
+        self.flush().await;
         // No more records: the writer ends once it has stored the last
         // ones, and hands back their ids until then.
         self.records = None;
@@ -223,6 +230,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             while let Ok(r) = reports.try_recv() {
                 self.absorb(r).await;
             }
+            self.flush().await;
             self.acknowledge().await;
             // Permits in use come back all the time: keep retiring them
             // while the circulating count is above the limit.
@@ -454,11 +462,12 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             }
             Report::Page(done) => {
                 self.in_flight -= 1;
-                self.page_done(done).await;
+                self.page_done(done);
             }
             Report::Links(chunk) => {
                 let links = chunk.links.into_iter().map(Found::Link);
-                self.queue_found(chunk.depth, 0, &chunk.parent, links).await;
+                self.queue_found(chunk.depth, 0, &chunk.parent, links);
+                self.flush().await;
                 // The page resolves its next links only now: its chunks are
                 // never more than one at a time in memory.
                 let _ = chunk.queued.send(());
@@ -507,18 +516,18 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
 
     /// A page's task is over: its host has one request less in flight, and
     /// what it found is queued.
-    async fn page_done(&mut self, done: PageDone<HostId>) {
+    fn page_done(&mut self, done: PageDone<HostId>) {
         let now = self.ctx.runtime.now();
         let host = self.hosts.get_mut(done.host);
         self.politeness.finish(&mut host.pace, now);
         let links = done.links.into_iter();
-        self.queue_found(done.depth, done.redirects, &done.parent, links)
-            .await;
+        self.queue_found(done.depth, done.redirects, &done.parent, links);
     }
 
     /// Queue what a page at `page_depth`, reached through `page_redirects` hops,
-    /// found: within the depth limit and the scope.
-    async fn queue_found(
+    /// found, within the depth limit and the scope, at the next
+    /// [`flush`](Self::flush).
+    fn queue_found(
         &mut self,
         page_depth: u32,
         page_redirects: u32,
@@ -526,7 +535,8 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         found: impl ExactSizeIterator<Item = Found>,
     ) {
         let max_depth = self.ctx.config.max_depth;
-        let mut entries = Vec::with_capacity(found.len());
+        let entries = &mut self.to_push;
+        entries.reserve(found.len());
         for found in found {
             let (url, depth, redirects) = match found {
                 Found::Redirect(url) => (url, page_depth, page_redirects + 1),
@@ -543,6 +553,11 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                 id: None,
             });
         }
+    }
+
+    /// Push the links queued by [`queue_found`](Self::queue_found).
+    async fn flush(&mut self) {
+        let entries = std::mem::take(&mut self.to_push);
         self.push(entries).await;
     }
 
