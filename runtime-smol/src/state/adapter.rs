@@ -134,7 +134,11 @@ impl Frontier for SharedFrontier {
         ready: &'a mut Ready<'_>,
     ) -> BoxFuture<'a, Result<Vec<Entry>, FrontierError>> {
         Box::pin(async move {
-            self.unblock(|disk| disk.prefetch()).await?;
+            // The hop to the thread pool only when the read-ahead has
+            // something to read.
+            if self.lock().wants_prefetch() {
+                self.unblock(|disk| disk.prefetch()).await?;
+            }
             let popped = {
                 let mut disk = self.lock();
                 let popped = disk.pop_batch(max, &mut |host| ready(host));

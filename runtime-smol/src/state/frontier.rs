@@ -404,6 +404,18 @@ impl DiskFrontier {
         Ok(())
     }
 
+    /// Whether [`prefetch`](Self::prefetch) has anything to do: parked
+    /// hosts to bring in, or an active host short of URLs in memory with
+    /// room for them. Answered from memory, so a caller can skip the hop
+    /// to a thread pool when the heads are full (most pops of a crawl).
+    pub fn wants_prefetch(&self) -> bool {
+        let parked =
+            self.hosts.len() < self.split.max_hosts && self.hosts_pending > self.hosts.len() as u64;
+        parked
+            || (self.hosts.heads_bytes() < self.split.heads
+                && !self.hosts.short_of_heads(HEAD_ROWS / 2, 1).is_empty())
+    }
+
     /// Read the next rows of a host's queue into its head: up to
     /// [`HEAD_ROWS`], fewer when heads are over their share of the budget,
     /// always at least one.
