@@ -152,6 +152,11 @@ pub struct Config {
     pub timeout: Duration,
     /// `User-Agent` header (also the robots.txt agent).
     pub user_agent: String,
+    /// Extra request headers (`Cookie`, a token, ...), sent only to the
+    /// seeds' sites and the `allow_domains` hosts, never elsewhere, not even
+    /// through a redirect. A seed's `user:password@` adds `Authorization`
+    /// for its own site. See [`crate::FetchRequest::headers`].
+    pub headers: Vec<(String, String)>,
     /// User fields (CSS selectors).
     pub fields: Vec<FieldSpec>,
     /// Keep visible text in records.
@@ -186,6 +191,7 @@ impl Default for Config {
             retries: 2,
             timeout: Duration::from_secs(30),
             user_agent: concat!("semcrawl/", env!("CARGO_PKG_VERSION")).to_owned(),
+            headers: Vec::new(),
             fields: Vec::new(),
             text: false,
             links: false,
@@ -254,6 +260,16 @@ impl Config {
                 .name(Setting::Memory)
                 .text(" or lower ")
                 .name(Setting::MaxBody));
+        }
+        for (name, value) in &self.headers {
+            if let Some(problem) = crate::headers::header_problem(name, value) {
+                // Quoted with escapes: a raw CR or LF would break the
+                // one-line error it is part of.
+                return Err(ConfigError::about(Setting::Headers)
+                    .text("invalid ")
+                    .name(Setting::Headers)
+                    .text(format!(" '{}': {problem}", name.escape_debug())));
+            }
         }
         if self.timeout.is_zero() {
             return Err(ConfigError::new(Setting::Timeout, "must be more than 0"));

@@ -33,6 +33,7 @@ mod config;
 mod crawl;
 pub mod frontier;
 mod gate;
+mod headers;
 mod hosts;
 mod normalize;
 pub mod parse;

@@ -520,6 +520,8 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                 user_agent: &ctx.config.user_agent,
                 timeout: ctx.config.timeout,
                 retry: &ctx.retry,
+                headers: &ctx.headers,
+                scope: &ctx.scope,
             };
             let fetched_at = ctx.runtime.unix_millis();
             let t0 = ctx.runtime.now();

@@ -38,6 +38,7 @@ use crate::canon;
 use crate::config::Config;
 use crate::frontier::{Entry, HostId, MAX_URL_LEN};
 use crate::gate::{ByteGate, GateError, Reservation, PAGE_OVERHEAD};
+use crate::headers::RequestHeaders;
 use crate::normalize;
 use crate::parse::{is_html, Extractor};
 use crate::record::{ErrorKind, Record};
@@ -63,6 +64,8 @@ pub(crate) struct Ctx<F, R> {
     pub stats: Arc<Stats>,
     pub extractor: Extractor,
     pub scope: Scope,
+    /// Which extra headers each request carries.
+    pub headers: RequestHeaders,
     pub retry: RetryPolicy,
     /// Fired when the grace period after a stop is over.
     pub cancel: Signal,
@@ -363,6 +366,7 @@ async fn exchange<F: Fetch, R: Runtime>(
         url: entry.url.clone(),
         user_agent: ctx.config.user_agent.clone(),
         timeout: ctx.config.timeout,
+        headers: ctx.headers.for_url(&entry.url, &ctx.scope),
     };
     let mut response = match ctx.fetch.fetch(request).await {
         Ok(r) => r,
