@@ -331,6 +331,7 @@ pub fn js_name(setting: Setting) -> &'static str {
         Setting::Timeout => "timeoutMs",
         Setting::Select => "select",
         Setting::Scope => "scope",
+        Setting::Headers => "headers",
         // Not an option: always the default.
         Setting::BatchSize => "batch size",
     }
