@@ -250,8 +250,8 @@ pub struct CrawlOptions {
     #[arg(long, help_heading = "Requests")]
     pub insecure: bool,
 
-    /// Extract a field: NAME=CSS (text of the first match) or NAME=CSS@attr (repeatable).
-    #[arg(long = "select", value_name = "NAME=CSS[@attr]", value_parser = parse_field, help_heading = "Extraction")]
+    /// Extract a field: NAME=CSS (text of the first match) or NAME=CSS@attr (an attribute; URL-valued ones such as href, src, action, poster are resolved against the page into absolute URLs). NAME[]=... takes every match, as a list (a JSON array; in CSV a JSON array in the cell). Repeatable.
+    #[arg(long = "select", value_name = "NAME[[]]=CSS[@attr]", value_parser = parse_field, help_heading = "Extraction")]
     pub select: Vec<FieldSpec>,
 
     /// Keep each page's visible text in its record.
@@ -620,6 +620,10 @@ mod tests {
             (
                 &["--select", "nope"],
                 "invalid --select 'nope': expected NAME=CSS or NAME=CSS@attr",
+            ),
+            (
+                &["--select", "x=p:hoverr"],
+                "invalid --select 'x=p:hoverr': invalid CSS selector: unsupported pseudo class or element",
             ),
         ] {
             let mut argv = vec!["crawl", "http://a.test/"];

@@ -473,3 +473,65 @@ fn a_ca_cert_that_is_not_pem_is_refused() {
     assert_eq!(done.stderr.trim().lines().count(), 1, "{}", done.stderr);
     assert!(done.stderr.contains("--ca-cert"), "{}", done.stderr);
 }
+
+#[test]
+fn select_resolves_urls_and_takes_lists_in_jsonl_and_csv() {
+    let site = Server::start(|req| match req.path.as_str() {
+        "/dir/page" => html(
+            "<base href='/assets/'><a class=home href='../'>home</a>\
+             <img src='a.png'><img src='https://cdn.test/b.png'><p>one</p><p>two, three</p>",
+        ),
+        _ => status(404, ""),
+    });
+    let seed = format!("http://127.0.0.1:{}/dir/page", site.port);
+    let origin = format!("http://127.0.0.1:{}", site.port);
+    let select = [
+        "--ignore-robots",
+        "--max-depth",
+        "0",
+        "--select",
+        "imgs[]=img@src",
+        "--select",
+        "home=a.home@href",
+        "--select",
+        "ps[]=p",
+        "--select",
+        "none[]=table",
+    ];
+    let dir = TempDir::new("reach-select");
+    let (_, records, _) = crawl_to_jsonl(&dir, &seed, &select, T);
+    let fields = &by_url(&records)[&seed]["fields"];
+    assert_eq!(
+        fields["imgs"],
+        serde_json::json!([format!("{origin}/assets/a.png"), "https://cdn.test/b.png"])
+    );
+    assert_eq!(fields["home"], format!("{origin}/"));
+    assert_eq!(fields["ps"], serde_json::json!(["one", "two, three"]));
+    assert_eq!(fields["none"], serde_json::json!([]));
+
+    let csv = dir.join("out.csv");
+    let mut args = vec!["crawl".to_string(), "-o".into(), csv.display().to_string()];
+    args.extend(QUIET.iter().map(|s| s.to_string()));
+    args.extend(select.iter().map(|s| s.to_string()));
+    args.push(seed.clone());
+    run(&args, T).assert_code(0);
+    let mut reader = csv::Reader::from_path(&csv).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let row = reader.records().next().unwrap().unwrap();
+    let cell = |name: &str| row[header.iter().position(|h| h == name).unwrap()].to_owned();
+    assert_eq!(cell("fields.home"), format!("{origin}/"));
+    let ps: Vec<String> = serde_json::from_str(&cell("fields.ps")).unwrap();
+    assert_eq!(ps, ["one", "two, three"]);
+}
+
+#[test]
+fn an_invalid_selector_is_one_readable_line() {
+    for css in ["x=p:hoverr", "x=a >", "x[]=p["] {
+        let done = run(["crawl", "http://127.0.0.1:9/", "--select", css], T);
+        done.assert_code(2);
+        let err = done.stderr.trim();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("invalid CSS selector"), "{err}");
+        assert!(!err.to_lowercase().contains("report"), "{err}");
+    }
+}
