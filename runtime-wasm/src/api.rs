@@ -38,8 +38,15 @@ export interface CrawlOptions {
   scope?: "host" | "domain" | "any";
   /** Extra domains in scope (and their subdomains). */
   allowDomains?: string[];
-  /** User fields: ["price=.price", "img=img@src"] or { price: ".price" }. */
+  /** User fields: ["price=.price", "img=img@src", "imgs[]=img@src"] or { price: ".price" }.
+   * `@attr` reads an attribute (URL-valued ones such as href and src resolved
+   * against the page); `NAME[]` takes every match as an array. */
   select?: string[] | Record<string, string>;
+  /** Extra request headers, sent only to the seeds' sites and allowDomains
+   * hosts, never through a redirect to another site (so with headers, a
+   * browser's hidden redirect is an error). A seed's user:password@ becomes
+   * Basic auth for its site. Browsers refuse some names (Cookie). */
+  headers?: Record<string, string>;
   /** Obey robots.txt (default true). */
   obeyRobots?: boolean;
   /** Concurrent requests per host (default: concurrency). */
@@ -77,7 +84,8 @@ export interface CrawlRecord {
   canonical: string | null;
   links_count: number;
   links?: string[];
-  fields: Record<string, string | null>;
+  /** A string (first match), an array (NAME[] fields) or null (no match). */
+  fields: Record<string, string | string[] | null>;
   text?: string;
   content_type: string | null;
   bytes: number;
