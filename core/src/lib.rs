@@ -60,5 +60,5 @@ pub use runtime::{
 };
 pub use setting::{ConfigError, Setting};
 pub use size::{format_bytes, parse_duration, parse_size};
-pub use stats::{Progress, Stats, Summary};
+pub use stats::{PaceSource, PacedHost, Progress, Stats, Summary, MAX_PACED_LISTED};
 pub use stop::StopHandle;

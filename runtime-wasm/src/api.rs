@@ -118,6 +118,20 @@ export interface CrawlProgress {
   elapsedMs: number;
   /** The concurrency limit now (moves with `concurrency: "auto"`). */
   limit: number;
+  /** Hosts held back by a delay so far (robots.txt Crawl-delay or delayMs). */
+  pacedHosts: number;
+  /** The slowest of them, or null. */
+  slowestPaced: PacedHost | null;
+}
+
+/** A host whose requests are spaced out by a delay. */
+export interface PacedHost {
+  /** scheme://host[:port] */
+  origin: string;
+  /** Pause between two requests to it; at most 60000 / delayMs pages a minute. */
+  delayMs: number;
+  /** "crawlDelay": its robots.txt asks for it; "delay": the delayMs option. */
+  source: "crawlDelay" | "delay";
 }
 
 /** The end of a crawl, in numbers. */
@@ -166,6 +180,10 @@ export interface CrawlSummary {
   resumed: boolean;
   /** On a resumed crawl, the pages the earlier runs had done; else 0. */
   resumedFrom: number;
+  /** Hosts held back by a delay, slowest first (at most 20). */
+  pacedHosts: PacedHost[];
+  /** How many hosts were held back by a delay, listed or not. */
+  pacedHostsTotal: number;
 }
 
 /**

@@ -535,3 +535,76 @@ fn an_invalid_selector_is_one_readable_line() {
         assert!(!err.to_lowercase().contains("report"), "{err}");
     }
 }
+
+#[test]
+fn a_host_held_back_by_crawl_delay_is_shown_and_logged_once() {
+    let site = Server::start(|req| match req.path.as_str() {
+        "/robots.txt" => {
+            let body = "User-agent: *\nCrawl-delay: 1\n";
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        }
+        "/" => html("<a href='/a'>a</a><a href='/b'>b</a><a href='/c'>c</a>"),
+        "/a" | "/b" | "/c" => html("<title>leaf</title>"),
+        _ => status(404, ""),
+    });
+    let origin = format!("http://127.0.0.1:{}", site.port);
+    let dir = TempDir::new("reach-paced");
+    let summary_path = dir.join("summary.json");
+    let done = run(
+        [
+            "crawl",
+            "--progress",
+            "always",
+            "--log-level",
+            "info",
+            "-o",
+            dir.join("out.jsonl").to_str().unwrap(),
+            "--summary-json",
+            summary_path.to_str().unwrap(),
+            &format!("{origin}/"),
+        ],
+        T,
+    );
+    done.assert_code(0);
+    let summary = semcrawl_tests::read_summary(&summary_path);
+    assert_eq!(summary["pacedHostsTotal"], 1, "{summary}");
+    assert_eq!(
+        summary["pacedHosts"],
+        serde_json::json!([{"origin": origin, "delayMs": 1000, "source": "crawlDelay"}])
+    );
+    let stderr = &done.stderr;
+    assert!(
+        stderr.contains(&format!(
+            "{origin} 1 req/1.0s (60/min, robots.txt Crawl-delay)"
+        )),
+        "the human summary names the host and its rate: {stderr}"
+    );
+    assert!(
+        stderr.lines().any(|l| l.contains("pages/s | paced: ")),
+        "the progress line shows the pace: {stderr}"
+    );
+    let logged = stderr
+        .lines()
+        .filter(|l| l.contains("one request every 1.0s"))
+        .count();
+    assert_eq!(logged, 1, "logged once: {stderr}");
+}
+
+#[test]
+fn the_crawl_delay_option_is_shown_too() {
+    let site = small_site();
+    let dir = TempDir::new("reach-delay");
+    let seed = format!("http://127.0.0.1:{}/", site.port);
+    let (_, _, summary) = crawl_to_jsonl(&dir, &seed, &["--ignore-robots", "--delay", "200ms"], T);
+    assert_eq!(summary["pacedHostsTotal"], 1, "{summary}");
+    assert_eq!(summary["pacedHosts"][0]["source"], "delay");
+    assert_eq!(summary["pacedHosts"][0]["delayMs"], 200);
+    // Without a delay, nothing is paced.
+    let dir = TempDir::new("reach-nodelay");
+    let (_, _, summary) = crawl_to_jsonl(&dir, &seed, &["--ignore-robots"], T);
+    assert_eq!(summary["pacedHostsTotal"], 0, "{summary}");
+    assert_eq!(summary["pacedHosts"], serde_json::json!([]));
+}

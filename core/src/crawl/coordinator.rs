@@ -50,6 +50,7 @@ use crate::politeness::Politeness;
 use crate::record::{ErrorKind, Record, RecordError};
 use crate::robots::{Fetched, Robots, RobotsFetch, Unreachable};
 use crate::runtime::{BoxFuture, Fetch, Runtime};
+use crate::stats::PaceSource;
 use crate::stop::StopHandle;
 
 /// Most entries popped from the frontier at once.
@@ -380,6 +381,8 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         let politeness = &self.politeness;
         let hosts = &mut self.hosts;
         let robots_todo = &mut self.robots_todo;
+        let stats = &self.ctx.stats;
+        let crawl_delay = self.ctx.config.delay;
         let mut ready = |origin: &str| {
             let id = hosts.intern_origin(origin);
             let host = hosts.get_mut(id);
@@ -400,6 +403,18 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             if politeness.ready(&host.pace, now) {
                 politeness.start(&mut host.pace, now);
                 ids.push(id);
+                if !host.pace_reported {
+                    // Its first request: from now on the delay sets its rate.
+                    host.pace_reported = true;
+                    let delay = politeness.delay(&host.pace);
+                    if !delay.is_zero() {
+                        let source = match host.pace.crawl_delay() {
+                            Some(d) if d > crawl_delay => PaceSource::CrawlDelay,
+                            _ => PaceSource::Delay,
+                        };
+                        stats.paced(&host.origin, delay, source);
+                    }
+                }
                 return true;
             }
             if let Some(t) = politeness.ready_at(&host.pace, now) {
