@@ -272,6 +272,17 @@ fn proxy() -> (u16, Arc<AtomicUsize>) {
                 let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
                     return;
                 };
+                if method == "CONNECT" {
+                    // A tunnel (https through the proxy): bytes both ways.
+                    c.fetch_add(1, Ordering::SeqCst);
+                    let Ok(upstream) = TcpStream::connect(target) else {
+                        let _ = (&client).write_all(status(502, "").as_bytes());
+                        return;
+                    };
+                    let _ = (&client).write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                    relay(client, upstream);
+                    return;
+                }
                 let Some(rest) = target.strip_prefix("http://") else {
                     let _ = (&client).write_all(status(400, "").as_bytes());
                     return;
@@ -299,12 +310,99 @@ fn proxy() -> (u16, Arc<AtomicUsize>) {
     (port, count)
 }
 
+/// Copy bytes both ways between two sockets until both sides are done.
+fn relay(a: TcpStream, b: TcpStream) {
+    let (mut a2, mut b2) = (a.try_clone().unwrap(), b.try_clone().unwrap());
+    let up = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut a2, &mut b2);
+        let _ = b2.shutdown(std::net::Shutdown::Write);
+    });
+    let (mut a, mut b) = (a, b);
+    let _ = std::io::copy(&mut b, &mut a);
+    let _ = a.shutdown(std::net::Shutdown::Write);
+    let _ = up.join();
+}
+
+/// A SOCKS5 proxy on 127.0.0.1 (no authentication, CONNECT by IPv4 or by
+/// name), counting the connections it relays.
+fn socks5_proxy() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut client) = stream else { continue };
+            let c = c.clone();
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut head = [0u8; 2];
+                client.read_exact(&mut head)?;
+                let mut methods = vec![0u8; head[1] as usize];
+                client.read_exact(&mut methods)?;
+                client.write_all(&[5, 0])?;
+                let mut req = [0u8; 4];
+                client.read_exact(&mut req)?;
+                let host = match req[3] {
+                    1 => {
+                        let mut ip = [0u8; 4];
+                        client.read_exact(&mut ip)?;
+                        std::net::Ipv4Addr::from(ip).to_string()
+                    }
+                    3 => {
+                        let mut len = [0u8; 1];
+                        client.read_exact(&mut len)?;
+                        let mut name = vec![0u8; len[0] as usize];
+                        client.read_exact(&mut name)?;
+                        String::from_utf8_lossy(&name).into_owned()
+                    }
+                    _ => return Ok(()),
+                };
+                let mut port = [0u8; 2];
+                client.read_exact(&mut port)?;
+                let upstream = TcpStream::connect((host.as_str(), u16::from_be_bytes(port)))?;
+                c.fetch_add(1, Ordering::SeqCst);
+                client.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0])?;
+                relay(client, upstream);
+                Ok(())
+            });
+        }
+    });
+    (port, count)
+}
+
 fn small_site() -> Server {
     Server::start(|req| match req.path.as_str() {
         "/" => html("<a href='/a'>a</a><a href='/b'>b</a>"),
         "/a" | "/b" => html("<title>leaf</title>"),
         _ => status(404, ""),
     })
+}
+
+/// Crawl `seed` into `dir/out.jsonl` with `args`, in an environment whose
+/// proxy variables are only `env` (the machine's own, `no_proxy` above all,
+/// would change where requests go); returns the records.
+fn crawl_without_proxy_env(
+    dir: &TempDir,
+    seed: &str,
+    args: &[&str],
+    env: &[(&str, String)],
+) -> Vec<Value> {
+    let out = dir.join("out.jsonl");
+    let mut command = Command::new(semcrawl_bin());
+    command
+        .arg("crawl")
+        .args(args)
+        .arg("-o")
+        .arg(&out)
+        .args(QUIET)
+        .arg(seed);
+    for var in ["http_proxy", "https_proxy", "all_proxy", "no_proxy"] {
+        command.env_remove(var).env_remove(var.to_ascii_uppercase());
+    }
+    command.envs(env.iter().map(|(k, v)| (k, v)));
+    let status = command.stdin(Stdio::null()).status().unwrap();
+    assert!(status.success(), "{status}");
+    semcrawl_tests::read_jsonl(&out)
 }
 
 #[test]
@@ -314,7 +412,7 @@ fn the_proxy_flag_routes_every_request_through_the_proxy() {
     let dir = TempDir::new("reach-proxy");
     let proxy_url = format!("http://127.0.0.1:{proxy_port}");
     let seed = format!("http://127.0.0.1:{}/", site.port);
-    let (_, records, _) = crawl_to_jsonl(&dir, &seed, &["--proxy", &proxy_url], T);
+    let records = crawl_without_proxy_env(&dir, &seed, &["--proxy", &proxy_url], &[]);
     assert_eq!(records.len(), 3, "{records:?}");
     assert!(records.iter().all(|r| r["status"] == 200), "{records:?}");
     // robots.txt and the three pages.
@@ -323,25 +421,55 @@ fn the_proxy_flag_routes_every_request_through_the_proxy() {
 }
 
 #[test]
+fn a_socks5_proxy_carries_every_request() {
+    let site = small_site();
+    let (proxy_port, relayed) = socks5_proxy();
+    let dir = TempDir::new("reach-socks");
+    let seed = format!("http://127.0.0.1:{}/", site.port);
+    let proxy_url = format!("socks5h://127.0.0.1:{proxy_port}");
+    let records = crawl_without_proxy_env(
+        &dir,
+        &seed,
+        &["--ignore-robots", "--proxy", &proxy_url],
+        &[],
+    );
+    assert_eq!(records.len(), 3, "{records:?}");
+    assert!(records.iter().all(|r| r["status"] == 200), "{records:?}");
+    // Connections, not requests: curl may reuse one for several pages.
+    let relayed = relayed.load(Ordering::SeqCst);
+    assert!((1..=3).contains(&relayed), "{relayed}");
+    assert_eq!(site.requests().len(), 3);
+}
+
+#[test]
+fn the_https_proxy_variable_tunnels_https() {
+    let (port, pem) = self_signed_server();
+    let (proxy_port, relayed) = proxy();
+    let dir = TempDir::new("reach-https-proxy");
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, pem).unwrap();
+    let url = format!("https://127.0.0.1:{port}/");
+    let proxy = format!("http://127.0.0.1:{proxy_port}");
+    let records = crawl_without_proxy_env(
+        &dir,
+        &url,
+        &["--ignore-robots", "--ca-cert", ca.to_str().unwrap()],
+        &[("https_proxy", proxy)],
+    );
+    assert_eq!(records[0]["status"], 200, "{records:?}");
+    assert_eq!(relayed.load(Ordering::SeqCst), 1, "one CONNECT");
+}
+
+#[test]
 fn the_http_proxy_variable_is_honoured() {
     let site = small_site();
     let (proxy_port, relayed) = proxy();
     let dir = TempDir::new("reach-proxy-env");
-    let out = dir.join("out.jsonl");
     let seed = format!("http://127.0.0.1:{}/", site.port);
-    let status = Command::new(semcrawl_bin())
-        .args(["crawl", "--ignore-robots", "-o"])
-        .arg(&out)
-        .args(QUIET)
-        .arg(&seed)
-        .env("http_proxy", format!("http://127.0.0.1:{proxy_port}"))
-        .env_remove("no_proxy")
-        .env_remove("NO_PROXY")
-        .stdin(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert_eq!(semcrawl_tests::read_jsonl(&out).len(), 3);
+    let proxy = format!("http://127.0.0.1:{proxy_port}");
+    let records =
+        crawl_without_proxy_env(&dir, &seed, &["--ignore-robots"], &[("http_proxy", proxy)]);
+    assert_eq!(records.len(), 3);
     assert_eq!(relayed.load(Ordering::SeqCst), 3);
 }
 
