@@ -50,6 +50,7 @@ use crate::politeness::Politeness;
 use crate::record::{ErrorKind, Record, RecordError};
 use crate::robots::{Fetched, Robots, RobotsFetch, Unreachable, ROBOTS_MAX_AGE};
 use crate::runtime::{BoxFuture, Fetch, Runtime};
+use crate::stats::PaceSource;
 use crate::stop::StopHandle;
 
 /// Most entries popped from the frontier at once.
@@ -390,6 +391,8 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         let politeness = &self.politeness;
         let hosts = &mut self.hosts;
         let robots_todo = &mut self.robots_todo;
+        let stats = &self.ctx.stats;
+        let crawl_delay = self.ctx.config.delay;
         let mut ready = |origin: &str| {
             let id = hosts.intern_origin(origin);
             let host = hosts.get_mut(id);
@@ -410,6 +413,18 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             if politeness.ready(&host.pace, now) {
                 politeness.start(&mut host.pace, now);
                 ids.push(id);
+                if !host.pace_reported {
+                    // Its first request: from now on the delay sets its rate.
+                    host.pace_reported = true;
+                    let delay = politeness.delay(&host.pace);
+                    if !delay.is_zero() {
+                        let source = match host.pace.crawl_delay() {
+                            Some(d) if d > crawl_delay => PaceSource::CrawlDelay,
+                            _ => PaceSource::Delay,
+                        };
+                        stats.paced(&host.origin, delay, source);
+                    }
+                }
                 return true;
             }
             if let Some(t) = politeness.ready_at(&host.pace, now) {
@@ -600,6 +615,8 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                 user_agent: &ctx.config.user_agent,
                 timeout: ctx.config.timeout,
                 retry: &ctx.retry,
+                headers: &ctx.headers,
+                scope: &ctx.scope,
             };
             let fetched_at = ctx.runtime.unix_millis();
             let t0 = ctx.runtime.now();
