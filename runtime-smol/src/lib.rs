@@ -59,6 +59,7 @@ pub mod budget;
 mod decode;
 pub mod fetch;
 pub mod runtime;
+pub mod redis;
 pub mod state;
 pub mod store;
 
