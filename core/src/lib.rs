@@ -42,6 +42,7 @@ pub mod retry;
 pub mod robots;
 mod runtime;
 pub mod scope;
+pub mod seeds;
 mod setting;
 mod size;
 mod stats;

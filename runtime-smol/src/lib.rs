@@ -60,6 +60,7 @@ mod decode;
 pub mod fetch;
 pub mod runtime;
 pub mod redis;
+pub mod signals;
 pub mod state;
 pub mod store;
 
