@@ -58,8 +58,8 @@
 pub mod budget;
 mod decode;
 pub mod fetch;
-pub mod runtime;
 pub mod redis;
+pub mod runtime;
 pub mod signals;
 pub mod state;
 pub mod store;

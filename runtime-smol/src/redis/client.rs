@@ -49,7 +49,8 @@ impl Address {
         if !url.starts_with("redis://") {
             return Err(format!("not a redis:// address: {url}"));
         }
-        let client = redis::Client::open(url).map_err(|e| format!("bad Redis address {url}: {e}"))?;
+        let client =
+            redis::Client::open(url).map_err(|e| format!("bad Redis address {url}: {e}"))?;
         Ok(Address {
             url: url.to_owned(),
             client,

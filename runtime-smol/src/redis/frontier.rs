@@ -35,7 +35,11 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 
 /// How often a worker whose pop found nothing asks again (others push
 /// links and free hosts' slots; dead workers' leases come back).
-const POLL: Duration = Duration::from_millis(100);
+const POLL: Duration = Duration::from_millis(50);
+
+/// A worker that found a host's slots all taken has the next free slot of
+/// that host kept for it this long (see `scripts.rs`): three of its polls.
+const FAIR_WAIT: Duration = Duration::from_millis(150);
 
 /// An origin this worker's crawl refused (its robots.txt is being read) is
 /// left out of pops for this long, so its entries are not leased and given
@@ -165,7 +169,10 @@ impl RedisFrontier {
             Joined::Started
         } else {
             let was: CrawlIdentity = serde_json::from_str(&theirs).map_err(|e| {
-                RedisError::Refused(format!("the crawl '{}' in Redis has an unreadable identity: {e}", options.name))
+                RedisError::Refused(format!(
+                    "the crawl '{}' in Redis has an unreadable identity: {e}",
+                    options.name
+                ))
             })?;
             if let Some(what) = was.difference(&ours) {
                 return Err(RedisError::Refused(format!(
@@ -175,7 +182,8 @@ impl RedisFrontier {
             }
             Joined::Joined
         };
-        let keeper_client = Client::connect(address, trips.clone()).map_err(RedisError::Unreachable)?;
+        let keeper_client =
+            Client::connect(address, trips.clone()).map_err(RedisError::Unreachable)?;
         let shared = Arc::new(Shared {
             scripts,
             prefix,
@@ -202,7 +210,14 @@ impl RedisFrontier {
         // Learn the crawl-wide counts before the crawl asks `is_empty`.
         let counts: Vec<u64> = frontier
             .lock()
-            .call(|c| frontier.shared.scripts.release.arg(&frontier.shared.prefix).invoke(c))
+            .call(|c| {
+                frontier
+                    .shared
+                    .scripts
+                    .release
+                    .arg(&frontier.shared.prefix)
+                    .invoke(c)
+            })
             .map_err(|e| RedisError::Failed(e.to_string()))?;
         frontier.set_counts(&counts);
         Ok((frontier, joined))
@@ -360,18 +375,26 @@ impl Frontier for RedisFrontier {
                             .arg(o.delay.as_millis() as u64)
                             .arg(o.lease.as_millis() as u64)
                             .arg(&skip)
+                            .arg(&o.worker)
+                            .arg(FAIR_WAIT.as_millis() as u64)
                             .invoke(c)
                     })
                 })
                 .await?;
-            let counts: Vec<u64> = reply.iter().take(2).filter_map(|n| n.parse().ok()).collect();
+            let counts: Vec<u64> = reply
+                .iter()
+                .take(2)
+                .filter_map(|n| n.parse().ok())
+                .collect();
             self.set_counts(&counts);
             let mut out = Vec::new();
             let mut back = Vec::new();
             let mut key = String::new();
             for pair in reply.get(2..).unwrap_or(&[]).chunks(2) {
                 let [id, text] = pair else { break };
-                let id: u64 = id.parse().map_err(|_| FrontierError(format!("bad lease id {id}")))?;
+                let id: u64 = id
+                    .parse()
+                    .map_err(|_| FrontierError(format!("bad lease id {id}")))?;
                 let entry = decode(id, text)?;
                 frontier::origin(&entry.url, &mut key);
                 if ready(&key) {
@@ -386,7 +409,12 @@ impl Frontier for RedisFrontier {
                 let counts: Vec<u64> = self
                     .unblock(move |client, shared| {
                         client.call(|c| {
-                            shared.scripts.release.arg(&shared.prefix).arg(&back).invoke(c)
+                            shared
+                                .scripts
+                                .release
+                                .arg(&shared.prefix)
+                                .arg(&back)
+                                .invoke(c)
                         })
                     })
                     .await?;
@@ -445,11 +473,13 @@ impl Drop for RedisFrontier {
     /// pages), rather than leaving them to expire: another worker takes
     /// them now. Best effort, a second at most.
     fn drop(&mut self) {
-        let ids: Vec<u64> = lock(&self.shared.held).drain().collect();
+        let shared = &self.shared;
+        let ids: Vec<u64> = lock(&shared.held).drain().collect();
+        // The last figures, for `status`.
+        let _ = heartbeat(shared, &mut lock(&self.client), Duration::from_secs(1));
         if ids.is_empty() {
             return;
         }
-        let shared = &self.shared;
         let _ = lock(&self.client).call_for(Duration::from_secs(1), |c| {
             shared
                 .scripts
@@ -461,34 +491,43 @@ impl Drop for RedisFrontier {
     }
 }
 
-/// The keeper thread: every fifth of the lease time, renew this worker's
-/// leases, say it is alive (with its figures), and requeue expired leases
-/// of dead workers. Ends when the frontier is dropped.
+/// Renew this worker's leases, say it is alive (with its figures), and
+/// requeue expired leases of dead workers; for at most `retry_for` while
+/// Redis is unreachable. Returns the number of leases already gone.
+fn heartbeat(shared: &Shared, client: &mut Client, retry_for: Duration) -> redis::RedisResult<u64> {
+    let ids: Vec<u64> = lock(&shared.held).iter().copied().collect();
+    let figures = lock(&shared.reporter)
+        .as_ref()
+        .map_or_else(WorkerFigures::default, |f| f());
+    let info = format!("{} {}", figures.pages, figures.errors);
+    let ttl = shared.options.lease.as_millis() as u64;
+    client.call_for(retry_for, |c| {
+        shared
+            .scripts
+            .renew
+            .arg(&shared.prefix)
+            .arg(ttl)
+            .arg(&shared.options.worker)
+            .arg(&info)
+            .arg(&ids)
+            .invoke::<u64>(c)
+    })
+}
+
+/// The keeper thread: a heartbeat at once and then every fifth of the
+/// lease time. Ends when the frontier is dropped.
 fn keep(shared: Arc<Shared>, mut client: Client, stopped: mpsc::Receiver<()>) {
     let every = shared.options.lease / 5;
+    let mut first = true;
     loop {
-        match stopped.recv_timeout(every) {
-            Err(RecvTimeoutError::Timeout) => {}
-            _ => return,
+        if !first {
+            match stopped.recv_timeout(every) {
+                Err(RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
         }
-        let ids: Vec<u64> = lock(&shared.held).iter().copied().collect();
-        let figures = lock(&shared.reporter)
-            .as_ref()
-            .map_or_else(WorkerFigures::default, |f| f());
-        let info = format!("{} {}", figures.pages, figures.errors);
-        let ttl = shared.options.lease.as_millis() as u64;
-        let renewed = client.call(|c| {
-            shared
-                .scripts
-                .renew
-                .arg(&shared.prefix)
-                .arg(ttl)
-                .arg(&shared.options.worker)
-                .arg(&info)
-                .arg(&ids)
-                .invoke::<u64>(c)
-        });
-        match renewed {
+        first = false;
+        match heartbeat(&shared, &mut client, super::RETRY_FOR) {
             Ok(0) => {}
             Ok(lost) => tracing::warn!(
                 lost,

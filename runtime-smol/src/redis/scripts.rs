@@ -16,6 +16,7 @@
 //! | `next`       | hash   | origin -> earliest start of its next request (ms)  |
 //! | `count`      | hash   | `queued`, `done`, `reclaimed`, `late`             |
 //! | `nextid`     | string | the last lease id given                           |
+//! | `want`       | hash   | origin -> `WORKER MS`: who last found its slots all taken |
 //! | `workers`    | hash   | worker -> `LAST_SEEN_MS PAGES ERRORS`             |
 //!
 //! Times come from the server's clock (`TIME`), so workers' clocks need not
@@ -91,11 +92,18 @@ return {new, dup, c[1], c[2]}
 /// Lease up to `max` entries, round robin over the origins with a free
 /// slot (fewer than `per_host` leases) whose next-allowed time has come,
 /// skipping the origins listed; expired leases are requeued first.
+///
+/// Fairness: the worker that frees a host's slot (by acknowledging) is
+/// usually the next to pop, and would keep the host to itself. So a worker
+/// that finds a host's slots all taken records itself in `want`, and for
+/// `fair` ms the next free slot of that host is left to it.
+///
 /// ARGV: prefix, max, per_host, delay_ms, ttl_ms, skipped origins
-/// (newline-separated). Returns `[queued, leased, id, entry, id, entry...]`.
+/// (newline-separated), worker, fair_ms. Returns `[queued, leased, id, entry, id, entry...]`.
 const POP: &str = r#"
 local max, per_host = tonumber(ARGV[2]), tonumber(ARGV[3])
 local delay, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+local me, fair = ARGV[7], tonumber(ARGV[8])
 local skip = {}
 for o in string.gmatch(ARGV[6], '[^\n]+') do skip[o] = true end
 local now = now_ms()
@@ -110,7 +118,25 @@ while handed < max do
   if ok then
     local slots = tonumber(redis.call('HGET', p .. 'slots', o) or '0')
     local nxt = tonumber(redis.call('HGET', p .. 'next', o) or '0')
-    ok = slots < per_host and nxt <= now
+    if slots >= per_host then
+      -- Every slot taken: this worker waits for the host.
+      redis.call('HSET', p .. 'want', o, me .. ' ' .. now)
+      ok = false
+    elseif nxt > now then
+      ok = false
+    else
+      local w = redis.call('HGET', p .. 'want', o)
+      if w then
+        local sp = string.find(w, ' ', 1, true)
+        local who, at = string.sub(w, 1, sp - 1), tonumber(string.sub(w, sp + 1))
+        if who == me or now - at > fair then
+          redis.call('HDEL', p .. 'want', o)
+        else
+          -- Another worker waited for this host lately: leave it the slot.
+          ok = false
+        end
+      end
+    end
   end
   if ok then
     local q = p .. 'q:' .. o

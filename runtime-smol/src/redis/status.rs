@@ -69,7 +69,17 @@ pub fn status(address: &Address, name: &str) -> Result<Status, RedisError> {
         Client::connect(address, Arc::new(AtomicU64::new(0))).map_err(RedisError::Unreachable)?;
     let scripts = Scripts::new();
     let p = prefix(name);
-    type Reply = (u64, u64, u64, u64, u64, u64, u64, Vec<String>, Vec<(String, u64)>);
+    type Reply = (
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        Vec<String>,
+        Vec<(String, u64)>,
+    );
     let (now, queued, leased, done, reclaimed, late, seen, workers, hosts): Reply = client
         .call(|c| scripts.status.arg(&p).invoke(c))
         .map_err(|e| RedisError::Failed(e.to_string()))?;
@@ -136,8 +146,16 @@ impl std::fmt::Display for Status {
             "  reclaimed {} (leases of stopped workers requeued), late acks {}",
             self.reclaimed, self.late
         )?;
-        writeln!(f, "  workers seen in the last minute: {}", self.workers_alive)?;
-        for w in self.workers.iter().filter(|w| w.last_seen_ms_ago <= ALIVE_WITHIN_MS) {
+        writeln!(
+            f,
+            "  workers seen in the last minute: {}",
+            self.workers_alive
+        )?;
+        for w in self
+            .workers
+            .iter()
+            .filter(|w| w.last_seen_ms_ago <= ALIVE_WITHIN_MS)
+        {
             writeln!(
                 f,
                 "    {} ({:.1}s ago): {} pages, {} errors",
