@@ -264,3 +264,114 @@ fn a_crawl_with_other_seeds_is_refused() {
         text.stdout
     );
 }
+
+/// One row of the scaling table: `workers` workers on the latency site,
+/// sharing `state` (a Redis URL, or a directory for the one-worker
+/// baseline).
+struct Row {
+    label: String,
+    workers: usize,
+    secs: f64,
+    pages: usize,
+    round_trips: u64,
+}
+
+fn bench_row(label: &str, workers: usize, redis: Option<&RedisServer>) -> Row {
+    let spec = SiteSpec {
+        latency: Duration::from_millis(50),
+        ..SiteSpec::plain(2_000, 2048)
+    };
+    let server = SiteServer::start(Site::new(spec), 8).unwrap();
+    let dir = TempDir::new("redis-bench");
+    let name = format!("bench-{label}");
+    let args = |n: usize| {
+        let state = match redis {
+            Some(r) => r.url(),
+            None => dir.join("state").display().to_string(),
+        };
+        crawl_args(
+            server.base_url().as_str(),
+            &dir.join(&format!("out{n}.jsonl")),
+            &dir.join(&format!("summary{n}.json")),
+            &[
+                "--state",
+                &state,
+                "--name",
+                &name,
+                "--concurrency",
+                "16",
+                "--per-host",
+                "64",
+            ],
+        )
+    };
+    let start = Instant::now();
+    let running: Vec<Running> = (0..workers).map(|n| spawn(args(n))).collect();
+    for worker in running {
+        worker.wait(Duration::from_secs(600)).assert_code(0);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let outputs: Vec<PathBuf> = (0..workers)
+        .map(|n| dir.join(&format!("out{n}.jsonl")))
+        .collect();
+    let pages = ok_counts(&outputs).len();
+    assert_eq!(pages, expected(&server).len(), "{label}: pages missing");
+    let round_trips = (0..workers)
+        .map(|n| {
+            read_summary(&dir.join(&format!("summary{n}.json")))["redisRoundTrips"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .sum();
+    Row {
+        label: label.to_owned(),
+        workers,
+        secs,
+        pages,
+        round_trips,
+    }
+}
+
+/// The scaling table of `docs/bench/redis.md`: `scripts/bench-redis.sh`
+/// runs it (release build). Not a test: timing on a shared machine is
+/// noise, so it only prints.
+#[test]
+#[ignore = "a benchmark: scripts/bench-redis.sh"]
+fn bench_scaling() {
+    let Some(redis) = RedisServer::start_or_skip("bench_scaling") else {
+        return;
+    };
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let mut rows = Vec::new();
+    for run in 0..runs {
+        rows.push(bench_row(&format!("dir-{run}"), 1, None));
+        for workers in [1, 2, 4] {
+            rows.push(bench_row(
+                &format!("redis{workers}-{run}"),
+                workers,
+                Some(&redis),
+            ));
+        }
+    }
+    println!("| state | workers | pages | seconds | pages/s | Redis round trips | per page |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in &rows {
+        let kind = if r.label.starts_with("dir") {
+            "--state DIR"
+        } else {
+            "redis://"
+        };
+        println!(
+            "| {kind} | {} | {} | {:.2} | {:.0} | {} | {:.2} |",
+            r.workers,
+            r.pages,
+            r.secs,
+            r.pages as f64 / r.secs,
+            r.round_trips,
+            r.round_trips as f64 / r.pages as f64
+        );
+    }
+}
