@@ -47,6 +47,11 @@ pub fn crawl_command(args: CrawlArgs) -> Result<ExitCode, Failure> {
     let identity = identity(&config, &target);
     let shared = match state::redis_address(args.state.as_deref()) {
         Some(url) => Some(state::open_redis(url, &args.name, &config, &identity)?),
+        None if args.name != crate::args::DEFAULT_NAME => {
+            return Err(Failure::Usage(
+                "--name names a crawl shared through Redis: it needs --state redis://HOST:PORT".into(),
+            ))
+        }
         None => None,
     };
     let (state_dir, resume) = match shared {
