@@ -49,7 +49,8 @@ pub fn crawl_command(args: CrawlArgs) -> Result<ExitCode, Failure> {
         Some(url) => Some(state::open_redis(url, &args.name, &config, &identity)?),
         None if args.name != crate::args::DEFAULT_NAME => {
             return Err(Failure::Usage(
-                "--name names a crawl shared through Redis: it needs --state redis://HOST:PORT".into(),
+                "--name names a crawl shared through Redis: it needs --state redis://HOST:PORT"
+                    .into(),
             ))
         }
         None => None,
