@@ -289,20 +289,15 @@ fn bench_row(label: &str, workers: usize, redis: Option<&RedisServer>) -> Row {
             Some(r) => r.url(),
             None => dir.join("state").display().to_string(),
         };
+        let mut extra = vec!["--state", &state, "--concurrency", "16", "--per-host", "64"];
+        if redis.is_some() {
+            extra.extend(["--name", &name]);
+        }
         crawl_args(
             server.base_url().as_str(),
             &dir.join(&format!("out{n}.jsonl")),
             &dir.join(&format!("summary{n}.json")),
-            &[
-                "--state",
-                &state,
-                "--name",
-                &name,
-                "--concurrency",
-                "16",
-                "--per-host",
-                "64",
-            ],
+            &extra,
         )
     };
     let start = Instant::now();
