@@ -330,6 +330,13 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                 Ok((entry, host)) => self.spawn_page(entry, host, permit),
                 Err(wake_at) => {
                     drop(permit);
+                    // A shared frontier changes without telling: ask it
+                    // again after its interval.
+                    let poll = self.frontier.poll_interval().map(|d| now + d);
+                    let wake_at = match (wake_at, poll) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
                     if !self.robots_todo.is_empty() || self.failure.is_some() {
                         // Hosts met for the first time want robots.txt.
                         continue;
