@@ -71,21 +71,28 @@ pub(crate) async fn read_body(
     // beyond the page overhead (a page retried after a preemption admits
     // what it is known to need at once).
     let mut reserved: u64 = hold.bytes().saturating_sub(PAGE_OVERHEAD).min(limit);
-    if let Some(len) = content_length {
-        // Content-Length counts encoded bytes: a hint, not a bound.
-        let want = len.min(limit);
+    // An announced body is read into `len + 1` bytes: the one past the end
+    // is where the read that finds the end goes, so a body that keeps its
+    // word never grows its buffer (growing by half, to look for an end that
+    // is not coming, would hold half as much again as the page).
+    let announced = content_length.map(|len| len.saturating_add(1).min(limit));
+    if let Some(want) = announced {
+        // Content-Length is a hint, not a bound (adapters pass it only for
+        // bodies they do not decode, but a server may still lie).
         if want > reserved {
             hold.grow(want - reserved).await.map_err(ReadError::Gate)?;
             reserved = want;
         }
     }
     // Only what the body is announced to need, when it is: the page may
-    // have been admitted with more (the crawl's typical page).
-    let capacity = content_length.map_or(reserved, |len| len.min(limit).min(reserved));
+    // have been admitted with more (the crawl's typical page), or have
+    // reserved its parse as well.
+    let capacity = announced.map_or(reserved, |want| want.min(reserved));
     let mut buf: Vec<u8> = Vec::with_capacity(capacity as usize);
     // `buf[..filled]` is the body read so far; `buf[filled..]` is zeroed
     // room that the next read fills. Room is zeroed once (safe code cannot
-    // read into uninitialized memory), not again after every short read.
+    // read into uninitialized memory), not again after every short read:
+    // re-zeroing after each read was a few percent of a fast crawl's CPU.
     let mut filled = 0usize;
     let done = |mut buf: Vec<u8>, filled: usize, truncated: bool| {
         buf.truncate(filled);
@@ -98,24 +105,6 @@ pub(crate) async fn read_body(
         if filled as u64 == limit {
             return done(buf, filled, true);
         }
-        // At the announced length with a full buffer, the usual next read
-        // is the end of the body: look for it with a one-byte read first,
-        // rather than growing the buffer (a copy of the whole body) and
-        // zeroing a chunk of room for nothing.
-        let mut probed = None;
-        if filled == buf.len() && buf.capacity() == filled && content_length == Some(filled as u64)
-        {
-            let mut probe = [0u8; 1];
-            let n = body
-                .read(&mut probe)
-                .await
-                .map_err(|e| ReadError::Fetch(classify_body_error(&e)))?;
-            if n == 0 {
-                return done(buf, filled, false);
-            }
-            // Longer than announced (an encoded length): read on.
-            probed = Some(probe[0]);
-        }
         if filled as u64 == reserved {
             // Grow by half of what we hold (at least a chunk): few gate
             // round-trips for large bodies, little waste for small ones.
@@ -125,7 +114,11 @@ pub(crate) async fn read_body(
             buf.reserve_exact((reserved as usize).saturating_sub(buf.len()));
         }
         if filled == buf.len() {
-            let room = (reserved - filled as u64).min(CHUNK) as usize;
+            let mut room = (reserved - filled as u64).min(CHUNK) as usize;
+            if buf.capacity() > filled {
+                // Fill what is allocated before allocating more.
+                room = room.min(buf.capacity() - filled);
+            }
             if buf.capacity() < filled + room {
                 // Past the announced length (it counts encoded bytes): grow
                 // geometrically, never beyond what the gate granted.
@@ -136,16 +129,10 @@ pub(crate) async fn read_body(
             }
             buf.resize(filled + room, 0);
         }
-        let n = match probed {
-            Some(byte) => {
-                buf[filled] = byte;
-                1
-            }
-            None => body
-                .read(&mut buf[filled..])
-                .await
-                .map_err(|e| ReadError::Fetch(classify_body_error(&e)))?,
-        };
+        let n = body
+            .read(&mut buf[filled..])
+            .await
+            .map_err(|e| ReadError::Fetch(classify_body_error(&e)))?;
         if n == 0 {
             return done(buf, filled, false);
         }
@@ -217,8 +204,9 @@ mod tests {
         let (got, reads) = read(20_000, 4096, Some(20_000), 1 << 20);
         assert_eq!(got.bytes.len(), 20_000);
         assert!(!got.truncated);
-        assert_eq!(got.bytes.capacity(), 20_000, "no growth to read the end");
-        // 5 reads of the body, then the one-byte look for its end.
+        // Read into `len + 1` bytes: the read that finds the end has room.
+        assert_eq!(got.bytes.capacity(), 20_001, "no growth to read the end");
+        // 5 reads of the body, then the one that finds its end.
         assert_eq!(reads, 6);
     }
 
