@@ -78,6 +78,19 @@ pub(crate) struct Host {
     pub pace: Pace,
     /// Made when the host's first page starts, with adaptive concurrency.
     pub limit: Option<HostLimit>,
+    /// What the host's sitemaps cost so far.
+    pub sitemaps: SitemapCount,
+}
+
+/// A host's sitemaps so far, against the caps of `sitemap.rs`.
+#[derive(Debug, Default)]
+pub(crate) struct SitemapCount {
+    /// Its sitemaps were looked for (robots.txt's, else `/sitemap.xml`).
+    pub sought: bool,
+    /// Sitemaps queued.
+    pub docs: usize,
+    /// URLs taken from its sitemaps.
+    pub urls: usize,
 }
 
 /// The table of hosts, and the interner that gives each origin its id.
@@ -110,6 +123,7 @@ impl Hosts {
             robots: RobotsState::Unknown,
             pace: Pace::default(),
             limit: None,
+            sitemaps: SitemapCount::default(),
         });
         id
     }

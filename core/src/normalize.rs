@@ -56,6 +56,19 @@ pub(crate) fn set_body(record: &mut Record, body: &[u8], complete: bool) {
     }
 }
 
+/// The page (its markup or its `X-Robots-Tag`) asks not to be indexed.
+pub(crate) fn set_noindex(record: &mut Record) {
+    record.noindex = true;
+}
+
+/// A sitemap listed these URLs: they are the record's links.
+pub(crate) fn apply_sitemap(record: &mut Record, urls: &[Url], keep_links: bool) {
+    record.links_count = urls.len();
+    if keep_links {
+        record.links = Some(urls.iter().map(|u| u.to_string()).collect());
+    }
+}
+
 /// Copy what parsing found into `record`; return the links to follow.
 /// A parse cut before the end of the body is the error `parse_truncated`,
 /// with what was found before the cut kept.
@@ -69,6 +82,9 @@ pub(crate) fn apply_page(record: &mut Record, page: ParsedPage, keep_links: bool
     record.canonical = page.canonical.map(String::from);
     record.fields = page.fields;
     record.text = page.text;
+    if page.robots.noindex {
+        set_noindex(record);
+    }
     record.links_count = page.links.len();
     if keep_links {
         record.links = Some(page.links.iter().map(|u| u.to_string()).collect());

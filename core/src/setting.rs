@@ -52,11 +52,17 @@ pub enum Setting {
     Scope,
     /// The largest batch handed to the store.
     BatchSize,
+    /// Patterns a URL must match (one of) to be queued.
+    Include,
+    /// Patterns that keep a URL out of the queue.
+    Exclude,
+    /// MIME types read besides HTML.
+    AcceptType,
 }
 
 impl Setting {
     /// Every setting, for front ends that check their names cover them.
-    pub const ALL: [Setting; 9] = [
+    pub const ALL: [Setting; 12] = [
         Setting::Seeds,
         Setting::Concurrency,
         Setting::Memory,
@@ -66,6 +72,9 @@ impl Setting {
         Setting::Select,
         Setting::Scope,
         Setting::BatchSize,
+        Setting::Include,
+        Setting::Exclude,
+        Setting::AcceptType,
     ];
 
     /// The setting's name in the crawler's own terms, for messages read
@@ -86,6 +95,9 @@ impl Setting {
             Setting::Select => "field",
             Setting::Scope => "scope",
             Setting::BatchSize => "batch size",
+            Setting::Include => "include pattern",
+            Setting::Exclude => "exclude pattern",
+            Setting::AcceptType => "accepted content type",
         }
     }
 }

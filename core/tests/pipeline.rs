@@ -182,6 +182,7 @@ impl Fetch for MemoryFetcher {
                     content_length: Some(0),
                     location: None,
                     retry_after: None,
+                    robots_tag: None,
                     body: Box::new(Reader {
                         data: Vec::new(),
                         pos: 0,
@@ -199,6 +200,7 @@ impl Fetch for MemoryFetcher {
                 content_length: Some(page.body.len() as u64),
                 location: page.location,
                 retry_after: None,
+                robots_tag: None,
                 body: Box::new(Reader {
                     data: page.body,
                     pos: 0,

@@ -29,7 +29,7 @@
 //! [`StopHandle`]): then in-flight pages get the grace period, and are
 //! cancelled when it is over.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +50,7 @@ use crate::politeness::Politeness;
 use crate::record::{ErrorKind, Record, RecordError};
 use crate::robots::{Fetched, Robots, RobotsFetch, Unreachable};
 use crate::runtime::{BoxFuture, Fetch, Runtime};
+use crate::sitemap::{MAX_SITEMAPS_PER_HOST, MAX_SITEMAP_URLS_PER_HOST};
 use crate::stop::StopHandle;
 
 /// Most entries popped from the frontier at once.
@@ -71,6 +72,9 @@ pub(crate) struct Coordinator<F: Fetch, R: Runtime> {
     hosts: Hosts,
     /// Hosts whose robots.txt is wanted, with a URL of theirs.
     robots_todo: Vec<(HostId, Url)>,
+    /// URLs queued as sitemaps and not yet started (at most
+    /// `MAX_SITEMAPS_PER_HOST` a host).
+    sitemap_docs: HashSet<Url>,
     limits: Limits,
     /// Time the coordinator waited with pages waiting on the byte gate.
     memory_bound: Duration,
@@ -114,6 +118,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             failure: None,
             hosts: Hosts::default(),
             robots_todo: Vec::new(),
+            sitemap_docs: HashSet::new(),
             memory_bound: Duration::ZERO,
             limit_bound: Duration::ZERO,
             gate_waited: false,
@@ -455,21 +460,61 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
     }
 
     /// A page's task is over: its host has one request less in flight, and
-    /// what it found is queued.
+    /// what it found is queued, if scope, depth, the include/exclude
+    /// patterns, the ignored extensions and the sitemap caps allow. The
+    /// host's sitemaps are sought after its first page.
     async fn page_done(&mut self, done: PageDone<HostId>) {
         let now = self.ctx.runtime.now();
         let host = self.hosts.get_mut(done.host);
         self.politeness.finish(&mut host.pace, now);
         let max_depth = self.ctx.config.max_depth;
+        let (filter, types) = (&self.ctx.filter, &self.ctx.types);
         let mut entries = Vec::with_capacity(done.links.len());
+        let (mut filtered, mut listed) = (0, 0);
         for found in done.links {
-            let (url, depth, redirects) = match found {
-                Found::Redirect(url) => (url, done.depth, done.redirects + 1),
-                Found::Link(url) => (url, done.depth + 1, 0),
+            let depth = match &found {
+                Found::Redirect(_) | Found::Sitemap(_) => done.depth,
+                Found::Link(_) | Found::Listed(_) => done.depth + 1,
             };
-            if max_depth.is_some_and(|m| depth > m) || !self.ctx.scope.allows(&url) {
+            let url = found.url();
+            if max_depth.is_some_and(|m| depth > m) || !self.ctx.scope.allows(url) {
                 continue;
             }
+            let passes = match &found {
+                Found::Sitemap(_) => true,
+                Found::Redirect(u) => filter.allows(u),
+                Found::Link(u) | Found::Listed(u) => filter.allows(u) && types.queues(u),
+            };
+            if !passes {
+                filtered += 1;
+                continue;
+            }
+            let count = &mut host.sitemaps;
+            match &found {
+                Found::Sitemap(u) => {
+                    if count.docs >= MAX_SITEMAPS_PER_HOST {
+                        continue;
+                    }
+                    count.docs += 1;
+                    self.sitemap_docs.insert(u.clone());
+                }
+                Found::Listed(_) => {
+                    if count.urls >= MAX_SITEMAP_URLS_PER_HOST {
+                        continue;
+                    }
+                    count.urls += 1;
+                    listed += 1;
+                }
+                _ => {}
+            }
+            let redirects = match &found {
+                Found::Redirect(_) => done.redirects + 1,
+                _ => 0,
+            };
+            let (Found::Link(url)
+            | Found::Redirect(url)
+            | Found::Sitemap(url)
+            | Found::Listed(url)) = found;
             entries.push(Entry {
                 url,
                 depth,
@@ -478,7 +523,51 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                 id: None,
             });
         }
+        self.ctx.stats.filtered(filtered);
+        self.ctx.stats.sitemap_urls(listed);
+        self.seek_sitemaps(done.host, &mut entries);
         self.push(entries).await;
+    }
+
+    /// Once per host, after its first page: queue its sitemaps, the
+    /// `Sitemap:` lines of its robots.txt, else `/sitemap.xml`, at depth 0
+    /// (entry points, like seeds). Not with sitemaps off, nor with
+    /// `max_depth` 0 (what they list would be too deep).
+    fn seek_sitemaps(&mut self, id: HostId, entries: &mut Vec<Entry>) {
+        let config = &self.ctx.config;
+        let host = self.hosts.get_mut(id);
+        if !config.sitemaps || config.max_depth == Some(0) || host.sitemaps.sought {
+            return;
+        }
+        host.sitemaps.sought = true;
+        let Ok(origin) = Url::parse(&host.origin) else {
+            return;
+        };
+        let listed = match &host.robots {
+            RobotsState::Ready(rules) => rules.sitemaps(),
+            _ => &[],
+        };
+        let (urls, parent): (Vec<Url>, _) = if listed.is_empty() {
+            (origin.join("/sitemap.xml").into_iter().collect(), None)
+        } else {
+            let robots = crate::robots::robots_url(&origin);
+            let urls = listed.iter().filter_map(|l| canon::resolve(&origin, l));
+            (urls.collect(), Some(Arc::<str>::from(robots.as_str())))
+        };
+        for url in urls.iter().filter_map(canon::canonicalize) {
+            if host.sitemaps.docs >= MAX_SITEMAPS_PER_HOST || !self.ctx.scope.allows(&url) {
+                continue;
+            }
+            host.sitemaps.docs += 1;
+            self.sitemap_docs.insert(url.clone());
+            entries.push(Entry {
+                url,
+                depth: 0,
+                parent: parent.clone(),
+                redirects: 0,
+                id: None,
+            });
+        }
     }
 
     fn spawn_page(&mut self, entry: Entry, id: HostId, permit: SemaphoreGuardArc) {
@@ -491,9 +580,11 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         self.in_flight += 1;
         self.started += 1;
         let slot = Slot::new(permit, self.ctx.stats.clone());
+        let sitemap = self.sitemap_docs.remove(&entry.url);
         task::spawn_page(
             &self.ctx,
             entry,
+            sitemap,
             id,
             load,
             slot,

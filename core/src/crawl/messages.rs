@@ -58,4 +58,18 @@ pub(crate) enum Found {
     Link(Url),
     /// The target of a redirect: the same depth, one hop more.
     Redirect(Url),
+    /// A sitemap listed by a sitemap index: the same depth (a sitemap is
+    /// an entry point, like a seed).
+    Sitemap(Url),
+    /// A URL listed by a sitemap: one level deeper, like a link.
+    Listed(Url),
+}
+
+impl Found {
+    /// The URL found.
+    pub fn url(&self) -> &Url {
+        match self {
+            Found::Link(u) | Found::Redirect(u) | Found::Sitemap(u) | Found::Listed(u) => u,
+        }
+    }
 }

@@ -34,6 +34,7 @@ use url::Url;
 
 use crate::canon;
 use crate::config::{Concurrency, Config, ConfigError};
+use crate::filter::UrlFilter;
 use crate::frontier::{Frontier, MemoryFrontier};
 use crate::gate::ByteGate;
 use crate::parse::Extractor;
@@ -42,6 +43,7 @@ use crate::runtime::{Fetch, Runtime, Store, StoreError};
 use crate::scope::Scope;
 use crate::stats::{Stats, Summary};
 use crate::stop::{Signal, StopHandle};
+use crate::types::ContentTypes;
 use coordinator::Coordinator;
 pub use limits::CRAWL_DROP_TOLERANCE;
 use task::{Ctx, Report};
@@ -81,6 +83,8 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
             .filter_map(canon::canonicalize)
             .collect();
         let scope = Scope::new(config.scope, &seeds, &config.allow_domains);
+        let filter = UrlFilter::new(&config.include, &config.exclude)?;
+        let types = ContentTypes::new(config.accept_types.clone(), config.all_types);
         let gate = ByteGate::new(config.memory);
         let stats = Arc::new(Stats::new(gate.clone()));
         let retry = RetryPolicy::new(config.retries);
@@ -95,6 +99,8 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
                 stats,
                 extractor,
                 scope,
+                filter,
+                types,
                 retry,
                 cancel: Signal::default(),
                 samples,

@@ -36,17 +36,20 @@ use super::writer::{Pending, Slot};
 use crate::body::{read_body, ReadError};
 use crate::canon;
 use crate::config::Config;
+use crate::filter::UrlFilter;
 use crate::frontier::{Entry, HostId, MAX_URL_LEN};
 use crate::gate::{ByteGate, GateError, Reservation, PAGE_OVERHEAD};
 use crate::normalize;
-use crate::parse::{is_html, Extractor};
+use crate::parse::{is_html, robots_directives, Directives, Extractor};
 use crate::record::{ErrorKind, Record};
 use crate::retry::{parse_retry_after, Failure, RetryPolicy};
 use crate::robots::Robots;
 use crate::runtime::{Fetch, FetchError, FetchRequest, Runtime};
 use crate::scope::Scope;
+use crate::sitemap::{self, Kind};
 use crate::stats::Stats;
 use crate::stop::Signal;
+use crate::types::ContentTypes;
 
 /// How many times a page may be preempted by the gate before it is given up.
 const MAX_PREEMPTIONS: u32 = 64;
@@ -63,6 +66,10 @@ pub(crate) struct Ctx<F, R> {
     pub stats: Arc<Stats>,
     pub extractor: Extractor,
     pub scope: Scope,
+    /// Include/exclude patterns (applied by the coordinator).
+    pub filter: UrlFilter,
+    /// Which links are queued and which bodies read, by type.
+    pub types: ContentTypes,
     pub retry: RetryPolicy,
     /// Fired when the grace period after a stop is over.
     pub cancel: Signal,
@@ -90,10 +97,13 @@ impl PageResult {
     }
 }
 
-/// Spawn the task of `entry`, which holds `slot` until its record is written.
+/// Spawn the task of `entry`, which holds `slot` until its record is
+/// written; `sitemap`: the entry was queued as a sitemap.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
     ctx: &Arc<Ctx<F, R>>,
     entry: Entry,
+    sitemap: bool,
     host: HostId,
     load: HostLoad,
     slot: Slot,
@@ -110,7 +120,7 @@ pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
     };
     ctx.runtime.spawn(Box::pin(async move {
         let ctx = task_ctx;
-        let work = AssertUnwindSafe(run(&ctx, &done.entry, &load)).catch_unwind();
+        let work = AssertUnwindSafe(run(&ctx, &done.entry, sitemap, &load)).catch_unwind();
         let result = match work.await {
             Ok(result) => result,
             Err(panic) => {
@@ -128,8 +138,19 @@ pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
 }
 
 /// The page's work, cut short when the grace period after a stop is over.
-async fn run<F: Fetch, R: Runtime>(ctx: &Ctx<F, R>, entry: &Entry, load: &HostLoad) -> PageResult {
-    let work = std::pin::pin!(process(ctx, entry, load));
+async fn run<F: Fetch, R: Runtime>(
+    ctx: &Ctx<F, R>,
+    entry: &Entry,
+    sitemap: bool,
+    load: &HostLoad,
+) -> PageResult {
+    // A sitemap is read as one when it was queued as one, when it is a
+    // seed, or when its name says so (the flag is not kept across a
+    // resume; the name usually is `.xml` or `.xml.gz`).
+    let is_seed = entry.depth == 0 && entry.parent.is_none() && entry.redirects == 0;
+    let sitemap =
+        is_seed || (ctx.config.sitemaps && (sitemap || sitemap::looks_like_sitemap(&entry.url)));
+    let work = std::pin::pin!(process(ctx, entry, sitemap, load));
     match select(work, std::pin::pin!(ctx.cancel.wait())).await {
         Either::Left((result, _)) => result,
         Either::Right(_) => PageResult::record_only(normalize::failed(
@@ -210,6 +231,7 @@ enum Attempt {
 async fn process<F: Fetch, R: Runtime>(
     ctx: &Ctx<F, R>,
     entry: &Entry,
+    sitemap: bool,
     load: &HostLoad,
 ) -> PageResult {
     let fetched_at = ctx.runtime.unix_millis();
@@ -234,7 +256,8 @@ async fn process<F: Fetch, R: Runtime>(
         .min(ctx.gate.budget() / 16);
     let mut need = PAGE_OVERHEAD + typical / 4;
     let mut result = loop {
-        match attempt(ctx, entry, load, retries < ctx.config.retries, need).await {
+        let can_retry = retries < ctx.config.retries;
+        match attempt(ctx, entry, sitemap, load, can_retry, need).await {
             Attempt::Done(r) => break *r,
             Attempt::Retry(failure, retry_after) => {
                 match ctx
@@ -288,6 +311,7 @@ fn fetch_error_kind(e: &FetchError) -> ErrorKind {
 async fn attempt<F: Fetch, R: Runtime>(
     ctx: &Ctx<F, R>,
     entry: &Entry,
+    sitemap: bool,
     load: &HostLoad,
     can_retry: bool,
     need: u64,
@@ -304,7 +328,7 @@ async fn attempt<F: Fetch, R: Runtime>(
     let fetching = Fetching::start(&ctx.stats, load);
     let probe = Probe::new(ctx.runtime.now(), &fetching, load, ctx.samples.as_ref());
     let outcome = {
-        let work = std::pin::pin!(exchange(ctx, entry, &mut hold, can_retry, &probe));
+        let work = std::pin::pin!(exchange(ctx, entry, sitemap, &mut hold, can_retry, &probe));
         let deadline = ctx.runtime.sleep(ctx.config.timeout);
         match select(work, deadline).await {
             Either::Left((outcome, _)) => Some(outcome),
@@ -327,9 +351,7 @@ async fn attempt<F: Fetch, R: Runtime>(
             // The links stay charged with the record: they are held until
             // the coordinator has queued them.
             let links: usize = (result.links.iter())
-                .map(|f| match f {
-                    Found::Link(u) | Found::Redirect(u) => u.as_str().len(),
-                })
+                .map(|f| f.url().as_str().len())
                 .sum::<usize>()
                 + result.links.capacity() * std::mem::size_of::<Found>();
             let keep = (result.record.heap_size() + links) as u64;
@@ -355,6 +377,7 @@ impl Exchange {
 async fn exchange<F: Fetch, R: Runtime>(
     ctx: &Ctx<F, R>,
     entry: &Entry,
+    sitemap: bool,
     hold: &mut Reservation,
     can_retry: bool,
     probe: &Probe<'_>,
@@ -398,6 +421,21 @@ async fn exchange<F: Fetch, R: Runtime>(
             location,
         )));
     }
+    let header = (response.robots_tag.as_deref())
+        .map(robots_directives)
+        .unwrap_or_default();
+    if header.noindex {
+        normalize::set_noindex(&mut record);
+    }
+    if !ctx.types.reads(record.content_type.as_deref(), sitemap) {
+        // Not a type the crawl reads: the head says all it will know.
+        // Dropping the response closes it unread.
+        drop(response);
+        if status >= 400 {
+            normalize::set_error(&mut record, ErrorKind::Http, format!("HTTP {status}"));
+        }
+        return Exchange::record(record);
+    }
 
     let body = match read_body(
         &mut *response.body,
@@ -432,7 +470,22 @@ async fn exchange<F: Fetch, R: Runtime>(
     }
     let prefix = &body.bytes[..body.bytes.len().min(512)];
     if !is_html(record.content_type.as_deref(), prefix) {
-        return Exchange::record(record);
+        if !sitemap {
+            return Exchange::record(record);
+        }
+        let need = hold.bytes() + sitemap::reserve(&body.bytes, ctx.config.max_body);
+        if let Err(e) = hold.grow(need.saturating_sub(hold.bytes())).await {
+            if e == GateError::Preempted {
+                return Exchange::Gate(e);
+            }
+            normalize::set_error(
+                &mut record,
+                ErrorKind::OverBudget,
+                "the sitemap's URLs do not fit in the memory budget".into(),
+            );
+            return Exchange::record(record);
+        }
+        return Exchange::Done(Box::new(read_sitemap(ctx, entry, record, &body.bytes)));
     }
     // The parse tree costs a multiple of the body: reserve it first (part
     // of it may be reserved already, after a preemption).
@@ -463,7 +516,15 @@ async fn exchange<F: Fetch, R: Runtime>(
         .extractor
         .parse(&body.bytes, record.content_type.as_deref(), &base);
     drop(body);
+    let mut page = page;
+    let nofollow_links = std::mem::take(&mut page.nofollow_links);
+    let asks = page.robots.union(header);
     let mut links = normalize::apply_page(&mut record, page, ctx.config.links);
+    if !ctx.config.follow_nofollow {
+        let before = links.len();
+        unfollow(&mut links, asks, &nofollow_links);
+        ctx.stats.nofollow_skipped((before - links.len()) as u64);
+    }
     // Too long to queue anywhere: dropped now, not carried to the frontier.
     let before = links.len();
     links.retain(|u| u.as_str().len() <= MAX_URL_LEN);
@@ -473,6 +534,71 @@ async fn exchange<F: Fetch, R: Runtime>(
         links: links.into_iter().map(Found::Link).collect(),
         hold: None,
     }))
+}
+
+/// Drop the links the page asks not to follow: all of them (`nofollow` in
+/// its `<meta name=robots>` or `X-Robots-Tag`), or those at the positions
+/// `nofollow_links` (every anchor to them says `rel="nofollow"`).
+fn unfollow(links: &mut Vec<Url>, asks: Directives, nofollow_links: &[usize]) {
+    if asks.nofollow {
+        links.clear();
+        return;
+    }
+    let mut skip = nofollow_links.iter().peekable();
+    let mut i = 0;
+    links.retain(|_| {
+        let keep = skip.next_if_eq(&&i).is_none();
+        i += 1;
+        keep
+    });
+}
+
+/// A body that may be a sitemap: its URLs, when it is one (sitemaps for an
+/// index, page URLs for a urlset); a plain record otherwise.
+fn read_sitemap<F: Fetch, R: Runtime>(
+    ctx: &Ctx<F, R>,
+    entry: &Entry,
+    mut record: Record,
+    body: &[u8],
+) -> PageResult {
+    let base = record
+        .final_url
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+        .unwrap_or_else(|| entry.url.clone());
+    match sitemap::read(body, &base, ctx.config.max_body) {
+        Ok(None) => PageResult::record_only(record),
+        Err(sitemap::ReadError::TooLarge) => {
+            normalize::set_error(
+                &mut record,
+                ErrorKind::BodyTooLarge,
+                format!(
+                    "sitemap larger than the maximum body size ({} bytes) once inflated",
+                    ctx.config.max_body
+                ),
+            );
+            PageResult::record_only(record)
+        }
+        Err(sitemap::ReadError::Corrupt(message)) => {
+            normalize::set_error(&mut record, ErrorKind::Protocol, message);
+            PageResult::record_only(record)
+        }
+        Ok(Some(map)) => {
+            ctx.stats.sitemap_read();
+            normalize::apply_sitemap(&mut record, &map.urls, ctx.config.links);
+            let found = match map.kind {
+                Kind::Index => Found::Sitemap,
+                Kind::UrlSet => Found::Listed,
+            };
+            let mut urls = map.urls;
+            urls.retain(|u| u.as_str().len() <= MAX_URL_LEN);
+            PageResult {
+                record,
+                links: urls.into_iter().map(found).collect(),
+                hold: None,
+            }
+        }
+    }
 }
 
 fn redirect<F: Fetch, R: Runtime>(

@@ -14,6 +14,7 @@ use scraper::{ElementRef, Html, Node, Selector};
 use url::Url;
 
 use super::charset::decode_body;
+use super::directives;
 use super::links::{self, Links};
 use super::text::{truncate, Collapser};
 use super::{ParseCut, ParsedPage, MAX_FIELD_LEN, MAX_META_LEN, MAX_TEXT_LEN};
@@ -82,6 +83,11 @@ fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> ParsedPage {
                 el.text().for_each(|s| t.push_str(s));
                 page.title = t.finish_nonempty();
             }
+            "meta" if e.attr("name").is_some_and(directives::is_robots_meta) => {
+                if let Some(content) = e.attr("content") {
+                    page.robots = page.robots.union(directives::robots_directives(content));
+                }
+            }
             "meta" if page.description.is_none() => {
                 let is_desc = e
                     .attr("name")
@@ -113,13 +119,14 @@ fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> ParsedPage {
             }
             "a" | "area" if !links.is_full() => {
                 if let Some(href) = e.attr("href") {
-                    links.push_href(&base, href);
+                    let nofollow = e.attr("rel").is_some_and(directives::rel_nofollow);
+                    links.push_href(&base, href, nofollow);
                 }
             }
             _ => {}
         }
     }
-    page.links = links.finish(page.canonical.as_ref());
+    (page.links, page.nofollow_links) = links.finish(page.canonical.as_ref());
 
     for field in fields {
         let first = elements().find(|e| field.selector.matches(e));

@@ -87,6 +87,7 @@ use crate::setting::Setting;
 
 mod charset;
 mod cost;
+mod directives;
 mod dom;
 mod links;
 mod sniff;
@@ -95,6 +96,7 @@ mod text;
 
 pub use charset::decode_body;
 pub use cost::{PARSE_COST_RATIO, STREAM_PARSE_COST_RATIO};
+pub use directives::{robots_directives, Directives};
 pub use dom::{node_budget, MAX_DOM_DEPTH};
 pub use sniff::is_html;
 
@@ -129,6 +131,11 @@ pub struct ParsedPage {
     /// canonical URL is appended if not already present. At most
     /// [`MAX_LINKS`].
     pub links: Vec<Url>,
+    /// Positions in `links` (ascending) of the links that every anchor
+    /// marks `rel="nofollow"` or `"sponsored"`.
+    pub nofollow_links: Vec<usize>,
+    /// What `<meta name="robots">` elements ask (all of them together).
+    pub robots: Directives,
     /// User fields: one entry per field name, `None` when the selector
     /// matched nothing.
     pub fields: BTreeMap<String, Option<String>>,
@@ -239,6 +246,11 @@ impl Extractor {
     ///   [`canon::resolve`](crate::canon::resolve) (so non-http links are
     ///   dropped), deduplicated in document order, at most [`MAX_LINKS`]; the canonical URL is
     ///   appended when missing (replacing the last link if the cap is full).
+    ///   Never an `<img>`, `<script>` or `<link rel=stylesheet>` source.
+    /// * `nofollow_links`: which of them only `rel="nofollow"` (or
+    ///   `sponsored`) anchors point to.
+    /// * `robots`: the directives of every `<meta name="robots">` (see
+    ///   [`robots_directives`]).
     /// * `fields`: for each user field, the first match in document order: its
     ///   text (whitespace-collapsed, at most [`MAX_FIELD_LEN`] bytes) or, with
     ///   an attribute, that attribute's value exactly as written (not

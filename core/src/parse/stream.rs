@@ -106,6 +106,7 @@ use html5ever::LocalName;
 use url::Url;
 
 use super::charset::detect_encoding;
+use super::directives::{self, Directives};
 use super::links::{self, Links};
 use super::text::{truncate, Collapser};
 use super::{ParsedPage, MAX_LINKS, MAX_META_LEN};
@@ -206,6 +207,10 @@ struct State {
     /// Raw `a`/`area` hrefs, each followed by a NUL.
     hrefs: String,
     href_count: usize,
+    /// Per href: its `rel` says nofollow.
+    href_nofollow: Vec<bool>,
+    /// `<meta name=robots>` directives.
+    robots: Directives,
 }
 
 #[derive(Debug, Default)]
@@ -358,6 +363,8 @@ impl State {
                     self.hrefs.push_str(href);
                     self.hrefs.push('\0');
                     self.href_count += 1;
+                    self.href_nofollow
+                        .push(attr(tag, "rel").is_some_and(directives::rel_nofollow));
                 }
             }
             "link" if self.canonical_href.is_none() => {
@@ -367,6 +374,11 @@ impl State {
                 });
                 if let (true, Some(href)) = (is_canonical, attr(tag, "href")) {
                     self.canonical_href = Some(href.to_owned());
+                }
+            }
+            "meta" if attr(tag, "name").is_some_and(directives::is_robots_meta) => {
+                if let Some(content) = attr(tag, "content") {
+                    self.robots = self.robots.union(directives::robots_directives(content));
                 }
             }
             "meta" if self.description.is_none() => {
@@ -475,20 +487,22 @@ impl State {
             .and_then(|h| canon::resolve(&base, &h));
 
         let mut links = Links::with_capacity(self.distinct_hrefs());
-        for href in self.hrefs.split_terminator('\0') {
+        for (href, &nofollow) in self.hrefs.split_terminator('\0').zip(&self.href_nofollow) {
             if links.is_full() {
                 break;
             }
-            links.push_href(&base, href);
+            links.push_href(&base, href, nofollow);
         }
         drop(std::mem::take(&mut self.hrefs));
-        let links = links.finish(canonical.as_ref());
+        let (links, nofollow_links) = links.finish(canonical.as_ref());
         ParsedPage {
             title: self.title_text,
             description: self.description,
             lang: self.lang.flatten(),
             canonical,
             links,
+            nofollow_links,
+            robots: self.robots,
             ..ParsedPage::default()
         }
     }
@@ -654,6 +668,10 @@ mod tests {
         r#"<link rel=canonical><link rel=canonical href="mailto:x"><link rel=canonical href=/z>"#,
         "<title>a\r\nb\0c</title>",
         "\u{feff}\u{feff}<title>double bom</title>",
+        // Robots directives and nofollow links.
+        r#"<meta name=ROBOTS content="noindex"><meta name=robots content=nofollow><a rel="ugc nofollow" href=/nf1>x</a><a rel=sponsored href=/nf2><a rel=ugc href=/ugc><a href=/nf1>again</a><a rel=nofollow href=/nf3><img src=/pic.png><area rel=nofollow href=/nf4>"#,
+        r#"<meta name=description content=d><meta name=" robots " content="NONE"><svg><meta name=robots content=x></svg>"#,
+        r#"<title>t</title><meta name=robots><meta name=googlebot content=noindex><a href=/a rel=external>"#,
     ];
 
     #[test]
@@ -670,6 +688,26 @@ mod tests {
         let p = case("/intitle");
         assert_eq!(p.title.as_deref(), Some("T <a href=/intitle>"));
         assert_eq!(links(&p), ["https://example.com/ok4"]);
+        let p = case("/nf1");
+        assert_eq!(
+            links(&p),
+            [
+                "https://example.com/nf1",
+                "https://example.com/nf2",
+                "https://example.com/ugc",
+                "https://example.com/nf3",
+                "https://example.com/nf4"
+            ],
+            "never an <img> source"
+        );
+        assert_eq!(p.nofollow_links, [1, 3, 4]);
+        assert!(p.robots.noindex && p.robots.nofollow);
+        let p = case("NONE");
+        assert!(p.robots.noindex && p.robots.nofollow);
+        assert_eq!(p.description.as_deref(), Some("d"));
+        let p = case("googlebot");
+        assert_eq!(p.robots, Default::default());
+        assert!(p.nofollow_links.is_empty());
         let p = case("<title>Real");
         assert_eq!(p.title.as_deref(), Some("Real"));
         assert_eq!(links(&p), ["https://example.com/svga"]);
