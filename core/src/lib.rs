@@ -43,6 +43,7 @@ pub mod retry;
 pub mod robots;
 mod runtime;
 pub mod scope;
+pub mod seeds;
 mod setting;
 pub mod sitemap;
 mod size;
