@@ -58,6 +58,12 @@
 //! println!("{} records expected", expected.records.len());
 //! ```
 //!
+//! # The blog
+//!
+//! [`blog`] is another site, built like a real small blog with a shop
+//! (facets, `?ref=` duplicates, sitemaps, nofollow links, binaries): what
+//! the tests of which URLs a crawl takes, and their cost, run against.
+//!
 //! # Shared test helpers
 //!
 //! * [`gzip_bomb`]: the one gzip bomb of the workspace (the site serves it at
@@ -66,6 +72,7 @@
 //!   standing in for readiness.
 #![forbid(unsafe_code)]
 
+pub mod blog;
 mod bomb;
 mod expect;
 mod html;
