@@ -29,7 +29,7 @@
 //! [`StopHandle`]): then in-flight pages get the grace period, and are
 //! cancelled when it is over.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,7 +41,7 @@ use url::Url;
 
 use super::limits::Limits;
 use super::messages::{Found, PageDone};
-use super::task::{self, Ctx, Report};
+use super::task::{self, Ctx, Report, SitemapHint};
 use super::writer::{Pending, Slot};
 use crate::canon;
 use crate::frontier::{Entry, Frontier, FrontierError, HostId};
@@ -73,8 +73,8 @@ pub(crate) struct Coordinator<F: Fetch, R: Runtime> {
     /// Hosts whose robots.txt is wanted, with a URL of theirs.
     robots_todo: Vec<(HostId, Url)>,
     /// URLs queued as sitemaps and not yet started (at most
-    /// `MAX_SITEMAPS_PER_HOST` a host).
-    sitemap_docs: HashSet<Url>,
+    /// `MAX_SITEMAPS_PER_HOST` a host), listed or guessed.
+    sitemap_docs: HashMap<Url, SitemapHint>,
     limits: Limits,
     /// Time the coordinator waited with pages waiting on the byte gate.
     memory_bound: Duration,
@@ -118,7 +118,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             failure: None,
             hosts: Hosts::default(),
             robots_todo: Vec::new(),
-            sitemap_docs: HashSet::new(),
+            sitemap_docs: HashMap::new(),
             memory_bound: Duration::ZERO,
             limit_bound: Duration::ZERO,
             gate_waited: false,
@@ -462,11 +462,16 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
     /// A page's task is over: its host has one request less in flight, and
     /// what it found is queued, if scope, depth, the include/exclude
     /// patterns, the ignored extensions and the sitemap caps allow. The
-    /// host's sitemaps are sought after its first page.
+    /// host's sitemaps are sought after its first page (a guessed
+    /// `/sitemap.xml` that is not one leaves no record).
     async fn page_done(&mut self, done: PageDone<HostId>) {
         let now = self.ctx.runtime.now();
         let host = self.hosts.get_mut(done.host);
         self.politeness.finish(&mut host.pace, now);
+        if let Some(id) = done.unrecorded {
+            // No record will be stored: done now.
+            self.acks.extend(id);
+        }
         let max_depth = self.ctx.config.max_depth;
         let (filter, types) = (&self.ctx.filter, &self.ctx.types);
         let mut entries = Vec::with_capacity(done.links.len());
@@ -496,7 +501,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                         continue;
                     }
                     count.docs += 1;
-                    self.sitemap_docs.insert(u.clone());
+                    self.sitemap_docs.insert(u.clone(), SitemapHint::Listed);
                 }
                 Found::Listed(_) => {
                     if count.urls >= MAX_SITEMAP_URLS_PER_HOST {
@@ -547,19 +552,21 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             RobotsState::Ready(rules) => rules.sitemaps(),
             _ => &[],
         };
-        let (urls, parent): (Vec<Url>, _) = if listed.is_empty() {
-            (origin.join("/sitemap.xml").into_iter().collect(), None)
+        let (urls, parent, hint): (Vec<Url>, _, _) = if listed.is_empty() {
+            let guess = origin.join("/sitemap.xml").into_iter().collect();
+            (guess, None, SitemapHint::Guessed)
         } else {
             let robots = crate::robots::robots_url(&origin);
             let urls = listed.iter().filter_map(|l| canon::resolve(&origin, l));
-            (urls.collect(), Some(Arc::<str>::from(robots.as_str())))
+            let parent = Some(Arc::<str>::from(robots.as_str()));
+            (urls.collect(), parent, SitemapHint::Listed)
         };
         for url in urls.iter().filter_map(canon::canonicalize) {
             if host.sitemaps.docs >= MAX_SITEMAPS_PER_HOST || !self.ctx.scope.allows(&url) {
                 continue;
             }
             host.sitemaps.docs += 1;
-            self.sitemap_docs.insert(url.clone());
+            self.sitemap_docs.insert(url.clone(), hint);
             entries.push(Entry {
                 url,
                 depth: 0,
@@ -580,7 +587,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         self.in_flight += 1;
         self.started += 1;
         let slot = Slot::new(permit, self.ctx.stats.clone());
-        let sitemap = self.sitemap_docs.remove(&entry.url);
+        let sitemap = (self.sitemap_docs.remove(&entry.url)).unwrap_or(SitemapHint::No);
         task::spawn_page(
             &self.ctx,
             entry,

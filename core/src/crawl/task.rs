@@ -77,6 +77,19 @@ pub(crate) struct Ctx<F, R> {
     pub samples: Option<UnboundedSender<Report>>,
 }
 
+/// Why an entry is fetched, as far as sitemaps go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SitemapHint {
+    /// Queued as a page (still read as a sitemap if it is a seed or named
+    /// `.xml`/`.xml.gz` and turns out to be one).
+    No,
+    /// Listed as a sitemap (robots.txt, a sitemap index).
+    Listed,
+    /// `/sitemap.xml`, guessed for a host that lists none: recorded only if
+    /// it is a sitemap (a guess that misses is no page of the site).
+    Guessed,
+}
+
 /// What a page's work hands back.
 pub(crate) struct PageResult {
     pub record: Record,
@@ -84,6 +97,8 @@ pub(crate) struct PageResult {
     pub links: Vec<Found>,
     /// Bytes still held (the record's), released once the record is stored.
     pub hold: Option<Reservation>,
+    /// The body was read as a sitemap.
+    pub sitemap: bool,
 }
 
 impl PageResult {
@@ -93,17 +108,18 @@ impl PageResult {
             record,
             links: Vec::new(),
             hold: None,
+            sitemap: false,
         }
     }
 }
 
 /// Spawn the task of `entry`, which holds `slot` until its record is
-/// written; `sitemap`: the entry was queued as a sitemap.
+/// written; `sitemap`: whether it was queued as a sitemap.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
     ctx: &Arc<Ctx<F, R>>,
     entry: Entry,
-    sitemap: bool,
+    sitemap: SitemapHint,
     host: HostId,
     load: HostLoad,
     slot: Slot,
@@ -121,19 +137,20 @@ pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
     ctx.runtime.spawn(Box::pin(async move {
         let ctx = task_ctx;
         let work = AssertUnwindSafe(run(&ctx, &done.entry, sitemap, &load)).catch_unwind();
-        let result = match work.await {
-            Ok(result) => result,
+        let (result, keep) = match work.await {
+            Ok(done) => done,
             Err(panic) => {
                 let message = format!("the page's task panicked: {}", panic_message(&*panic));
                 tracing::error!(url = %done.entry.url, "{message}");
-                PageResult::record_only(normalize::failed(
-                    &done.entry,
-                    ErrorKind::Internal,
-                    message,
-                ))
+                let record = normalize::failed(&done.entry, ErrorKind::Internal, message);
+                (PageResult::record_only(record), true)
             }
         };
-        done.finish(result);
+        if keep {
+            done.finish(result);
+        } else {
+            done.finish_unrecorded();
+        }
     }));
 }
 
@@ -141,24 +158,30 @@ pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
 async fn run<F: Fetch, R: Runtime>(
     ctx: &Ctx<F, R>,
     entry: &Entry,
-    sitemap: bool,
+    hint: SitemapHint,
     load: &HostLoad,
-) -> PageResult {
+) -> (PageResult, bool) {
     // A sitemap is read as one when it was queued as one, when it is a
     // seed, or when its name says so (the flag is not kept across a
     // resume; the name usually is `.xml` or `.xml.gz`).
     let is_seed = entry.depth == 0 && entry.parent.is_none() && entry.redirects == 0;
-    let sitemap =
-        is_seed || (ctx.config.sitemaps && (sitemap || sitemap::looks_like_sitemap(&entry.url)));
+    let sitemap = is_seed
+        || hint != SitemapHint::No
+        || (ctx.config.sitemaps && sitemap::looks_like_sitemap(&entry.url));
     let work = std::pin::pin!(process(ctx, entry, sitemap, load));
-    match select(work, std::pin::pin!(ctx.cancel.wait())).await {
+    let result = match select(work, std::pin::pin!(ctx.cancel.wait())).await {
         Either::Left((result, _)) => result,
         Either::Right(_) => PageResult::record_only(normalize::failed(
             entry,
             ErrorKind::Interrupted,
             "the crawl was stopped while this page was in flight".into(),
         )),
+    };
+    let keep = hint != SitemapHint::Guessed || result.sitemap;
+    if !keep {
+        tracing::debug!(url = %entry.url, "no sitemap at the guessed place");
     }
+    (result, keep)
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> &str {
@@ -189,6 +212,7 @@ impl Completion {
             record,
             links,
             hold,
+            ..
         } = result;
         let parent: Arc<str> = Arc::from(record.url.as_str());
         let _ = self.reports.unbounded_send(Message::Page(PageDone {
@@ -197,6 +221,7 @@ impl Completion {
             redirects: self.entry.redirects,
             parent,
             links,
+            unrecorded: None,
         }));
         let _ = self.records.unbounded_send(Pending {
             record,
@@ -204,6 +229,25 @@ impl Completion {
             _hold: hold,
             _slot: slot,
         });
+    }
+}
+
+impl Completion {
+    /// The page leaves no record (a guessed sitemap that is not one): its
+    /// report alone, with its id for the coordinator to acknowledge; the
+    /// permit goes back now.
+    fn finish_unrecorded(&mut self) {
+        if self.slot.take().is_none() {
+            return;
+        }
+        let _ = self.reports.unbounded_send(Message::Page(PageDone {
+            host: self.host,
+            depth: self.entry.depth,
+            redirects: self.entry.redirects,
+            parent: Arc::from(self.entry.url.as_str()),
+            links: Vec::new(),
+            unrecorded: Some(self.entry.id),
+        }));
     }
 }
 
@@ -533,6 +577,7 @@ async fn exchange<F: Fetch, R: Runtime>(
         record,
         links: links.into_iter().map(Found::Link).collect(),
         hold: None,
+        sitemap: false,
     }))
 }
 
@@ -596,6 +641,7 @@ fn read_sitemap<F: Fetch, R: Runtime>(
                 record,
                 links: urls.into_iter().map(found).collect(),
                 hold: None,
+                sitemap: true,
             }
         }
     }
@@ -639,6 +685,7 @@ fn redirect<F: Fetch, R: Runtime>(
         record,
         links,
         hold: None,
+        sitemap: false,
     }
 }
 
