@@ -22,6 +22,7 @@
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,16 +134,20 @@ pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
         entry,
         host,
         slot: Some(slot),
+        spawned_at: ctx.runtime.unix_millis(),
     };
     ctx.runtime.spawn(Box::pin(async move {
         let ctx = task_ctx;
-        let work = AssertUnwindSafe(run(&ctx, &done.entry, sitemap, &load)).catch_unwind();
+        let started = Started::now(&ctx.runtime);
+        let work =
+            AssertUnwindSafe(run(&ctx, &done.entry, sitemap, &load, &started)).catch_unwind();
         let (result, keep) = match work.await {
             Ok(done) => done,
             Err(panic) => {
                 let message = format!("the page's task panicked: {}", panic_message(&*panic));
                 tracing::error!(url = %done.entry.url, "{message}");
-                let record = normalize::failed(&done.entry, ErrorKind::Internal, message);
+                let mut record = normalize::failed(&done.entry, ErrorKind::Internal, message);
+                started.stamp(&mut record, &ctx.runtime);
                 (PageResult::record_only(record), true)
             }
         };
@@ -154,12 +159,42 @@ pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
     }));
 }
 
+/// When a page's work started, and the retries it has spent so far: every
+/// record of the page is stamped with them, including one cut short by a
+/// stop or a panic, so that no record says it was fetched at the epoch.
+struct Started {
+    /// Unix milliseconds at the first attempt.
+    fetched_at: u64,
+    /// The runtime's clock at the first attempt.
+    t0: Duration,
+    /// Retries spent; atomic only so that the page's future stays `Send`.
+    retries: AtomicU32,
+}
+
+impl Started {
+    fn now<R: Runtime>(runtime: &R) -> Self {
+        Started {
+            fetched_at: runtime.unix_millis(),
+            t0: runtime.now(),
+            retries: AtomicU32::new(0),
+        }
+    }
+
+    /// Set the record's `fetched_at`, `retries` and `elapsed_ms` (up to now).
+    fn stamp<R: Runtime>(&self, record: &mut Record, runtime: &R) {
+        let elapsed_ms = runtime.now().saturating_sub(self.t0).as_millis() as u64;
+        let retries = self.retries.load(Ordering::Relaxed);
+        normalize::set_timing(record, self.fetched_at, retries, elapsed_ms);
+    }
+}
+
 /// The page's work, cut short when the grace period after a stop is over.
 async fn run<F: Fetch, R: Runtime>(
     ctx: &Ctx<F, R>,
     entry: &Entry,
     hint: SitemapHint,
     load: &HostLoad,
+    started: &Started,
 ) -> (PageResult, bool) {
     // A sitemap is read as one when it was queued as one, when it is a
     // seed, or when its name says so (the flag is not kept across a
@@ -168,8 +203,8 @@ async fn run<F: Fetch, R: Runtime>(
     let sitemap = is_seed
         || hint != SitemapHint::No
         || (ctx.config.sitemaps && sitemap::looks_like_sitemap(&entry.url));
-    let work = std::pin::pin!(process(ctx, entry, sitemap, load));
-    let result = match select(work, std::pin::pin!(ctx.cancel.wait())).await {
+    let work = std::pin::pin!(process(ctx, entry, sitemap, load, started));
+    let mut result = match select(work, std::pin::pin!(ctx.cancel.wait())).await {
         Either::Left((result, _)) => result,
         Either::Right(_) => PageResult::record_only(normalize::failed(
             entry,
@@ -177,6 +212,7 @@ async fn run<F: Fetch, R: Runtime>(
             "the crawl was stopped while this page was in flight".into(),
         )),
     };
+    started.stamp(&mut result.record, &ctx.runtime);
     let keep = hint != SitemapHint::Guessed || result.sitemap;
     if !keep {
         tracing::debug!(url = %entry.url, "no sitemap at the guessed place");
@@ -201,6 +237,9 @@ struct Completion {
     host: HostId,
     /// `None` once sent.
     slot: Option<Slot>,
+    /// Unix milliseconds when the task was spawned: the `fetched_at` of a
+    /// record made here, without the task's own clock.
+    spawned_at: u64,
 }
 
 impl Completion {
@@ -254,11 +293,12 @@ impl Completion {
 impl Drop for Completion {
     fn drop(&mut self) {
         if self.slot.is_some() {
-            let record = normalize::failed(
+            let mut record = normalize::failed(
                 &self.entry,
                 ErrorKind::Internal,
                 "the page's task ended without a result".into(),
             );
+            normalize::set_timing(&mut record, self.spawned_at, 0, 0);
             self.finish(PageResult::record_only(record));
         }
     }
@@ -277,9 +317,8 @@ async fn process<F: Fetch, R: Runtime>(
     entry: &Entry,
     sitemap: bool,
     load: &HostLoad,
+    started: &Started,
 ) -> PageResult {
-    let fetched_at = ctx.runtime.unix_millis();
-    let t0 = ctx.runtime.now();
     let mut retries = 0;
     let mut preempted = 0;
     // Admit the page with its overhead and a quarter of the crawl's typical
@@ -299,10 +338,10 @@ async fn process<F: Fetch, R: Runtime>(
         .min(ctx.config.max_body)
         .min(ctx.gate.budget() / 16);
     let mut need = PAGE_OVERHEAD + typical / 4;
-    let mut result = loop {
+    loop {
         let can_retry = retries < ctx.config.retries;
         match attempt(ctx, entry, sitemap, load, can_retry, need).await {
-            Attempt::Done(r) => break *r,
+            Attempt::Done(r) => return *r,
             Attempt::Retry(failure, retry_after) => {
                 match ctx
                     .retry
@@ -312,13 +351,14 @@ async fn process<F: Fetch, R: Runtime>(
                         tracing::debug!(url = %entry.url, ?failure, ?wait, "retrying");
                         ctx.runtime.sleep(wait).await;
                         retries += 1;
+                        started.retries.store(retries, Ordering::Relaxed);
                     }
                     None => {
                         let (kind, message) = match failure {
                             Failure::Fetch(e) => (fetch_error_kind(&e), e.to_string()),
                             Failure::Status(s) => (ErrorKind::Http, format!("HTTP {s}")),
                         };
-                        break PageResult::record_only(normalize::failed(entry, kind, message));
+                        return PageResult::record_only(normalize::failed(entry, kind, message));
                     }
                 }
             }
@@ -327,7 +367,7 @@ async fn process<F: Fetch, R: Runtime>(
                 need = need.max(known);
                 preempted += 1;
                 if preempted > MAX_PREEMPTIONS {
-                    break PageResult::record_only(normalize::failed(
+                    return PageResult::record_only(normalize::failed(
                         entry,
                         ErrorKind::OverBudget,
                         "preempted too often by the memory budget".into(),
@@ -335,10 +375,7 @@ async fn process<F: Fetch, R: Runtime>(
                 }
             }
         }
-    };
-    let elapsed_ms = ctx.runtime.now().saturating_sub(t0).as_millis() as u64;
-    normalize::set_timing(&mut result.record, fetched_at, retries, elapsed_ms);
-    result
+    }
 }
 
 fn fetch_error_kind(e: &FetchError) -> ErrorKind {
@@ -712,6 +749,7 @@ mod tests {
             entry,
             host: HostId::new(7),
             slot: Some(slot),
+            spawned_at: 1_700_000_000_000,
         });
         match reported.try_recv() {
             Ok(Message::Page(done)) => {
@@ -723,6 +761,7 @@ mod tests {
         let pending = recorded.try_recv().expect("a record");
         let error = pending.record.error.clone().expect("an error record");
         assert_eq!(error.kind, ErrorKind::Internal);
+        assert_eq!(pending.record.fetched_at, 1_700_000_000_000);
         assert!(permits.try_acquire_arc().is_none(), "held until written");
         drop(pending);
         assert!(permits.try_acquire_arc().is_some());
