@@ -66,10 +66,12 @@ fn signal(crawl: &Running, signal: Signal) {
     kill(Pid::from_raw(crawl.pid() as i32), signal).expect("send the signal");
 }
 
-/// Requests of pages (robots.txt aside) by URL.
+/// Requests of pages (robots.txt and the guessed /sitemap.xml, a 404
+/// that leaves no record, aside) by URL.
 fn page_requests(server: &SiteServer) -> BTreeMap<String, u64> {
     let mut requests = server.requests();
     requests.remove(&server.url("/robots.txt"));
+    requests.remove(&server.url("/sitemap.xml"));
     requests
 }
 

@@ -35,7 +35,7 @@
 //! | robots.txt | `Disallow: /private/`; `/private/N.html` linked | never requested |
 //! | off-site links | `http://example.invalid/…`, `https://example.invalid/…`, `http://localhost:PORT/` | not requested with `--scope host` |
 //! | not crawlable | `mailto:`, `javascript:`, `tel:`, `data:` | ignored |
-//! | files | `/files/report.pdf`, `/files/notes.txt` | records, not parsed for links |
+//! | files | `/files/report.pdf`, `/files/notes.txt` | the PDF is not queued (its extension); the text file is recorded from its head |
 //! | slow page | `/slow.html` ([`SiteSpec::slow_latency`]) | record; error `timeout` if `--timeout` is shorter |
 //! | endless body | `/stream/endless` (chunked, never ends) | error `body_too_large` |
 //! | gzip bomb | `/bomb.html` (`Content-Encoding: gzip`, inflates to > 1 GiB) | error `body_too_large` |
