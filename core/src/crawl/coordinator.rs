@@ -462,7 +462,8 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
     /// A page's task is over: its host has one request less in flight, and
     /// what it found is queued, if scope, depth, the include/exclude
     /// patterns, the ignored extensions and the sitemap caps allow. The
-    /// host's sitemaps are sought after its first page (a guessed
+    /// host's sitemaps are sought after its first page that got an answer
+    /// (not for a host that cannot be reached; a guessed
     /// `/sitemap.xml` that is not one leaves no record).
     async fn page_done(&mut self, done: PageDone<HostId>) {
         let now = self.ctx.runtime.now();
@@ -530,11 +531,13 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         }
         self.ctx.stats.filtered(filtered);
         self.ctx.stats.sitemap_urls(listed);
-        self.seek_sitemaps(done.host, &mut entries);
+        if done.responded {
+            self.seek_sitemaps(done.host, &mut entries);
+        }
         self.push(entries).await;
     }
 
-    /// Once per host, after its first page: queue its sitemaps, the
+    /// Once per host, after its first answered page: queue its sitemaps, the
     /// `Sitemap:` lines of its robots.txt, else `/sitemap.xml`, at depth 0
     /// (entry points, like seeds). Not with sitemaps off, nor with
     /// `max_depth` 0 (what they list would be too deep).

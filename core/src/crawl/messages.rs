@@ -49,6 +49,9 @@ pub(crate) struct PageDone<H> {
     /// The page's URL, the parent of what it links to.
     pub parent: Arc<str>,
     pub links: Vec<Found>,
+    /// A response head arrived (the host answers: its sitemaps are worth
+    /// seeking).
+    pub responded: bool,
     /// `Some` when the page leaves no record: its frontier id (if any), to
     /// acknowledge now, since no store will.
     pub unrecorded: Option<Option<u64>>,

@@ -260,6 +260,7 @@ impl Completion {
             redirects: self.entry.redirects,
             parent,
             links,
+            responded: record.status.is_some(),
             unrecorded: None,
         }));
         let _ = self.records.unbounded_send(Pending {
@@ -285,6 +286,7 @@ impl Completion {
             redirects: self.entry.redirects,
             parent: Arc::from(self.entry.url.as_str()),
             links: Vec::new(),
+            responded: false,
             unrecorded: Some(self.entry.id),
         }));
     }
