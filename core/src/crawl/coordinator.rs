@@ -44,11 +44,11 @@ use super::messages::{Found, PageDone};
 use super::task::{self, Ctx, Report, SitemapHint};
 use super::writer::{Pending, Slot};
 use crate::canon;
-use crate::frontier::{Entry, Frontier, FrontierError, HostId};
+use crate::frontier::{Entry, Frontier, FrontierError, HostId, KeptRobots};
 use crate::hosts::{Hosts, RobotsState};
 use crate::politeness::Politeness;
 use crate::record::{ErrorKind, Record, RecordError};
-use crate::robots::{Fetched, Robots, RobotsFetch, Unreachable};
+use crate::robots::{Fetched, Robots, RobotsFetch, Unreachable, ROBOTS_MAX_AGE};
 use crate::runtime::{BoxFuture, Fetch, Runtime};
 use crate::sitemap::{MAX_SITEMAPS_PER_HOST, MAX_SITEMAP_URLS_PER_HOST};
 use crate::stop::StopHandle;
@@ -64,6 +64,11 @@ pub(crate) struct Coordinator<F: Fetch, R: Runtime> {
     popped: VecDeque<(Entry, HostId)>,
     /// Ids of pages done (stored, or skipped) not yet acknowledged.
     acks: Vec<u64>,
+    /// Links found by the reports absorbed in this turn of the loop, pushed
+    /// to the frontier at once at its end ([`flush`](Self::flush)): one
+    /// call (one transaction for a disk frontier) for all the pages that
+    /// finished meanwhile rather than one each.
+    to_push: Vec<Entry>,
     /// Ids of stored pages, from the writer.
     done: mpsc::UnboundedReceiver<Vec<u64>>,
     /// The frontier's first failure: the crawl stops.
@@ -114,6 +119,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             frontier,
             popped: VecDeque::new(),
             acks: Vec::new(),
+            to_push: Vec::new(),
             done,
             failure: None,
             hosts: Hosts::default(),
@@ -139,6 +145,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         reports: mpsc::UnboundedReceiver<Report>,
     ) -> Result<(), FrontierError> {
         self.crawl(stop, store_failed, reports).await;
+        self.flush().await;
         // No more records: the writer ends once it has stored the last
         // ones, and hands back their ids until then.
         self.records = None;
@@ -228,6 +235,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             while let Ok(r) = reports.try_recv() {
                 self.absorb(r).await;
             }
+            self.flush().await;
             self.acknowledge().await;
             // Permits in use come back all the time: keep retiring them
             // while the circulating count is above the limit.
@@ -316,7 +324,9 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
 
             // 2. robots.txt first, then the next ready page.
             if let Some((host, url)) = self.robots_todo.pop() {
-                self.spawn_robots(host, url, permit);
+                if !self.kept_robots(host).await {
+                    self.spawn_robots(host, url, permit);
+                }
                 continue;
             }
             let now = self.ctx.runtime.now();
@@ -444,28 +454,77 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                 let host = self.hosts.get_mut(host);
                 self.limits.on_sample(host, sample, &self.ctx.stats);
             }
-            Report::Robots { host, rules } => {
+            Report::Robots { host, rules, keep } => {
                 self.in_flight -= 1;
-                let host = self.hosts.get_mut(host);
-                if let Some(delay) = rules.crawl_delay() {
-                    host.pace.set_delay(delay);
+                self.set_robots(host, rules);
+                if let (Some((text, fetched_at)), None) = (keep, &self.failure) {
+                    let origin = self.hosts.get(host).origin.clone();
+                    let kept = KeptRobots { text, fetched_at };
+                    if let Err(e) = self.frontier.keep_robots(&origin, kept).await {
+                        self.fail(e);
+                    }
                 }
-                host.robots = RobotsState::Ready(rules);
             }
             Report::Page(done) => {
                 self.in_flight -= 1;
-                self.page_done(done).await;
+                self.page_done(done);
+            }
+            Report::Links(chunk) => {
+                let links = chunk.links.into_iter().map(Found::Link);
+                self.queue_found(None, chunk.depth, 0, &chunk.parent, links);
+                self.flush().await;
+                // The page resolves its next links only now: its chunks are
+                // never more than one at a time in memory.
+                let _ = chunk.queued.send(());
             }
         }
     }
 
+    /// A host's robots.txt rules are known: its pages may be fetched.
+    fn set_robots(&mut self, host: HostId, rules: Robots) {
+        let host = self.hosts.get_mut(host);
+        if let Some(delay) = rules.crawl_delay() {
+            host.pace.set_delay(delay);
+        }
+        host.robots = RobotsState::Ready(rules);
+    }
+
+    /// Use the robots.txt the crawl's state kept for `host`, if it is
+    /// younger than [`ROBOTS_MAX_AGE`] (a resumed crawl does not fetch it
+    /// again); whether it did.
+    async fn kept_robots(&mut self, host: HostId) -> bool {
+        let origin = self.hosts.get(host).origin.clone();
+        let kept = match self.frontier.robots(&origin).await {
+            Ok(Some(kept)) => kept,
+            Ok(None) => return false,
+            Err(e) => {
+                self.fail(e);
+                return true;
+            }
+        };
+        let age = self
+            .ctx
+            .runtime
+            .unix_millis()
+            .saturating_sub(kept.fetched_at);
+        if age >= ROBOTS_MAX_AGE.as_millis() as u64 {
+            return false;
+        }
+        let rules = match &kept.text {
+            Some(text) => Robots::parse(text, &self.ctx.config.user_agent),
+            None => Robots::allow_all(),
+        };
+        tracing::debug!(%origin, age_ms = age, "robots.txt kept by the crawl's state");
+        self.set_robots(host, rules);
+        true
+    }
+
     /// A page's task is over: its host has one request less in flight, and
-    /// what it found is queued, if scope, depth, the include/exclude
-    /// patterns, the ignored extensions and the sitemap caps allow. The
-    /// host's sitemaps are sought after its first page that got an answer
-    /// (not for a host that cannot be reached; a guessed
-    /// `/sitemap.xml` that is not one leaves no record).
-    async fn page_done(&mut self, done: PageDone<HostId>) {
+    /// what it found is queued (see `queue_found`). The host's sitemaps are
+    /// sought after its first page that got an answer (not for a host that
+    /// cannot be reached; a guessed `/sitemap.xml` that is not one leaves no
+    /// record).
+    fn page_done(&mut self, done: PageDone<HostId>) {
         let now = self.ctx.runtime.now();
         let host = self.hosts.get_mut(done.host);
         self.politeness.finish(&mut host.pace, now);
@@ -473,14 +532,40 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             // No record will be stored: done now.
             self.acks.extend(id);
         }
+        let links = done.links.into_iter();
+        self.queue_found(
+            Some(done.host),
+            done.depth,
+            done.redirects,
+            &done.parent,
+            links,
+        );
+        if done.responded {
+            self.seek_sitemaps(done.host);
+        }
+    }
+
+    /// Queue what a page at `page_depth`, reached through `page_redirects`
+    /// hops, found, at the next [`flush`](Self::flush): within the depth
+    /// limit and the scope, the include/exclude patterns and the ignored
+    /// extensions, and (on `host`, the page's) the sitemap caps.
+    fn queue_found(
+        &mut self,
+        host: Option<HostId>,
+        page_depth: u32,
+        page_redirects: u32,
+        parent: &Arc<str>,
+        found: impl ExactSizeIterator<Item = Found>,
+    ) {
         let max_depth = self.ctx.config.max_depth;
         let (filter, types) = (&self.ctx.filter, &self.ctx.types);
-        let mut entries = Vec::with_capacity(done.links.len());
+        let entries = &mut self.to_push;
+        entries.reserve(found.len());
         let (mut filtered, mut listed) = (0, 0);
-        for found in done.links {
+        for found in found {
             let depth = match &found {
-                Found::Redirect(_) | Found::Sitemap(_) => done.depth,
-                Found::Link(_) | Found::Listed(_) => done.depth + 1,
+                Found::Redirect(_) | Found::Sitemap(_) => page_depth,
+                Found::Link(_) | Found::Listed(_) => page_depth + 1,
             };
             let url = found.url();
             if max_depth.is_some_and(|m| depth > m) || !self.ctx.scope.allows(url) {
@@ -495,26 +580,28 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                 filtered += 1;
                 continue;
             }
-            let count = &mut host.sitemaps;
-            match &found {
-                Found::Sitemap(u) => {
-                    if count.docs >= MAX_SITEMAPS_PER_HOST {
-                        continue;
+            if let Some(host) = host {
+                let count = &mut self.hosts.get_mut(host).sitemaps;
+                match &found {
+                    Found::Sitemap(u) => {
+                        if count.docs >= MAX_SITEMAPS_PER_HOST {
+                            continue;
+                        }
+                        count.docs += 1;
+                        self.sitemap_docs.insert(u.clone(), SitemapHint::Listed);
                     }
-                    count.docs += 1;
-                    self.sitemap_docs.insert(u.clone(), SitemapHint::Listed);
-                }
-                Found::Listed(_) => {
-                    if count.urls >= MAX_SITEMAP_URLS_PER_HOST {
-                        continue;
+                    Found::Listed(_) => {
+                        if count.urls >= MAX_SITEMAP_URLS_PER_HOST {
+                            continue;
+                        }
+                        count.urls += 1;
+                        listed += 1;
                     }
-                    count.urls += 1;
-                    listed += 1;
+                    _ => {}
                 }
-                _ => {}
             }
             let redirects = match &found {
-                Found::Redirect(_) => done.redirects + 1,
+                Found::Redirect(_) => page_redirects + 1,
                 _ => 0,
             };
             let (Found::Link(url)
@@ -524,24 +611,20 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             entries.push(Entry {
                 url,
                 depth,
-                parent: Some(done.parent.clone()),
+                parent: Some(parent.clone()),
                 redirects,
                 id: None,
             });
         }
         self.ctx.stats.filtered(filtered);
         self.ctx.stats.sitemap_urls(listed);
-        if done.responded {
-            self.seek_sitemaps(done.host, &mut entries);
-        }
-        self.push(entries).await;
     }
 
-    /// Once per host, after its first answered page: queue its sitemaps, the
-    /// `Sitemap:` lines of its robots.txt, else `/sitemap.xml`, at depth 0
-    /// (entry points, like seeds). Not with sitemaps off, nor with
+    /// Once per host, after its first answered page: queue its sitemaps,
+    /// the `Sitemap:` lines of its robots.txt, else `/sitemap.xml`, at
+    /// depth 0 (entry points, like seeds). Not with sitemaps off, nor with
     /// `max_depth` 0 (what they list would be too deep).
-    fn seek_sitemaps(&mut self, id: HostId, entries: &mut Vec<Entry>) {
+    fn seek_sitemaps(&mut self, id: HostId) {
         let config = &self.ctx.config;
         let host = self.hosts.get_mut(id);
         if !config.sitemaps || config.max_depth == Some(0) || host.sitemaps.sought {
@@ -570,7 +653,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             }
             host.sitemaps.docs += 1;
             self.sitemap_docs.insert(url.clone(), hint);
-            entries.push(Entry {
+            self.to_push.push(Entry {
                 url,
                 depth: 0,
                 parent: parent.clone(),
@@ -578,6 +661,12 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                 id: None,
             });
         }
+    }
+
+    /// Push the links queued by [`queue_found`](Self::queue_found).
+    async fn flush(&mut self) {
+        let entries = std::mem::take(&mut self.to_push);
+        self.push(entries).await;
     }
 
     fn spawn_page(&mut self, entry: Entry, id: HostId, permit: SemaphoreGuardArc) {
@@ -633,9 +722,13 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             })
             .catch_unwind();
             let fetched = work.await.ok().flatten();
-            let (rules, unreachable) = match fetched {
-                Some(Fetched { rules, unreachable }) => (rules, unreachable),
-                None => (Robots::allow_all(), None),
+            let (rules, unreachable, keep) = match fetched {
+                Some(Fetched {
+                    rules,
+                    unreachable,
+                    keep,
+                }) => (rules, unreachable, keep.map(|text| (text, fetched_at))),
+                None => (Robots::allow_all(), None, None),
             };
             match unreachable {
                 Some(unreachable) => {
@@ -654,7 +747,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                 }
                 None => drop(permit),
             }
-            let _ = reports.unbounded_send(Report::Robots { host, rules });
+            let _ = reports.unbounded_send(Report::Robots { host, rules, keep });
         }));
     }
 }

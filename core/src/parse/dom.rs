@@ -8,6 +8,11 @@
 //! the DOM before returning: the DOM is `!Send` and costs up to
 //! [`PARSE_COST_RATIO`](super::PARSE_COST_RATIO) times the body.
 
+use std::collections::hash_map::DefaultHasher;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
 use html5ever::tendril::{StrTendril, TendrilSink};
 use scraper::node::Element;
 use scraper::{ElementRef, Html, Node, Selector};
@@ -15,7 +20,7 @@ use url::Url;
 
 use super::charset::decode_body;
 use super::directives;
-use super::links::{self, Links};
+use super::links::{self, RawLinks};
 use super::text::{truncate, Collapser};
 use super::{ParseCut, ParsedPage, MAX_FIELD_LEN, MAX_META_LEN, MAX_TEXT_LEN};
 use crate::canon;
@@ -47,20 +52,20 @@ pub(super) fn parse(
     body: &[u8],
     content_type: Option<&str>,
     url: &Url,
-) -> ParsedPage {
+) -> (ParsedPage, RawLinks) {
     let (doc, cut) = {
         // The decoded text is dropped as soon as the DOM is built (the
         // DOM holds its own copies), lowering the peak slightly.
         let text = decode_body(body, content_type);
         build_dom(&text)
     };
-    let mut page = extract(&doc, fields, text, url);
+    let (mut page, links) = extract(&doc, fields, text, url);
     page.cut = cut;
-    page
+    (page, links)
     // `doc` is dropped here: nothing borrowed from it is returned.
 }
 
-fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> ParsedPage {
+fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> (ParsedPage, RawLinks) {
     let root = doc.tree.root();
     let elements = || root.descendants().filter_map(ElementRef::wrap);
 
@@ -72,7 +77,13 @@ fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> ParsedPage {
     let mut page = ParsedPage::default();
     let mut title_seen = false;
     let mut canonical_seen = false;
-    let mut links = Links::with_capacity(0);
+    // Raw hrefs, each once (the tree builder's clones repeat them; the same
+    // raw href resolves to the same link): at most the body's bytes.
+    let mut hrefs = String::new();
+    // Each raw href once, with the position of its nofollow flag: a
+    // plain anchor anywhere makes it followed.
+    let mut distinct: HashMap<u64, usize, BuildHasherDefault<DefaultHasher>> = HashMap::default();
+    let mut nofollow: Vec<bool> = Vec::new();
 
     for el in elements() {
         let e = el.value();
@@ -117,16 +128,27 @@ fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> ParsedPage {
                     page.canonical = canon::resolve(&base, href);
                 }
             }
-            "a" | "area" if !links.is_full() => {
+            "a" | "area" => {
                 if let Some(href) = e.attr("href") {
-                    let nofollow = e.attr("rel").is_some_and(directives::rel_nofollow);
-                    links.push_href(&base, href, nofollow);
+                    let mut h = DefaultHasher::new();
+                    href.hash(&mut h);
+                    let rel_nofollow = e.attr("rel").is_some_and(directives::rel_nofollow);
+                    match distinct.entry(h.finish()) {
+                        Entry::Occupied(at) => nofollow[*at.get()] &= rel_nofollow,
+                        Entry::Vacant(slot) => {
+                            slot.insert(nofollow.len());
+                            nofollow.push(rel_nofollow);
+                            hrefs.push_str(href);
+                            hrefs.push('\0');
+                        }
+                    }
                 }
             }
             _ => {}
         }
     }
-    (page.links, page.nofollow_links) = links.finish(page.canonical.as_ref());
+    drop(distinct);
+    let links = RawLinks::new(base, page.canonical.clone(), hrefs, nofollow);
 
     for field in fields {
         let first = elements().find(|e| field.selector.matches(e));
@@ -154,7 +176,7 @@ fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> ParsedPage {
         let body = elements().find(|e| is_html_element(e.value(), "body"));
         page.text = Some(body.map_or_else(String::new, visible_text));
     }
-    page
+    (page, links)
 }
 
 /// Most DOM nodes built for a body of `len` bytes: `len / 8 + 1024`.

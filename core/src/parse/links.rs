@@ -6,12 +6,25 @@
 //! resolved against the page URL, each `href` goes through
 //! [`canon::resolve`] (non-http links are dropped), links are deduplicated
 //! in document order up to [`MAX_LINKS`], and the canonical URL is appended
-//! when missing, replacing the last link if the cap is full. A link is
-//! `nofollow` when every anchor to it says so (`rel` nofollow or
+//! when missing, replacing the last link if the cap is full. A raw `href`
+//! is `nofollow` when every anchor with it says so (`rel` nofollow or
 //! sponsored): one plain anchor is enough to follow it.
+//!
+//! # Lazily, so that a page's links are bounded
+//!
+//! A parse hands over [`RawLinks`]: the base, the canonical URL and the raw
+//! `href`s, one string. Resolved links are not proportional to the page: a
+//! 200 KiB page of ten thousand short relative links under a 7 KiB
+//! `<base href>` resolves to 70 MiB of URLs. So nothing resolves them all at
+//! once: a [`Resolver`] yields them one at a time, and the crawl takes them
+//! in chunks of a bounded size, each charged to the page in the byte gate
+//! and queued before the next is resolved. Its only state beyond the raw
+//! `href`s is a 64-bit hash per link kept, for deduplication (a collision
+//! between two different links of one page, about 3e-12 at the cap, would
+//! drop the second).
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use url::Url;
@@ -31,92 +44,196 @@ pub(super) fn base(url: &Url, base_href: Option<&str>) -> Url {
         .unwrap_or_else(|| url.clone())
 }
 
-/// Links in order with a compact dedup index: a 64-bit hash of each URL
-/// mapped to its position (16 bytes a link rather than a second `Url`).
-pub(super) struct Links {
-    urls: Vec<Url>,
-    /// Per link: some anchor to it may be followed.
-    followed: Vec<bool>,
-    index: HashMap<u64, u32, BuildHasherDefault<DefaultHasher>>,
+type Hashes = HashSet<u64, BuildHasherDefault<DefaultHasher>>;
+
+fn hash(s: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
 }
 
-impl Links {
-    /// Room for `n` links, allocated once.
-    pub(super) fn with_capacity(n: usize) -> Self {
-        Links {
-            urls: Vec::with_capacity(n),
-            followed: Vec::with_capacity(n),
-            index: HashMap::with_capacity_and_hasher(n, Default::default()),
-        }
-    }
+/// A page's links before resolution: what they resolve against, the
+/// canonical URL, and the raw `href`s in document order. Its size is that
+/// of the `href`s as written (at most the page's), whatever they resolve
+/// to; [`resolver`](Self::resolver) turns them into links one at a time.
+///
+/// ```
+/// use semcrawl_core::parse::Extractor;
+/// let page = b"<base href='https://b.test/d/'><a href=x>x</a><a href='x#y'>y</a>";
+/// let url = "https://a.test/".parse().unwrap();
+/// let (_, raw) = Extractor::new(&[], false).unwrap().parse_lazy(page, None, &url);
+/// let links: Vec<String> = raw.resolver().map(String::from).collect();
+/// assert_eq!(links, ["https://b.test/d/x"]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawLinks {
+    base: Url,
+    canonical: Option<Url>,
+    /// Raw `href`s, each followed by a NUL (which the HTML tokenizer never
+    /// leaves in an attribute value).
+    hrefs: String,
+    /// Per `href`: not to be followed (empty when none is).
+    nofollow: Vec<bool>,
+    /// The page asks not to follow any of its links.
+    all_nofollow: bool,
+}
 
-    /// Whether [`MAX_LINKS`] links are kept: later `href`s are ignored.
-    pub(super) fn is_full(&self) -> bool {
-        self.urls.len() >= MAX_LINKS
-    }
-
-    /// Resolve `href` against `base` and keep it, unless it is not
-    /// crawlable, already kept, or the list is full; `nofollow`: its
-    /// anchor's `rel` asks not to follow it.
-    pub(super) fn push_href(&mut self, base: &Url, href: &str, nofollow: bool) {
-        if self.is_full() {
-            return;
-        }
-        if let Some(link) = canon::resolve(base, href) {
-            self.insert(link, !nofollow);
-        }
-    }
-
-    fn hash(u: &Url) -> u64 {
-        let mut h = DefaultHasher::new();
-        u.as_str().hash(&mut h);
-        h.finish()
-    }
-
-    /// Where `u` is kept, if it is.
-    fn position(&self, u: &Url) -> Option<usize> {
-        let &i = self.index.get(&Self::hash(u))?;
-        if self.urls[i as usize] == *u {
-            return Some(i as usize);
-        }
-        // A 64-bit collision between different URLs: check them all.
-        self.urls.iter().position(|x| x == u)
-    }
-
-    fn insert(&mut self, u: Url, followed: bool) {
-        match self.position(&u) {
-            Some(i) => self.followed[i] |= followed,
-            None => {
-                self.index
-                    .entry(Self::hash(&u))
-                    .or_insert(self.urls.len() as u32);
-                self.urls.push(u);
-                self.followed.push(followed);
+impl RawLinks {
+    /// Links resolving against `base`, with `canonical` appended when
+    /// missing; `hrefs` are raw, each followed by a NUL.
+    /// `nofollow` has one flag per `href` (or is empty: none is); an
+    /// `href` also found plain anywhere on the page is followed.
+    pub(super) fn new(
+        base: Url,
+        canonical: Option<Url>,
+        mut hrefs: String,
+        mut nofollow: Vec<bool>,
+    ) -> Self {
+        hrefs.shrink_to_fit();
+        if nofollow.iter().any(|&n| n) {
+            let plain: Hashes = (hrefs.split_terminator('\0').zip(&nofollow))
+                .filter(|(_, &n)| !n)
+                .map(|(h, _)| hash(h))
+                .collect();
+            for (href, n) in hrefs.split_terminator('\0').zip(nofollow.iter_mut()) {
+                *n = *n && !plain.contains(&hash(href));
             }
+            nofollow.shrink_to_fit();
+        } else {
+            nofollow = Vec::new();
+        }
+        RawLinks {
+            base,
+            canonical,
+            hrefs,
+            nofollow,
+            all_nofollow: false,
         }
     }
 
-    /// The links, with `canonical` appended when missing (in place of the
-    /// last link if the list is full), and the positions of the `nofollow`
-    /// ones, ascending.
-    pub(super) fn finish(mut self, canonical: Option<&Url>) -> (Vec<Url>, Vec<usize>) {
-        if let Some(c) = canonical {
-            if self.position(c).is_none() {
-                if self.is_full() {
-                    self.urls.truncate(MAX_LINKS - 1);
-                    self.followed.truncate(MAX_LINKS - 1);
-                }
-                self.urls.push(c.clone());
-                self.followed.push(true);
-            }
+    /// The page asks not to follow any of its links.
+    pub fn set_all_nofollow(&mut self) {
+        self.all_nofollow = true;
+    }
+
+    /// Heap bytes held, at most (the raw `href`s and the URLs), plus what
+    /// a [`Resolver`] of them holds at most beyond the links it yields: its
+    /// dedup hashes, one per distinct link, at most [`MAX_LINKS`].
+    pub fn heap_size(&self) -> usize {
+        // A link per href at most, so a hash per href up to the cap; a
+        // hash set's table is at most twice its length, plus control bytes.
+        let hrefs = self.hrefs.bytes().filter(|&b| b == 0).count();
+        self.hrefs.capacity()
+            + self.nofollow.capacity()
+            + self.base.as_str().len()
+            + self.canonical.as_ref().map_or(0, |c| c.as_str().len())
+            + hrefs.min(MAX_LINKS) * 2 * (std::mem::size_of::<u64>() + 1)
+    }
+
+    /// At most how many bytes of URL text the links resolve to: each is at
+    /// most the base and its `href` with every byte percent-encoded.
+    pub fn resolved_bound(&self) -> usize {
+        let base = self.base.as_str().len();
+        let hrefs: usize = (self.hrefs.split_terminator('\0'))
+            .map(|href| base + 3 * href.len())
+            .sum();
+        hrefs + self.canonical.as_ref().map_or(0, |c| c.as_str().len())
+    }
+
+    /// The links, one at a time: resolved, canonical, deduplicated in
+    /// document order, at most [`MAX_LINKS`], the canonical URL appended
+    /// when missing (in place of the last link when the cap is full).
+    pub fn resolver(&self) -> Resolver<'_> {
+        Resolver {
+            raw: self,
+            rest: self.hrefs.split_terminator('\0'),
+            index: 0,
+            seen: Hashes::default(),
+            held: None,
+            last_nofollow: false,
+            end: false,
         }
-        let mut urls = self.urls;
-        urls.shrink_to_fit();
-        let nofollow = (self.followed.iter().enumerate())
-            .filter(|(_, f)| !**f)
-            .map(|(i, _)| i)
-            .collect();
-        (urls, nofollow)
+    }
+
+    /// Every link at once, as [`ParsedPage::links`](super::ParsedPage::links)
+    /// lists them.
+    pub(super) fn resolve_all(&self) -> Vec<Url> {
+        let mut links: Vec<Url> = self.resolver().collect();
+        links.shrink_to_fit();
+        links
+    }
+}
+
+/// Yields a page's links (see [`RawLinks::resolver`]).
+#[derive(Debug)]
+pub struct Resolver<'a> {
+    raw: &'a RawLinks,
+    rest: std::str::SplitTerminator<'a, char>,
+    /// The position of the next `href`.
+    index: usize,
+    /// Hashes of the links yielded (and of the one held).
+    seen: Hashes,
+    /// The link that fills the cap, held back until the end: the canonical
+    /// URL replaces it if the page's links do not include it; with its
+    /// nofollow flag.
+    held: Option<(Url, bool)>,
+    /// Whether the link yielded last is not to be followed.
+    last_nofollow: bool,
+    /// The `href`s are used up (or the cap is full).
+    end: bool,
+}
+
+impl Resolver<'_> {
+    /// Whether the link [`next`](Iterator::next) yielded last is not to be
+    /// followed: every anchor with its `href` says `rel="nofollow"` (or
+    /// `sponsored`), or the page asks not to follow any link.
+    pub fn last_nofollow(&self) -> bool {
+        self.last_nofollow
+    }
+}
+
+impl Iterator for Resolver<'_> {
+    type Item = Url;
+
+    fn next(&mut self) -> Option<Url> {
+        while !self.end {
+            let Some(href) = self.rest.next() else {
+                self.end = true;
+                break;
+            };
+            let nofollow = self.raw.all_nofollow
+                || self.raw.nofollow.get(self.index).copied().unwrap_or(false);
+            self.index += 1;
+            let Some(link) = canon::resolve(&self.raw.base, href) else {
+                continue;
+            };
+            if !self.seen.insert(hash(link.as_str())) {
+                continue;
+            }
+            if self.seen.len() < MAX_LINKS {
+                self.last_nofollow = nofollow;
+                return Some(link);
+            }
+            // The last link the cap allows: whether it stays depends on the
+            // canonical URL, known only at the end.
+            self.held = Some((link, nofollow));
+            self.end = true;
+        }
+        // The end: the canonical URL if the page does not link to it, in
+        // place of the held link; else the held link. Then nothing.
+        let held = self.held.take();
+        match self.raw.canonical.as_ref() {
+            Some(c) if self.seen.insert(hash(c.as_str())) => {
+                // Yield the canonical URL once: it is in `seen` now. It is
+                // followed unless the whole page says nofollow.
+                self.last_nofollow = self.raw.all_nofollow;
+                Some(c.clone())
+            }
+            _ => held.map(|(link, nofollow)| {
+                self.last_nofollow = nofollow;
+                link
+            }),
+        }
     }
 }
 
@@ -138,16 +255,21 @@ mod tests {
         assert_eq!(base(&page(), None), page());
     }
 
+    fn raw(hrefs: impl IntoIterator<Item = String>, canonical: Option<Url>) -> RawLinks {
+        let mut s = String::new();
+        for h in hrefs {
+            s.push_str(&h);
+            s.push('\0');
+        }
+        RawLinks::new(page(), canonical, s, Vec::new())
+    }
+
     #[test]
     fn dedup_in_order_then_canonical() {
-        let mut links = Links::with_capacity(0);
-        for href in ["b", "/a#x", "b#y", "mailto:x@y.z", "/a"] {
-            links.push_href(&page(), href, false);
-        }
+        let hrefs = ["b", "/a#x", "b#y", "mailto:x@y.z", "/a"].map(String::from);
         let canonical = Url::parse("https://example.com/c").unwrap();
-        let out: Vec<String> = links
-            .finish(Some(&canonical))
-            .0
+        let out: Vec<String> = raw(hrefs, Some(canonical))
+            .resolve_all()
             .iter()
             .map(Url::to_string)
             .collect();
@@ -162,31 +284,47 @@ mod tests {
     }
 
     #[test]
-    fn nofollow_only_when_every_anchor_says_so() {
-        let mut links = Links::with_capacity(0);
-        for (href, nofollow) in [("/a", true), ("/b", true), ("/a", false), ("/c", false)] {
-            links.push_href(&page(), href, nofollow);
-        }
-        let (urls, nofollow) = links.finish(None);
-        assert_eq!(urls.len(), 3);
-        assert_eq!(nofollow, [1]);
-        assert_eq!(urls[1].as_str(), "https://example.com/b");
-    }
-
-    #[test]
     fn full_list_keeps_the_canonical_last() {
-        let mut links = Links::with_capacity(MAX_LINKS);
-        for i in 0..MAX_LINKS + 5 {
-            links.push_href(&page(), &format!("/p{i}"), false);
-        }
-        assert!(links.is_full());
+        let hrefs = (0..MAX_LINKS + 5).map(|i| format!("/p{i}"));
         let canonical = Url::parse("https://example.com/c").unwrap();
-        let (out, _) = links.finish(Some(&canonical));
+        let out = raw(hrefs, Some(canonical.clone())).resolve_all();
         assert_eq!(out.len(), MAX_LINKS);
         assert_eq!(
             out[MAX_LINKS - 2].as_str(),
             format!("https://example.com/p{}", MAX_LINKS - 2)
         );
         assert_eq!(out.last(), Some(&canonical));
+    }
+
+    #[test]
+    fn a_full_list_that_has_the_canonical_keeps_its_last_link() {
+        let last = format!("/p{}", MAX_LINKS - 1);
+        let hrefs = (0..MAX_LINKS + 5).map(|i| format!("/p{i}"));
+        let canonical = Url::parse(&format!("https://example.com{last}")).unwrap();
+        let out = raw(hrefs, Some(canonical.clone())).resolve_all();
+        assert_eq!(out.len(), MAX_LINKS);
+        assert_eq!(out.last(), Some(&canonical));
+        let early = Url::parse("https://example.com/p3").unwrap();
+        let hrefs = (0..MAX_LINKS + 5).map(|i| format!("/p{i}"));
+        let out = raw(hrefs, Some(early)).resolve_all();
+        assert_eq!(out.len(), MAX_LINKS);
+        assert_eq!(
+            out.last().unwrap().as_str(),
+            format!("https://example.com{last}")
+        );
+    }
+
+    #[test]
+    fn links_come_one_at_a_time_and_the_canonical_once() {
+        let canonical = Url::parse("https://example.com/c").unwrap();
+        let links = raw(["a", "c", "b"].map(String::from), Some(canonical));
+        let mut r = links.resolver();
+        assert_eq!(r.next().unwrap().as_str(), "https://example.com/dir/a");
+        assert_eq!(r.next().unwrap().as_str(), "https://example.com/dir/c");
+        assert_eq!(r.next().unwrap().as_str(), "https://example.com/dir/b");
+        assert_eq!(r.next().unwrap().as_str(), "https://example.com/c");
+        assert_eq!(r.next(), None);
+        assert_eq!(r.next(), None);
+        assert!(links.heap_size() >= 6);
     }
 }

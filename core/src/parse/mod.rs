@@ -46,7 +46,8 @@
 //! * `stream.rs`: the streaming path (tokenizer only);
 //! * `dom.rs`: the DOM path: the budgeted DOM ([`node_budget`]), user
 //!   fields, visible text;
-//! * `links.rs`: `href`s to crawlable links, one set of rules for both paths;
+//! * `links.rs`: `href`s to crawlable links, one set of rules for both
+//!   paths, resolved lazily ([`RawLinks`]);
 //! * `text.rs`: whitespace-collapsed, byte-capped text;
 //! * `cost.rs`: the measured parse cost the byte gate charges.
 //!
@@ -98,6 +99,7 @@ pub use charset::decode_body;
 pub use cost::{PARSE_COST_RATIO, STREAM_PARSE_COST_RATIO};
 pub use directives::{robots_directives, Directives};
 pub use dom::{node_budget, MAX_DOM_DEPTH};
+pub use links::{RawLinks, Resolver};
 pub use sniff::is_html;
 
 /// Most links kept per page (the canonical link included).
@@ -131,9 +133,6 @@ pub struct ParsedPage {
     /// canonical URL is appended if not already present. At most
     /// [`MAX_LINKS`].
     pub links: Vec<Url>,
-    /// Positions in `links` (ascending) of the links that every anchor
-    /// marks `rel="nofollow"` or `"sponsored"`.
-    pub nofollow_links: Vec<usize>,
     /// What `<meta name="robots">` elements ask (all of them together).
     pub robots: Directives,
     /// User fields: one entry per field name, `None` when the selector
@@ -247,8 +246,9 @@ impl Extractor {
     ///   dropped), deduplicated in document order, at most [`MAX_LINKS`]; the canonical URL is
     ///   appended when missing (replacing the last link if the cap is full).
     ///   Never an `<img>`, `<script>` or `<link rel=stylesheet>` source.
-    /// * `nofollow_links`: which of them only `rel="nofollow"` (or
-    ///   `sponsored`) anchors point to.
+    ///   Which of them only `rel="nofollow"` (or `sponsored`) anchors point
+    ///   to, the [`Resolver`] of [`parse_lazy`](Self::parse_lazy)'s
+    ///   [`RawLinks`] says ([`Resolver::last_nofollow`]).
     /// * `robots`: the directives of every `<meta name="robots">` (see
     ///   [`robots_directives`]).
     /// * `fields`: for each user field, the first match in document order: its
@@ -279,6 +279,32 @@ impl Extractor {
     /// assert_eq!(page.text.as_deref(), Some("Big news Hi"));
     /// ```
     pub fn parse(&self, body: &[u8], content_type: Option<&str>, url: &Url) -> ParsedPage {
+        let (mut page, links) = self.parse_lazy(body, content_type, url);
+        page.links = links.resolve_all();
+        page
+    }
+
+    /// [`parse`](Self::parse), with the links left unresolved: the page
+    /// (its `links` empty) and its [`RawLinks`], which resolve to
+    /// [`ParsedPage::links`] one at a time. What they resolve to is not
+    /// bounded by the body (short relative links under a long base), so
+    /// the crawl resolves them in chunks it can charge to the byte gate.
+    ///
+    /// ```
+    /// use semcrawl_core::parse::Extractor;
+    /// let url = "https://a.test/".parse().unwrap();
+    /// let ex = Extractor::new(&[], false).unwrap();
+    /// let (page, raw) = ex.parse_lazy(b"<title>T</title><a href=x>", None, &url);
+    /// assert!(page.links.is_empty());
+    /// assert_eq!(raw.resolver().count(), 1);
+    /// assert_eq!(ex.parse(b"<title>T</title><a href=x>", None, &url).links.len(), 1);
+    /// ```
+    pub fn parse_lazy(
+        &self,
+        body: &[u8],
+        content_type: Option<&str>,
+        url: &Url,
+    ) -> (ParsedPage, RawLinks) {
         if self.streams() {
             stream::parse(body, content_type, url)
         } else {

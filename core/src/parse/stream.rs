@@ -92,9 +92,6 @@
 //!   mode switches) are not.
 
 use std::cell::RefCell;
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use encoding_rs::CoderResult;
 use html5ever::tendril::StrTendril;
@@ -107,9 +104,11 @@ use url::Url;
 
 use super::charset::detect_encoding;
 use super::directives::{self, Directives};
-use super::links::{self, Links};
+use super::links::{self, RawLinks};
 use super::text::{truncate, Collapser};
-use super::{ParsedPage, MAX_LINKS, MAX_META_LEN};
+#[cfg(any(doc, test))]
+use super::MAX_LINKS;
+use super::{ParsedPage, MAX_META_LEN};
 use crate::canon;
 
 /// Decoded text fed to the tokenizer at a time, in bytes (the decoder's
@@ -117,7 +116,7 @@ use crate::canon;
 pub(super) const CHUNK: usize = 16 * 1024;
 
 /// Parse `body` with the tokenizer only. See the module documentation.
-pub(super) fn parse(body: &[u8], content_type: Option<&str>, url: &Url) -> ParsedPage {
+pub(super) fn parse(body: &[u8], content_type: Option<&str>, url: &Url) -> (ParsedPage, RawLinks) {
     let (encoding, bom_len) = detect_encoding(body, content_type);
     let mut src = body.get(bom_len..).unwrap_or_default();
     // Same decoding as `decode_body` (`decode_without_bom_handling`), but
@@ -206,11 +205,11 @@ struct State {
     canonical_href: Option<String>,
     /// Raw `a`/`area` hrefs, each followed by a NUL.
     hrefs: String,
-    href_count: usize,
     /// Per href: its `rel` says nofollow.
     href_nofollow: Vec<bool>,
     /// `<meta name=robots>` directives.
     robots: Directives,
+    href_count: usize,
 }
 
 #[derive(Debug, Default)]
@@ -362,9 +361,9 @@ impl State {
                 if let Some(href) = href {
                     self.hrefs.push_str(href);
                     self.hrefs.push('\0');
-                    self.href_count += 1;
                     self.href_nofollow
                         .push(attr(tag, "rel").is_some_and(directives::rel_nofollow));
+                    self.href_count += 1;
                 }
             }
             "link" if self.canonical_href.is_none() => {
@@ -459,52 +458,25 @@ impl State {
         }
     }
 
-    /// About how many distinct raw hrefs there are (at least as many as
-    /// distinct links; 64-bit hashes), at most [`MAX_LINKS`]: the output's
-    /// capacity, so it is allocated once, without the over-allocation of
-    /// growth and without one slot per duplicate.
-    fn distinct_hrefs(&self) -> usize {
-        let mut seen: HashSet<u64, BuildHasherDefault<DefaultHasher>> = HashSet::default();
-        for href in self.hrefs.split_terminator('\0') {
-            if seen.len() >= MAX_LINKS {
-                break;
-            }
-            let mut h = DefaultHasher::new();
-            href.hash(&mut h);
-            seen.insert(h.finish());
-        }
-        seen.len()
-    }
-
-    /// Resolve the raw URLs against the base and build the page, with the
-    /// DOM path's rules (dedup in order, cap, canonical appended).
-    fn finish(mut self, url: &Url) -> ParsedPage {
+    /// Build the page and its raw links (resolved later, against the
+    /// first base, with the DOM path's rules: see `links.rs`).
+    fn finish(mut self, url: &Url) -> (ParsedPage, RawLinks) {
         self.end_title();
         let base = links::base(url, self.base_href.as_deref());
         let canonical = self
             .canonical_href
             .take()
             .and_then(|h| canon::resolve(&base, &h));
-
-        let mut links = Links::with_capacity(self.distinct_hrefs());
-        for (href, &nofollow) in self.hrefs.split_terminator('\0').zip(&self.href_nofollow) {
-            if links.is_full() {
-                break;
-            }
-            links.push_href(&base, href, nofollow);
-        }
-        drop(std::mem::take(&mut self.hrefs));
-        let (links, nofollow_links) = links.finish(canonical.as_ref());
-        ParsedPage {
+        let page = ParsedPage {
             title: self.title_text,
             description: self.description,
             lang: self.lang.flatten(),
-            canonical,
-            links,
-            nofollow_links,
+            canonical: canonical.clone(),
             robots: self.robots,
             ..ParsedPage::default()
-        }
+        };
+        let nofollow = std::mem::take(&mut self.href_nofollow);
+        (page, RawLinks::new(base, canonical, self.hrefs, nofollow))
     }
 }
 
@@ -551,13 +523,21 @@ impl TokenSink for Sink {
 mod tests {
     use super::*;
 
+    /// The streaming path with its links resolved, as `Extractor::parse`.
+    fn parse(body: &[u8], content_type: Option<&str>, url: &Url) -> ParsedPage {
+        let (mut page, links) = super::parse(body, content_type, url);
+        page.links = links.resolve_all();
+        page
+    }
+
     fn url() -> Url {
         Url::parse("https://example.com/dir/page.html").unwrap()
     }
 
     /// Both paths on `body`; asserts they agree and returns the page.
     fn both(body: &[u8], content_type: Option<&str>) -> ParsedPage {
-        let dom = super::super::dom::parse(&[], false, body, content_type, &url());
+        let (mut dom, links) = super::super::dom::parse(&[], false, body, content_type, &url());
+        dom.links = links.resolve_all();
         let fast = parse(body, content_type, &url());
         let shown = String::from_utf8_lossy(&body[..body.len().min(600)]);
         if fast.links != dom.links && body.windows(6).any(|w| w.eq_ignore_ascii_case(b"<table")) {
@@ -582,6 +562,60 @@ mod tests {
 
     fn links(p: &ParsedPage) -> Vec<&str> {
         p.links.iter().map(Url::as_str).collect()
+    }
+
+    /// Each link with whether it is nofollow, from a page's raw links.
+    fn followed(raw: &RawLinks) -> Vec<(String, bool)> {
+        let mut it = raw.resolver();
+        let mut out = Vec::new();
+        while let Some(link) = it.next() {
+            out.push((link.path().to_owned(), it.last_nofollow()));
+        }
+        out
+    }
+
+    /// Robots directives and nofollow links: both paths agree, `<img>`
+    /// sources are never links, and one plain anchor makes a link followed.
+    #[test]
+    fn nofollow_and_robots_on_both_paths() {
+        // (page, its links and whether each is nofollow, (noindex, nofollow))
+        type Case<'a> = (&'a str, Vec<(&'a str, bool)>, (bool, bool));
+        let pages: [Case; 3] = [
+            (
+                r#"<meta name=ROBOTS content="noindex"><meta name=robots content=nofollow><a rel="ugc nofollow" href=/nf1>x</a><a rel=sponsored href=/nf2><a rel=ugc href=/ugc><a href=/nf1>again</a><a rel=nofollow href=/nf3><img src=/pic.png><area rel=nofollow href=/nf4>"#,
+                vec![
+                    ("/nf1", false),
+                    ("/nf2", true),
+                    ("/ugc", false),
+                    ("/nf3", true),
+                    ("/nf4", true),
+                ],
+                (true, true),
+            ),
+            (
+                r#"<meta name=description content=d><meta name=" robots " content="NONE"><svg><a href=/s rel=nofollow></a></svg>"#,
+                vec![("/s", true)],
+                (true, true),
+            ),
+            (
+                r#"<title>t</title><meta name=robots><meta name=googlebot content=noindex><a href=/a rel=external><img src=/i.jpg>"#,
+                vec![("/a", false)],
+                (false, false),
+            ),
+        ];
+        for (body, want, (noindex, nofollow)) in pages {
+            let page = both(body.as_bytes(), None);
+            assert_eq!(
+                (page.robots.noindex, page.robots.nofollow),
+                (noindex, nofollow),
+                "{body}"
+            );
+            let (_, fast) = super::parse(body.as_bytes(), None, &url());
+            let (_, dom) = super::super::dom::parse(&[], false, body.as_bytes(), None, &url());
+            let want: Vec<(String, bool)> = want.iter().map(|(p, n)| (p.to_string(), *n)).collect();
+            assert_eq!(followed(&fast), want, "{body}");
+            assert_eq!(followed(&dom), want, "{body}");
+        }
     }
 
     /// Hand-written pages: the DOM path's unit tests' pages and the cases the
@@ -668,10 +702,6 @@ mod tests {
         r#"<link rel=canonical><link rel=canonical href="mailto:x"><link rel=canonical href=/z>"#,
         "<title>a\r\nb\0c</title>",
         "\u{feff}\u{feff}<title>double bom</title>",
-        // Robots directives and nofollow links.
-        r#"<meta name=ROBOTS content="noindex"><meta name=robots content=nofollow><a rel="ugc nofollow" href=/nf1>x</a><a rel=sponsored href=/nf2><a rel=ugc href=/ugc><a href=/nf1>again</a><a rel=nofollow href=/nf3><img src=/pic.png><area rel=nofollow href=/nf4>"#,
-        r#"<meta name=description content=d><meta name=" robots " content="NONE"><svg><meta name=robots content=x></svg>"#,
-        r#"<title>t</title><meta name=robots><meta name=googlebot content=noindex><a href=/a rel=external>"#,
     ];
 
     #[test]
@@ -688,26 +718,6 @@ mod tests {
         let p = case("/intitle");
         assert_eq!(p.title.as_deref(), Some("T <a href=/intitle>"));
         assert_eq!(links(&p), ["https://example.com/ok4"]);
-        let p = case("/nf1");
-        assert_eq!(
-            links(&p),
-            [
-                "https://example.com/nf1",
-                "https://example.com/nf2",
-                "https://example.com/ugc",
-                "https://example.com/nf3",
-                "https://example.com/nf4"
-            ],
-            "never an <img> source"
-        );
-        assert_eq!(p.nofollow_links, [1, 3, 4]);
-        assert!(p.robots.noindex && p.robots.nofollow);
-        let p = case("NONE");
-        assert!(p.robots.noindex && p.robots.nofollow);
-        assert_eq!(p.description.as_deref(), Some("d"));
-        let p = case("googlebot");
-        assert_eq!(p.robots, Default::default());
-        assert!(p.nofollow_links.is_empty());
         let p = case("<title>Real");
         assert_eq!(p.title.as_deref(), Some("Real"));
         assert_eq!(links(&p), ["https://example.com/svga"]);
