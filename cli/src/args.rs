@@ -235,6 +235,44 @@ pub struct CrawlOptions {
     #[arg(long = "allow-domain", value_name = "DOMAIN", value_parser = parse_domain, help_heading = "Scope")]
     pub allow_domains: Vec<String>,
 
+    // Which URLs are crawled: patterns, nofollow, sitemaps, content types.
+    /// Queue only URLs that match this regex (repeatable: any one of them).
+    /// Matched against the whole canonical URL, anywhere unless anchored
+    /// with ^ and $. Seeds are always fetched.
+    #[arg(long, value_name = "REGEX", help_heading = "Scope")]
+    pub include: Vec<String>,
+
+    /// Never queue URLs that match this regex (repeatable), e.g.
+    /// '[?&](color|size|sort|ref)='. Wins over --include.
+    #[arg(long, value_name = "REGEX", help_heading = "Scope")]
+    pub exclude: Vec<String>,
+
+    /// Follow links marked nofollow too. By default a link whose rel is
+    /// nofollow or sponsored, and every link of a page whose <meta
+    /// name=robots> or X-Robots-Tag says nofollow (or none), is not followed.
+    #[arg(long, help_heading = "Scope")]
+    pub follow_nofollow: bool,
+
+    /// Do not read sitemaps. By default each crawled host's sitemaps (its
+    /// robots.txt Sitemap: lines, else /sitemap.xml; indexes and .xml.gz
+    /// included) are read and the URLs they list queued at depth 1, within
+    /// the scope and the patterns; at most 64 sitemaps and 200000 URLs a
+    /// host. A seed that is a sitemap is read either way.
+    #[arg(long, help_heading = "Scope")]
+    pub no_sitemaps: bool,
+
+    /// Also read responses of this MIME type (repeatable; type/subtype or
+    /// type/*), and queue links with its usual extension. By default links
+    /// ending in a known non-HTML extension (.pdf, .zip, .mp4, .jpg, .css,
+    /// .js, ...) are not queued, and a response that is not HTML is
+    /// recorded from its head alone, its body never read.
+    #[arg(long = "accept-type", value_name = "MIME", help_heading = "Scope")]
+    pub accept_types: Vec<String>,
+
+    /// Queue every link and read every body, whatever its type.
+    #[arg(long, help_heading = "Scope")]
+    pub all_types: bool,
+
     /// Do not fetch or obey robots.txt. Obeyed by default: it is retried like a page, and one still unreachable (5xx, network error, timeout) disallows its host, with a warning and a robots_unreachable record.
     #[arg(long, help_heading = "Politeness")]
     pub ignore_robots: bool,
@@ -452,6 +490,9 @@ pub fn flag(setting: Setting) -> &'static str {
         Setting::Select => "--select",
         Setting::Scope => "--scope",
         Setting::Headers => "--header",
+        Setting::Include => "--include",
+        Setting::Exclude => "--exclude",
+        Setting::AcceptType => "--accept-type",
         // Not a flag: the CLI always uses the default.
         Setting::BatchSize => "batch size",
     }
@@ -566,6 +607,12 @@ impl CrawlOptions {
             links: self.links,
             grace: self.grace,
             batch_size: defaults.batch_size,
+            include: self.include.clone(),
+            exclude: self.exclude.clone(),
+            follow_nofollow: self.follow_nofollow,
+            sitemaps: !self.no_sitemaps,
+            accept_types: self.accept_types.clone(),
+            all_types: self.all_types,
         };
         config.validate().map_err(|e| usage_message(&e))?;
         Ok(config)
@@ -681,6 +728,18 @@ mod tests {
             (&["--per-host", "0"][..], "--per-host must be at least 1"),
             (&["--max-body", "0"], "--max-body must be at least 1 byte"),
             (&["--timeout", "0s"], "--timeout must be more than 0"),
+            (
+                &["--include", "/blog/", "--include", "("],
+                "invalid --include '(': unclosed group",
+            ),
+            (
+                &["--exclude", "[z-a]"],
+                "invalid --exclude '[z-a]': invalid character class range, the start must be <= the end",
+            ),
+            (
+                &["--accept-type", "pdf"],
+                "invalid --accept-type 'pdf': expected a MIME type such as application/pdf or image/*",
+            ),
         ] {
             let mut argv = vec!["crawl", "http://a.test/", "--memory", "64MiB"];
             argv.extend_from_slice(args);

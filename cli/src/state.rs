@@ -149,4 +149,32 @@ mod tests {
         let post = identity_of(&[&base[..], &["--post", "http://sink.test/"]].concat());
         assert!(was.difference(&post).unwrap().contains("post"));
     }
+
+    #[test]
+    fn which_urls_are_crawled_is_part_of_the_identity() {
+        let base = ["http://a.test/", "-o", "p.jsonl", "--memory", "64MiB"];
+        let was = identity_of(&base);
+        let with = |extra: &[&str]| identity_of(&[&base[..], extra].concat());
+        for (extra, says) in [
+            (
+                &["--exclude", "[?&]ref="][..],
+                "the exclude filters differ: was none, now [?&]ref=",
+            ),
+            (&["--include", "/blog/"], "the include filters differ"),
+            (&["--follow-nofollow"], "the nofollow settings differ"),
+            (&["--no-sitemaps"], "the sitemaps settings differ"),
+            (
+                &["--accept-type", "application/pdf"],
+                "the content types settings differ",
+            ),
+            (&["--all-types"], "the content types settings differ"),
+        ] {
+            let what = was.difference(&with(extra)).unwrap_or_default();
+            assert!(what.starts_with(says), "{extra:?}: {what}");
+        }
+        assert_eq!(
+            with(&["--exclude", "x"]).difference(&with(&["--exclude", "x"])),
+            None
+        );
+    }
 }

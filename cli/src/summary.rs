@@ -92,6 +92,18 @@ pub fn render(summary: &Summary) -> String {
             summary.robots_skipped
         ));
     }
+    if summary.sitemaps > 0 {
+        out.push_str(&format!(
+            "  {} sitemaps read, {} URLs taken from them\n",
+            summary.sitemaps, summary.sitemap_urls
+        ));
+    }
+    if summary.filtered > 0 || summary.nofollow_skipped > 0 {
+        out.push_str(&format!(
+            "  not queued: {} URLs by --include/--exclude or a non-HTML extension, {} nofollow links\n",
+            summary.filtered, summary.nofollow_skipped
+        ));
+    }
     if summary.resumed {
         out.push_str(&format!(
             "  resumed: {} pages had been done by earlier runs\n",

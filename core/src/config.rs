@@ -186,6 +186,21 @@ pub struct Config {
     pub grace: Duration,
     /// Largest batch handed to the store.
     pub batch_size: usize,
+    /// Patterns (regex) a URL must match one of to be queued (none: all
+    /// pass); see [`crate::filter`].
+    pub include: Vec<String>,
+    /// Patterns (regex) that keep a URL out of the queue.
+    pub exclude: Vec<String>,
+    /// Follow links marked nofollow (`rel`, `<meta name=robots>`,
+    /// `X-Robots-Tag`) too.
+    pub follow_nofollow: bool,
+    /// Read each crawled host's sitemaps (see [`crate::sitemap`]).
+    pub sitemaps: bool,
+    /// MIME types read besides HTML (`type/subtype` or `type/*`); see
+    /// [`crate::types`].
+    pub accept_types: Vec<String>,
+    /// Queue every link and read every body, whatever its type.
+    pub all_types: bool,
 }
 
 /// Default body cap: 10 MiB.
@@ -215,6 +230,12 @@ impl Default for Config {
             links: false,
             grace: Duration::from_secs(10),
             batch_size: 256,
+            include: Vec::new(),
+            exclude: Vec::new(),
+            follow_nofollow: false,
+            sitemaps: true,
+            accept_types: Vec::new(),
+            all_types: false,
         }
     }
 }
@@ -294,6 +315,11 @@ impl Config {
         }
         if self.batch_size == 0 {
             return Err(ConfigError::new(Setting::BatchSize, "must be at least 1"));
+        }
+        crate::filter::UrlFilter::new(&self.include, &self.exclude)?;
+        for mime in &self.accept_types {
+            crate::types::check_mime(mime)
+                .map_err(|problem| ConfigError::invalid(Setting::AcceptType, mime, problem))?;
         }
         Ok(())
     }

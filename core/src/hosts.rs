@@ -80,6 +80,19 @@ pub(crate) struct Host {
     pub limit: Option<HostLimit>,
     /// Whether its pace (a delay that holds it back) was reported.
     pub pace_reported: bool,
+    /// What the host's sitemaps cost so far.
+    pub sitemaps: SitemapCount,
+}
+
+/// A host's sitemaps so far, against the caps of `sitemap.rs`.
+#[derive(Debug, Default)]
+pub(crate) struct SitemapCount {
+    /// Its sitemaps were looked for (robots.txt's, else `/sitemap.xml`).
+    pub sought: bool,
+    /// Sitemaps queued.
+    pub docs: usize,
+    /// URLs taken from its sitemaps.
+    pub urls: usize,
 }
 
 /// The table of hosts, and the interner that gives each origin its id.
@@ -113,6 +126,7 @@ impl Hosts {
             pace: Pace::default(),
             limit: None,
             pace_reported: false,
+            sitemaps: SitemapCount::default(),
         });
         id
     }

@@ -57,6 +57,22 @@ pub(crate) fn set_body(record: &mut Record, body: &[u8], complete: bool) {
     }
 }
 
+/// The page (its markup or its `X-Robots-Tag`) asks not to be indexed.
+pub(crate) fn set_noindex(record: &mut Record) {
+    record.noindex = true;
+}
+
+/// A sitemap listed these URLs: they are the record's links (listed up to
+/// [`MAX_RECORD_LINKS_BYTES`]).
+pub(crate) fn apply_sitemap(record: &mut Record, urls: &[Url], keep_links: bool) {
+    record.links_count = 0;
+    record.links = keep_links.then(Vec::new);
+    let mut listed = 0;
+    for u in urls {
+        add_link(record, u, &mut listed);
+    }
+}
+
 /// Copy what parsing found into `record`, but the links, which come one
 /// at a time through [`add_link`] (they are resolved lazily). A parse cut
 /// before the end of the body is the error `parse_truncated`, with what
@@ -71,6 +87,9 @@ pub(crate) fn apply_page(record: &mut Record, page: ParsedPage, keep_links: bool
     record.canonical = page.canonical.map(String::from);
     record.fields = page.fields;
     record.text = page.text;
+    if page.robots.noindex {
+        set_noindex(record);
+    }
     record.links_count = 0;
     if keep_links {
         record.links = Some(Vec::new());

@@ -64,6 +64,11 @@ pub struct Record {
     pub elapsed_ms: u64,
     /// Retries spent on this URL.
     pub retries: u32,
+    /// The page asks not to be indexed (`<meta name="robots"
+    /// content="noindex">` or an `X-Robots-Tag: noindex` header). Written
+    /// only when `true` in JSON.
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub noindex: bool,
     /// `null` on success.
     pub error: Option<RecordError>,
 }
@@ -91,6 +96,7 @@ impl Record {
             fetched_at: 0,
             elapsed_ms: 0,
             retries: 0,
+            noindex: false,
             error: None,
         }
     }
@@ -121,6 +127,10 @@ impl Record {
             + 64
             + self.error.as_ref().map_or(0, |e| e.message.len() + 32)
     }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Most bytes of URL text a record's [`links`](Record::links) keep.

@@ -98,6 +98,8 @@ pub struct Response {
     pub location: Option<String>,
     /// `Retry-After` header, if any.
     pub retry_after: Option<String>,
+    /// `X-Robots-Tag` header(s), if any (several joined with `, `).
+    pub robots_tag: Option<String>,
     /// The decoded body, read by the core under the byte gate.
     pub body: Box<dyn Body>,
 }

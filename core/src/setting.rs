@@ -54,11 +54,17 @@ pub enum Setting {
     BatchSize,
     /// Extra request headers (a cookie, credentials) for the seeds' sites.
     Headers,
+    /// Patterns a URL must match (one of) to be queued.
+    Include,
+    /// Patterns that keep a URL out of the queue.
+    Exclude,
+    /// MIME types read besides HTML.
+    AcceptType,
 }
 
 impl Setting {
     /// Every setting, for front ends that check their names cover them.
-    pub const ALL: [Setting; 10] = [
+    pub const ALL: [Setting; 13] = [
         Setting::Seeds,
         Setting::Concurrency,
         Setting::Memory,
@@ -69,6 +75,9 @@ impl Setting {
         Setting::Scope,
         Setting::BatchSize,
         Setting::Headers,
+        Setting::Include,
+        Setting::Exclude,
+        Setting::AcceptType,
     ];
 
     /// The setting's name in the crawler's own terms, for messages read
@@ -90,6 +99,9 @@ impl Setting {
             Setting::Scope => "scope",
             Setting::BatchSize => "batch size",
             Setting::Headers => "request header",
+            Setting::Include => "include pattern",
+            Setting::Exclude => "exclude pattern",
+            Setting::AcceptType => "accepted content type",
         }
     }
 }

@@ -25,6 +25,10 @@ pub struct Stats {
     errors: AtomicU64,
     robots_skipped: AtomicU64,
     urls_too_long: AtomicU64,
+    filtered: AtomicU64,
+    nofollow_skipped: AtomicU64,
+    sitemaps: AtomicU64,
+    sitemap_urls: AtomicU64,
     /// Bytes of the budget the frontier holds (outside the byte gate).
     frontier_budget: AtomicU64,
     bytes: AtomicU64,
@@ -144,6 +148,21 @@ pub struct Summary {
     /// [`MAX_URL_LEN`](crate::frontier::MAX_URL_LEN).
     #[serde(default)]
     pub urls_too_long: u64,
+    /// Links and sitemap URLs not queued by the include/exclude patterns
+    /// or for an ignored extension (see [`crate::types`]).
+    #[serde(default)]
+    pub filtered: u64,
+    /// Links not followed because the page or the link asked so
+    /// (nofollow).
+    #[serde(default)]
+    pub nofollow_skipped: u64,
+    /// Sitemaps read (indexes included).
+    #[serde(default)]
+    pub sitemaps: u64,
+    /// URLs taken from sitemaps (before the frontier drops those already
+    /// seen).
+    #[serde(default)]
+    pub sitemap_urls: u64,
     /// Decoded body bytes read.
     pub bytes: u64,
     /// Wall time of the crawl.
@@ -205,6 +224,10 @@ impl Stats {
             errors: AtomicU64::new(0),
             robots_skipped: AtomicU64::new(0),
             urls_too_long: AtomicU64::new(0),
+            filtered: AtomicU64::new(0),
+            nofollow_skipped: AtomicU64::new(0),
+            sitemaps: AtomicU64::new(0),
+            sitemap_urls: AtomicU64::new(0),
             frontier_budget: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
@@ -304,6 +327,10 @@ impl Stats {
                 .clone(),
             robots_skipped: self.robots_skipped.load(Relaxed),
             urls_too_long: self.urls_too_long.load(Relaxed),
+            filtered: self.filtered.load(Relaxed),
+            nofollow_skipped: self.nofollow_skipped.load(Relaxed),
+            sitemaps: self.sitemaps.load(Relaxed),
+            sitemap_urls: self.sitemap_urls.load(Relaxed),
             bytes: self.bytes.load(Relaxed),
             elapsed_ms: now_ms.saturating_sub(self.started_at.load(Relaxed)),
             max_in_flight: self.max_in_flight.load(Relaxed),
@@ -357,6 +384,22 @@ impl Stats {
 
     pub(crate) fn urls_too_long(&self, n: u64) {
         self.urls_too_long.fetch_add(n, Relaxed);
+    }
+
+    pub(crate) fn filtered(&self, n: u64) {
+        self.filtered.fetch_add(n, Relaxed);
+    }
+
+    pub(crate) fn nofollow_skipped(&self, n: u64) {
+        self.nofollow_skipped.fetch_add(n, Relaxed);
+    }
+
+    pub(crate) fn sitemap_read(&self) {
+        self.sitemaps.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn sitemap_urls(&self, n: u64) {
+        self.sitemap_urls.fetch_add(n, Relaxed);
     }
 
     pub(crate) fn robots_skipped(&self) {

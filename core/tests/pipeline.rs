@@ -182,6 +182,7 @@ impl Fetch for MemoryFetcher {
                     content_length: Some(0),
                     location: None,
                     retry_after: None,
+                    robots_tag: None,
                     body: Box::new(Reader {
                         data: Vec::new(),
                         pos: 0,
@@ -199,6 +200,7 @@ impl Fetch for MemoryFetcher {
                 content_length: Some(page.body.len() as u64),
                 location: page.location,
                 retry_after: None,
+                robots_tag: None,
                 body: Box::new(Reader {
                     data: page.body,
                     pos: 0,
@@ -704,6 +706,8 @@ fn stop_records_everything_in_flight_and_loses_nothing() {
         .unwrap()
         .iter()
         .filter(|u| !u.ends_with("robots.txt"))
+        // A guessed /sitemap.xml that is not one (a 404 here) is no page.
+        .filter(|u| !u.ends_with("/sitemap.xml"))
         .cloned()
         .collect();
     for url in &fetched {
@@ -978,8 +982,9 @@ impl Frontier for Watched {
                 .popped
                 .remove(&id)
                 .expect("acknowledged once, after a pop");
-            // robots.txt-disallowed pages have no record: acknowledged at once.
-            if !url.contains("/private/") {
+            // robots.txt-disallowed pages, and a guessed /sitemap.xml that
+            // is missing, have no record: acknowledged at once.
+            if !url.contains("/private/") && !url.ends_with("/sitemap.xml") {
                 assert!(
                     stored.contains(&url),
                     "{url} acknowledged before it was stored"
@@ -1030,6 +1035,8 @@ fn a_frontier_hears_of_every_page_done_after_the_store_has_it() {
     acked.sort();
     let mut expected: Vec<String> = records.keys().cloned().collect();
     expected.push("http://a.test/private/secret".into());
+    // The guessed sitemap: a 404, so no record, acknowledged all the same.
+    expected.push("http://a.test/sitemap.xml".into());
     expected.sort();
     assert_eq!(acked, expected, "every page acknowledged once");
     assert!(log.pops >= 2 && log.pushes >= 2);

@@ -198,6 +198,14 @@ impl HttpFetcher {
             .filter(|_| encoding.is_identity());
         let location = header_string(headers, header::LOCATION);
         let retry_after = header_string(headers, header::RETRY_AFTER);
+        // Several X-Robots-Tag headers add up: joined, they read as one.
+        let robots_tag = headers
+            .get_all("x-robots-tag")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let robots_tag = (!robots_tag.is_empty()).then_some(robots_tag);
         let status = response.status().as_u16();
         Ok(Response {
             status,
@@ -206,6 +214,7 @@ impl HttpFetcher {
             content_length,
             location,
             retry_after,
+            robots_tag,
             body: Box::new(DecodingBody::new(
                 NormalizedBody(response.into_body()),
                 encoding,

@@ -67,6 +67,18 @@ export interface CrawlOptions {
   graceMs?: number;
   /** Interval between two onProgress calls (default 200). */
   progressMs?: number;
+  /** Queue only URLs matching one of these regexes (seeds are always fetched). */
+  include?: string[];
+  /** Never queue URLs matching one of these regexes, e.g. "[?&](sort|ref)=". */
+  exclude?: string[];
+  /** Follow rel="nofollow"/"sponsored" links and pages marked nofollow too (default false). */
+  followNofollow?: boolean;
+  /** Read each crawled host's sitemaps: robots.txt Sitemap: lines, else /sitemap.xml (default true). */
+  sitemaps?: boolean;
+  /** MIME types read besides HTML ("application/pdf", "image/*"); links with their extensions are queued. */
+  acceptTypes?: string[];
+  /** Queue every link and read every body, whatever its type (default false). */
+  allTypes?: boolean;
   /** Aborting it stops the crawl cleanly: the returned promise still resolves with the summary. */
   signal?: AbortSignal;
 }
@@ -93,6 +105,8 @@ export interface CrawlRecord {
   fetched_at: number;
   elapsed_ms: number;
   retries: number;
+  /** Present (true) when the page asks not to be indexed (meta robots or X-Robots-Tag). */
+  noindex?: boolean;
   error: { kind: string; message: string } | null;
 }
 
@@ -146,6 +160,14 @@ export interface CrawlSummary {
   robotsSkipped: number;
   /** Links not queued because they are longer than 8 KiB. */
   urlsTooLong: number;
+  /** Links and sitemap URLs not queued by include/exclude or for a non-HTML extension. */
+  filtered: number;
+  /** Links not followed because the link or its page asked so (nofollow). */
+  nofollowSkipped: number;
+  /** Sitemaps read (indexes included). */
+  sitemaps: number;
+  /** URLs taken from sitemaps (before duplicates are dropped). */
+  sitemapUrls: number;
   /** Decoded body bytes read. */
   bytes: number;
   /** Wall time of the crawl. */

@@ -153,6 +153,8 @@ async fn fetch(request: FetchRequest) -> Result<Response, FetchError> {
     let content_type = header("content-type");
     let content_length = header("content-length").and_then(|v| v.trim().parse().ok());
     let retry_after = header("retry-after");
+    // Readable only when the server exposes it to the page (CORS).
+    let robots_tag = header("x-robots-tag");
     let reader = match response.body() {
         Some(stream) => Some(
             stream
@@ -172,6 +174,7 @@ async fn fetch(request: FetchRequest) -> Result<Response, FetchError> {
         content_length,
         location: header("location"),
         retry_after,
+        robots_tag,
         body: Box::new(StreamBody {
             reader,
             deadline,

@@ -76,6 +76,18 @@ pub struct CrawlOptions {
     pub links: Option<bool>,
     /// After a stop, how long in-flight pages may take, in milliseconds.
     pub grace_ms: Option<f64>,
+    /// Regexes a URL must match (one of) to be queued; seeds always are.
+    pub include: Option<Vec<String>>,
+    /// Regexes that keep a URL out of the queue.
+    pub exclude: Option<Vec<String>>,
+    /// Follow nofollow links too (default false).
+    pub follow_nofollow: Option<bool>,
+    /// Read each host's sitemaps (default true).
+    pub sitemaps: Option<bool>,
+    /// MIME types read besides HTML (`"application/pdf"`, `"image/*"`).
+    pub accept_types: Option<Vec<String>>,
+    /// Queue every link and read every body (default false).
+    pub all_types: Option<bool>,
     /// Interval between two `onProgress` calls, in milliseconds.
     pub progress_ms: Option<f64>,
     /// An `AbortSignal`; read by the JS glue, ignored here.
@@ -311,6 +323,12 @@ impl CrawlOptions {
         }
         c.text = self.text.unwrap_or(false);
         c.links = self.links.unwrap_or(false);
+        c.include = self.include.clone().unwrap_or_default();
+        c.exclude = self.exclude.clone().unwrap_or_default();
+        c.follow_nofollow = self.follow_nofollow.unwrap_or(false);
+        c.sitemaps = self.sitemaps.unwrap_or(true);
+        c.accept_types = self.accept_types.clone().unwrap_or_default();
+        c.all_types = self.all_types.unwrap_or(false);
         c.validate().map_err(|e| js_message(&e))?;
         Ok(c)
     }
@@ -339,6 +357,9 @@ pub fn js_name(setting: Setting) -> &'static str {
         Setting::Select => "select",
         Setting::Scope => "scope",
         Setting::Headers => "headers",
+        Setting::Include => "include",
+        Setting::Exclude => "exclude",
+        Setting::AcceptType => "acceptTypes",
         // Not an option: always the default.
         Setting::BatchSize => "batch size",
     }
@@ -394,6 +415,27 @@ mod tests {
         assert!(config(r#"{"seeds": "/", "concurrency": "auto"}"#).is_ok());
         let err = config(r#"{"seeds": "/", "concurrency": "auto:9..4"}"#).unwrap_err();
         assert!(err.contains("concurrency"), "{err}");
+    }
+
+    #[test]
+    fn url_options() {
+        let c = config(
+            r#"{"seeds": "/", "include": ["/blog/"], "exclude": ["[?&]ref="], "followNofollow": true,
+                "sitemaps": false, "acceptTypes": ["application/pdf"], "allTypes": true}"#,
+        )
+        .unwrap();
+        assert_eq!((c.include.len(), c.exclude.len()), (1, 1));
+        assert!(c.follow_nofollow && !c.sitemaps && c.all_types);
+        assert_eq!(c.accept_types, ["application/pdf"]);
+        let c = config(r#"{"seeds": "/"}"#).unwrap();
+        assert!(!c.follow_nofollow && c.sitemaps && !c.all_types);
+        let err = config(r#"{"seeds": "/", "exclude": ["("]}"#).unwrap_err();
+        assert_eq!(err, "invalid options: invalid exclude '(': unclosed group");
+        let err = config(r#"{"seeds": "/", "acceptTypes": ["pdf"]}"#).unwrap_err();
+        assert!(
+            err.starts_with("invalid options: invalid acceptTypes 'pdf'"),
+            "{err}"
+        );
     }
 
     #[test]

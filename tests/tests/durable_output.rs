@@ -20,12 +20,13 @@ fn complete_records(path: &Path) -> Vec<serde_json::Value> {
     parse_jsonl(&text[..end])
 }
 
-/// Pages (not robots.txt) the server has been asked for.
+/// Pages (not robots.txt, nor the guessed /sitemap.xml, a 404 that leaves
+/// no record) the server has been asked for.
 fn pages_requested(server: &SiteServer) -> u64 {
     server
         .requests()
         .iter()
-        .filter(|(u, _)| !u.ends_with("/robots.txt"))
+        .filter(|(u, _)| !u.ends_with("/robots.txt") && !u.ends_with("/sitemap.xml"))
         .map(|(_, n)| n)
         .sum()
 }

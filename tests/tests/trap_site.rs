@@ -43,8 +43,12 @@ fn check_requests(server: &SiteServer, expected: &Expected) {
         1,
         "robots.txt is fetched once per host"
     );
+    // The site lists no sitemap: /sitemap.xml is guessed once, a 404 that
+    // leaves no record.
+    let sitemap = server.url("/sitemap.xml");
+    assert_eq!(requests.get(&sitemap), Some(&1), "the guessed sitemap");
     for (url, count) in &requests {
-        if *url == robots {
+        if *url == robots || *url == sitemap {
             continue;
         }
         assert!(
@@ -142,9 +146,12 @@ fn trap_site_jsonl_has_exactly_the_expected_records() {
     assert!(rec("/p/0.html")["sha256"]
         .as_str()
         .is_some_and(|h| h.len() == 64));
-    assert!(rec("/files/report.pdf")["content_type"]
+    // A .pdf link is not queued; a text file is recorded from its head.
+    assert_eq!(server.request_count("/files/report.pdf"), 0);
+    assert!(rec("/files/notes.txt")["content_type"]
         .as_str()
-        .is_some_and(|c| c.starts_with("application/pdf")));
+        .is_some_and(|c| c.starts_with("text/plain")));
+    assert_eq!(rec("/files/notes.txt")["bytes"], 0);
 
     check_requests(&server, &expected);
 

@@ -70,6 +70,12 @@ pub(crate) struct PageDone<H> {
     /// The page's URL, the parent of what it links to.
     pub parent: Arc<str>,
     pub links: Vec<Found>,
+    /// A response head arrived (the host answers: its sitemaps are worth
+    /// seeking).
+    pub responded: bool,
+    /// `Some` when the page leaves no record: its frontier id (if any), to
+    /// acknowledge now, since no store will.
+    pub unrecorded: Option<Option<u64>>,
 }
 
 /// A URL found by a page, and how.
@@ -79,4 +85,18 @@ pub(crate) enum Found {
     Link(Url),
     /// The target of a redirect: the same depth, one hop more.
     Redirect(Url),
+    /// A sitemap listed by a sitemap index: the same depth (a sitemap is
+    /// an entry point, like a seed).
+    Sitemap(Url),
+    /// A URL listed by a sitemap: one level deeper, like a link.
+    Listed(Url),
+}
+
+impl Found {
+    /// The URL found.
+    pub fn url(&self) -> &Url {
+        match self {
+            Found::Link(u) | Found::Redirect(u) | Found::Sitemap(u) | Found::Listed(u) => u,
+        }
+    }
 }

@@ -34,6 +34,7 @@ use url::Url;
 
 use crate::canon;
 use crate::config::{Concurrency, Config, ConfigError};
+use crate::filter::UrlFilter;
 use crate::frontier::{Frontier, MemoryFrontier};
 use crate::gate::ByteGate;
 use crate::headers::RequestHeaders;
@@ -43,6 +44,7 @@ use crate::runtime::{Fetch, Runtime, Store, StoreError};
 use crate::scope::Scope;
 use crate::stats::{Stats, Summary};
 use crate::stop::{Signal, StopHandle};
+use crate::types::ContentTypes;
 use coordinator::Coordinator;
 pub use limits::CRAWL_DROP_TOLERANCE;
 use task::{Ctx, Report};
@@ -84,6 +86,8 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
         let scope = Scope::new(config.scope, &seeds, &config.allow_domains);
         // From the raw seeds: their userinfo is gone from `seeds`.
         let headers = RequestHeaders::new(&config);
+        let filter = UrlFilter::new(&config.include, &config.exclude)?;
+        let types = ContentTypes::new(config.accept_types.clone(), config.all_types);
         let gate = ByteGate::new(config.memory);
         let stats = Arc::new(Stats::new(gate.clone()));
         let retry = RetryPolicy::new(config.retries);
@@ -99,6 +103,8 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
                 extractor,
                 scope,
                 headers,
+                filter,
+                types,
                 retry,
                 cancel: Signal::default(),
                 samples,

@@ -38,18 +38,21 @@ use super::writer::{Pending, Slot};
 use crate::body::{read_body, ReadError};
 use crate::canon;
 use crate::config::Config;
+use crate::filter::UrlFilter;
 use crate::frontier::{Entry, HostId, MAX_URL_LEN};
 use crate::gate::{ByteGate, GateError, Reservation, PAGE_OVERHEAD};
 use crate::headers::RequestHeaders;
 use crate::normalize;
-use crate::parse::{is_html, Extractor, RawLinks};
+use crate::parse::{is_html, robots_directives, Extractor, RawLinks};
 use crate::record::{ErrorKind, Record, MAX_RECORD_LINKS_BYTES};
 use crate::retry::{parse_retry_after, Failure, RetryPolicy};
 use crate::robots::Robots;
 use crate::runtime::{Fetch, FetchError, FetchRequest, Runtime};
 use crate::scope::Scope;
+use crate::sitemap::{self, Kind};
 use crate::stats::Stats;
 use crate::stop::Signal;
+use crate::types::ContentTypes;
 
 /// How many times a page may be preempted by the gate before it is given up.
 const MAX_PREEMPTIONS: u32 = 64;
@@ -68,11 +71,28 @@ pub(crate) struct Ctx<F, R> {
     pub scope: Scope,
     /// Which extra headers each request carries.
     pub headers: RequestHeaders,
+    /// Include/exclude patterns (applied by the coordinator).
+    pub filter: UrlFilter,
+    /// Which links are queued and which bodies read, by type.
+    pub types: ContentTypes,
     pub retry: RetryPolicy,
     /// Fired when the grace period after a stop is over.
     pub cancel: Signal,
     /// Latency samples for the adaptive limits (`None` with a fixed limit).
     pub samples: Option<UnboundedSender<Report>>,
+}
+
+/// Why an entry is fetched, as far as sitemaps go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SitemapHint {
+    /// Queued as a page (still read as a sitemap if it is a seed or named
+    /// `.xml`/`.xml.gz` and turns out to be one).
+    No,
+    /// Listed as a sitemap (robots.txt, a sitemap index).
+    Listed,
+    /// `/sitemap.xml`, guessed for a host that lists none: recorded only if
+    /// it is a sitemap (a guess that misses is no page of the site).
+    Guessed,
 }
 
 /// What a page's work hands back.
@@ -86,6 +106,8 @@ pub(crate) struct PageResult {
     pub chunk: usize,
     /// Bytes still held (the record's), released once the record is stored.
     pub hold: Option<Reservation>,
+    /// The body was read as a sitemap.
+    pub sitemap: bool,
 }
 
 impl PageResult {
@@ -97,6 +119,7 @@ impl PageResult {
             raw: None,
             chunk: 0,
             hold: None,
+            sitemap: false,
         }
     }
 }
@@ -110,10 +133,13 @@ const MIN_CHUNK: usize = 16 * 1024;
 /// the budget.
 const CHUNK_DIVISOR: u64 = 64;
 
-/// Spawn the task of `entry`, which holds `slot` until its record is written.
+/// Spawn the task of `entry`, which holds `slot` until its record is
+/// written; `sitemap`: whether it was queued as a sitemap.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
     ctx: &Arc<Ctx<F, R>>,
     entry: Entry,
+    sitemap: SitemapHint,
     host: HostId,
     load: HostLoad,
     slot: Slot,
@@ -133,22 +159,28 @@ pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
         let ctx = task_ctx;
         let started = Started::now(&ctx.runtime);
         let work = AssertUnwindSafe(async {
-            let mut result = run(&ctx, &done.entry, &load, &started).await;
-            hand_over(&ctx, &done.entry, &mut result, &done.reports).await;
-            result
+            let (mut result, keep) = run(&ctx, &done.entry, sitemap, &load, &started).await;
+            if keep {
+                hand_over(&ctx, &done.entry, &mut result, &done.reports).await;
+            }
+            (result, keep)
         })
         .catch_unwind();
-        let result = match work.await {
-            Ok(result) => result,
+        let (result, keep) = match work.await {
+            Ok(done) => done,
             Err(panic) => {
                 let message = format!("the page's task panicked: {}", panic_message(&*panic));
                 tracing::error!(url = %done.entry.url, "{message}");
                 let mut record = normalize::failed(&done.entry, ErrorKind::Internal, message);
                 started.stamp(&mut record, &ctx.runtime);
-                PageResult::record_only(record)
+                (PageResult::record_only(record), true)
             }
         };
-        done.finish(result);
+        if keep {
+            done.finish(result);
+        } else {
+            done.finish_unrecorded();
+        }
     }));
 }
 
@@ -185,10 +217,18 @@ impl Started {
 async fn run<F: Fetch, R: Runtime>(
     ctx: &Ctx<F, R>,
     entry: &Entry,
+    hint: SitemapHint,
     load: &HostLoad,
     started: &Started,
-) -> PageResult {
-    let work = std::pin::pin!(process(ctx, entry, load, started));
+) -> (PageResult, bool) {
+    // A sitemap is read as one when it was queued as one, when it is a
+    // seed, or when its name says so (the flag is not kept across a
+    // resume; the name usually is `.xml` or `.xml.gz`).
+    let is_seed = entry.depth == 0 && entry.parent.is_none() && entry.redirects == 0;
+    let sitemap = is_seed
+        || hint != SitemapHint::No
+        || (ctx.config.sitemaps && sitemap::looks_like_sitemap(&entry.url));
+    let work = std::pin::pin!(process(ctx, entry, sitemap, load, started));
     let mut result = match select(work, std::pin::pin!(ctx.cancel.wait())).await {
         Either::Left((result, _)) => result,
         Either::Right(_) => PageResult::record_only(normalize::failed(
@@ -198,7 +238,11 @@ async fn run<F: Fetch, R: Runtime>(
         )),
     };
     started.stamp(&mut result.record, &ctx.runtime);
-    result
+    let keep = hint != SitemapHint::Guessed || result.sitemap;
+    if !keep {
+        tracing::debug!(url = %entry.url, "no sitemap at the guessed place");
+    }
+    (result, keep)
 }
 
 /// Resolve the page's links (`result.raw`) and queue them, without ever
@@ -224,8 +268,14 @@ async fn hand_over<F: Fetch, R: Runtime>(
     let mut bytes = 0;
     let mut listed = 0;
     let mut too_long = 0;
-    for link in raw.resolver() {
+    let mut nofollow = 0;
+    let mut links = raw.resolver();
+    while let Some(link) = links.next() {
         normalize::add_link(&mut result.record, &link, &mut listed);
+        if links.last_nofollow() && !ctx.config.follow_nofollow {
+            nofollow += 1;
+            continue;
+        }
         let len = link.as_str().len();
         // Too long to queue anywhere: dropped now, not carried to the frontier.
         if len > MAX_URL_LEN {
@@ -254,8 +304,10 @@ async fn hand_over<F: Fetch, R: Runtime>(
             break;
         }
     }
+    drop(links);
     drop(raw);
     ctx.stats.urls_too_long(too_long);
+    ctx.stats.nofollow_skipped(nofollow);
     chunk.shrink_to_fit();
     let last = bytes + chunk.capacity() * std::mem::size_of::<Found>();
     result.links = chunk.into_iter().map(Found::Link).collect();
@@ -324,6 +376,8 @@ impl Completion {
             redirects: self.entry.redirects,
             parent,
             links,
+            responded: record.status.is_some(),
+            unrecorded: None,
         }));
         let _ = self.records.unbounded_send(Pending {
             record,
@@ -331,6 +385,26 @@ impl Completion {
             _hold: hold,
             _slot: slot,
         });
+    }
+}
+
+impl Completion {
+    /// The page leaves no record (a guessed sitemap that is not one): its
+    /// report alone, with its id for the coordinator to acknowledge; the
+    /// permit goes back now.
+    fn finish_unrecorded(&mut self) {
+        if self.slot.take().is_none() {
+            return;
+        }
+        let _ = self.reports.unbounded_send(Message::Page(PageDone {
+            host: self.host,
+            depth: self.entry.depth,
+            redirects: self.entry.redirects,
+            parent: Arc::from(self.entry.url.as_str()),
+            links: Vec::new(),
+            responded: false,
+            unrecorded: Some(self.entry.id),
+        }));
     }
 }
 
@@ -359,6 +433,7 @@ enum Attempt {
 async fn process<F: Fetch, R: Runtime>(
     ctx: &Ctx<F, R>,
     entry: &Entry,
+    sitemap: bool,
     load: &HostLoad,
     started: &Started,
 ) -> PageResult {
@@ -386,7 +461,8 @@ async fn process<F: Fetch, R: Runtime>(
     .min(ctx.gate.budget() / 16);
     let mut need = PAGE_OVERHEAD + typical / 4;
     loop {
-        match attempt(ctx, entry, load, retries < ctx.config.retries, need).await {
+        let can_retry = retries < ctx.config.retries;
+        match attempt(ctx, entry, sitemap, load, can_retry, need).await {
             Attempt::Done(r) => return *r,
             Attempt::Retry(failure, retry_after) => {
                 match ctx
@@ -438,6 +514,7 @@ fn fetch_error_kind(e: &FetchError) -> ErrorKind {
 async fn attempt<F: Fetch, R: Runtime>(
     ctx: &Ctx<F, R>,
     entry: &Entry,
+    sitemap: bool,
     load: &HostLoad,
     can_retry: bool,
     need: u64,
@@ -454,7 +531,7 @@ async fn attempt<F: Fetch, R: Runtime>(
     let fetching = Fetching::start(&ctx.stats, load);
     let probe = Probe::new(ctx.runtime.now(), &fetching, load, ctx.samples.as_ref());
     let outcome = {
-        let work = std::pin::pin!(exchange(ctx, entry, &mut hold, can_retry, &probe));
+        let work = std::pin::pin!(exchange(ctx, entry, sitemap, &mut hold, can_retry, &probe));
         let deadline = ctx.runtime.sleep(ctx.config.timeout);
         match select(work, deadline).await {
             Either::Left((outcome, _)) => Some(outcome),
@@ -478,9 +555,7 @@ async fn attempt<F: Fetch, R: Runtime>(
             // the coordinator has queued them (a redirect's target), or are
             // resolved and handed over in chunks of `result.chunk` bytes.
             let links: usize = (result.links.iter())
-                .map(|f| match f {
-                    Found::Link(u) | Found::Redirect(u) => u.as_str().len(),
-                })
+                .map(|f| f.url().as_str().len())
                 .sum::<usize>()
                 + result.links.capacity() * std::mem::size_of::<Found>();
             let raw = result.raw.as_ref().map_or(0, |raw| {
@@ -509,6 +584,7 @@ impl Exchange {
 async fn exchange<F: Fetch, R: Runtime>(
     ctx: &Ctx<F, R>,
     entry: &Entry,
+    sitemap: bool,
     hold: &mut Reservation,
     can_retry: bool,
     probe: &Probe<'_>,
@@ -552,6 +628,21 @@ async fn exchange<F: Fetch, R: Runtime>(
             &response.url,
             location,
         )));
+    }
+    let header = (response.robots_tag.as_deref())
+        .map(robots_directives)
+        .unwrap_or_default();
+    if header.noindex {
+        normalize::set_noindex(&mut record);
+    }
+    if !ctx.types.reads(record.content_type.as_deref(), sitemap) {
+        // Not a type the crawl reads: the head says all it will know.
+        // Dropping the response closes it unread.
+        drop(response);
+        if status >= 400 {
+            normalize::set_error(&mut record, ErrorKind::Http, format!("HTTP {status}"));
+        }
+        return Exchange::record(record);
     }
 
     // The length is known: reserve the page's whole need now, parking
@@ -598,7 +689,22 @@ async fn exchange<F: Fetch, R: Runtime>(
     }
     let prefix = &body.bytes[..body.bytes.len().min(512)];
     if !is_html(record.content_type.as_deref(), prefix) {
-        return Exchange::record(record);
+        if !sitemap {
+            return Exchange::record(record);
+        }
+        let need = hold.bytes() + sitemap::reserve(&body.bytes, ctx.config.max_body);
+        if let Err(e) = hold.grow(need.saturating_sub(hold.bytes())).await {
+            if e == GateError::Preempted {
+                return Exchange::Gate(e);
+            }
+            normalize::set_error(
+                &mut record,
+                ErrorKind::OverBudget,
+                "the sitemap's URLs do not fit in the memory budget".into(),
+            );
+            return Exchange::record(record);
+        }
+        return Exchange::Done(Box::new(read_sitemap(ctx, entry, record, &body.bytes)));
     }
     // The parse tree costs a multiple of the body: reserve it first (part
     // of it may be reserved already, after a preemption).
@@ -630,6 +736,12 @@ async fn exchange<F: Fetch, R: Runtime>(
         .extractor
         .parse_lazy(&body.bytes, record.content_type.as_deref(), &base);
     drop(body);
+    let asks = page.robots.union(header);
+    let mut raw = raw;
+    if asks.nofollow && !ctx.config.follow_nofollow {
+        // The page asks not to follow any of its links.
+        raw.set_all_nofollow();
+    }
     normalize::apply_page(&mut record, page, ctx.config.links);
     let (need, chunk) = links_hold(
         hold.bytes(),
@@ -655,7 +767,56 @@ async fn exchange<F: Fetch, R: Runtime>(
         raw: Some(raw),
         chunk,
         hold: None,
+        sitemap: false,
     }))
+}
+
+/// A body that may be a sitemap: its URLs, when it is one (sitemaps for an
+/// index, page URLs for a urlset); a plain record otherwise.
+fn read_sitemap<F: Fetch, R: Runtime>(
+    ctx: &Ctx<F, R>,
+    entry: &Entry,
+    mut record: Record,
+    body: &[u8],
+) -> PageResult {
+    let base = record
+        .final_url
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+        .unwrap_or_else(|| entry.url.clone());
+    match sitemap::read(body, &base, ctx.config.max_body) {
+        Ok(None) => PageResult::record_only(record),
+        Err(sitemap::ReadError::TooLarge) => {
+            normalize::set_error(
+                &mut record,
+                ErrorKind::BodyTooLarge,
+                format!(
+                    "sitemap larger than the maximum body size ({} bytes) once inflated",
+                    ctx.config.max_body
+                ),
+            );
+            PageResult::record_only(record)
+        }
+        Err(sitemap::ReadError::Corrupt(message)) => {
+            normalize::set_error(&mut record, ErrorKind::Protocol, message);
+            PageResult::record_only(record)
+        }
+        Ok(Some(map)) => {
+            ctx.stats.sitemap_read();
+            normalize::apply_sitemap(&mut record, &map.urls, ctx.config.links);
+            let found = match map.kind {
+                Kind::Index => Found::Sitemap,
+                Kind::UrlSet => Found::Listed,
+            };
+            let mut urls = map.urls;
+            urls.retain(|u| u.as_str().len() <= MAX_URL_LEN);
+            PageResult {
+                links: urls.into_iter().map(found).collect(),
+                sitemap: true,
+                ..PageResult::record_only(record)
+            }
+        }
+    }
 }
 
 /// All the bytes a page whose body is announced to be `content_length`

@@ -9,7 +9,8 @@
 //! [`PARSE_COST_RATIO`](super::PARSE_COST_RATIO) times the body.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use html5ever::tendril::{StrTendril, TendrilSink};
@@ -18,6 +19,7 @@ use scraper::{ElementRef, Html, Node, Selector};
 use url::Url;
 
 use super::charset::decode_body;
+use super::directives;
 use super::links::{self, RawLinks};
 use super::text::{truncate, Collapser};
 use super::{ParseCut, ParsedPage, MAX_FIELD_LEN, MAX_FIELD_VALUES, MAX_META_LEN, MAX_TEXT_LEN};
@@ -165,7 +167,10 @@ fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> (ParsedPage, 
     // Raw hrefs, each once (the tree builder's clones repeat them; the same
     // raw href resolves to the same link): at most the body's bytes.
     let mut hrefs = String::new();
-    let mut distinct: HashSet<u64, BuildHasherDefault<DefaultHasher>> = HashSet::default();
+    // Each raw href once, with the position of its nofollow flag: a
+    // plain anchor anywhere makes it followed.
+    let mut distinct: HashMap<u64, usize, BuildHasherDefault<DefaultHasher>> = HashMap::default();
+    let mut nofollow: Vec<bool> = Vec::new();
 
     for el in elements() {
         let e = el.value();
@@ -175,6 +180,11 @@ fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> (ParsedPage, 
                 let mut t = Collapser::new(MAX_META_LEN);
                 el.text().for_each(|s| t.push_str(s));
                 page.title = t.finish_nonempty();
+            }
+            "meta" if e.attr("name").is_some_and(directives::is_robots_meta) => {
+                if let Some(content) = e.attr("content") {
+                    page.robots = page.robots.union(directives::robots_directives(content));
+                }
             }
             "meta" if page.description.is_none() => {
                 let is_desc = e
@@ -209,9 +219,15 @@ fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> (ParsedPage, 
                 if let Some(href) = e.attr("href") {
                     let mut h = DefaultHasher::new();
                     href.hash(&mut h);
-                    if distinct.insert(h.finish()) {
-                        hrefs.push_str(href);
-                        hrefs.push('\0');
+                    let rel_nofollow = e.attr("rel").is_some_and(directives::rel_nofollow);
+                    match distinct.entry(h.finish()) {
+                        Entry::Occupied(at) => nofollow[*at.get()] &= rel_nofollow,
+                        Entry::Vacant(slot) => {
+                            slot.insert(nofollow.len());
+                            nofollow.push(rel_nofollow);
+                            hrefs.push_str(href);
+                            hrefs.push('\0');
+                        }
                     }
                 }
             }
@@ -247,7 +263,7 @@ fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> (ParsedPage, 
         let body = elements().find(|e| is_html_element(e.value(), "body"));
         page.text = Some(body.map_or_else(String::new, visible_text));
     }
-    let links = RawLinks::new(base, page.canonical.clone(), hrefs);
+    let links = RawLinks::new(base, page.canonical.clone(), hrefs, nofollow);
     (page, links)
 }
 

@@ -6,7 +6,9 @@
 //! resolved against the page URL, each `href` goes through
 //! [`canon::resolve`] (non-http links are dropped), links are deduplicated
 //! in document order up to [`MAX_LINKS`], and the canonical URL is appended
-//! when missing, replacing the last link if the cap is full.
+//! when missing, replacing the last link if the cap is full. A raw `href`
+//! is `nofollow` when every anchor with it says so (`rel` nofollow or
+//! sponsored): one plain anchor is enough to follow it.
 //!
 //! # Lazily, so that a page's links are bounded
 //!
@@ -70,18 +72,48 @@ pub struct RawLinks {
     /// Raw `href`s, each followed by a NUL (which the HTML tokenizer never
     /// leaves in an attribute value).
     hrefs: String,
+    /// Per `href`: not to be followed (empty when none is).
+    nofollow: Vec<bool>,
+    /// The page asks not to follow any of its links.
+    all_nofollow: bool,
 }
 
 impl RawLinks {
     /// Links resolving against `base`, with `canonical` appended when
     /// missing; `hrefs` are raw, each followed by a NUL.
-    pub(super) fn new(base: Url, canonical: Option<Url>, mut hrefs: String) -> Self {
+    /// `nofollow` has one flag per `href` (or is empty: none is); an
+    /// `href` also found plain anywhere on the page is followed.
+    pub(super) fn new(
+        base: Url,
+        canonical: Option<Url>,
+        mut hrefs: String,
+        mut nofollow: Vec<bool>,
+    ) -> Self {
         hrefs.shrink_to_fit();
+        if nofollow.iter().any(|&n| n) {
+            let plain: Hashes = (hrefs.split_terminator('\0').zip(&nofollow))
+                .filter(|(_, &n)| !n)
+                .map(|(h, _)| hash(h))
+                .collect();
+            for (href, n) in hrefs.split_terminator('\0').zip(nofollow.iter_mut()) {
+                *n = *n && !plain.contains(&hash(href));
+            }
+            nofollow.shrink_to_fit();
+        } else {
+            nofollow = Vec::new();
+        }
         RawLinks {
             base,
             canonical,
             hrefs,
+            nofollow,
+            all_nofollow: false,
         }
+    }
+
+    /// The page asks not to follow any of its links.
+    pub fn set_all_nofollow(&mut self) {
+        self.all_nofollow = true;
     }
 
     /// Heap bytes held, at most (the raw `href`s and the URLs), plus what
@@ -92,6 +124,7 @@ impl RawLinks {
         // hash set's table is at most twice its length, plus control bytes.
         let hrefs = self.hrefs.bytes().filter(|&b| b == 0).count();
         self.hrefs.capacity()
+            + self.nofollow.capacity()
             + self.base.as_str().len()
             + self.canonical.as_ref().map_or(0, |c| c.as_str().len())
             + hrefs.min(MAX_LINKS) * 2 * (std::mem::size_of::<u64>() + 1)
@@ -114,8 +147,10 @@ impl RawLinks {
         Resolver {
             raw: self,
             rest: self.hrefs.split_terminator('\0'),
+            index: 0,
             seen: Hashes::default(),
             held: None,
+            last_nofollow: false,
             end: false,
         }
     }
@@ -134,13 +169,27 @@ impl RawLinks {
 pub struct Resolver<'a> {
     raw: &'a RawLinks,
     rest: std::str::SplitTerminator<'a, char>,
+    /// The position of the next `href`.
+    index: usize,
     /// Hashes of the links yielded (and of the one held).
     seen: Hashes,
     /// The link that fills the cap, held back until the end: the canonical
-    /// URL replaces it if the page's links do not include it.
-    held: Option<Url>,
+    /// URL replaces it if the page's links do not include it; with its
+    /// nofollow flag.
+    held: Option<(Url, bool)>,
+    /// Whether the link yielded last is not to be followed.
+    last_nofollow: bool,
     /// The `href`s are used up (or the cap is full).
     end: bool,
+}
+
+impl Resolver<'_> {
+    /// Whether the link [`next`](Iterator::next) yielded last is not to be
+    /// followed: every anchor with its `href` says `rel="nofollow"` (or
+    /// `sponsored`), or the page asks not to follow any link.
+    pub fn last_nofollow(&self) -> bool {
+        self.last_nofollow
+    }
 }
 
 impl Iterator for Resolver<'_> {
@@ -152,6 +201,9 @@ impl Iterator for Resolver<'_> {
                 self.end = true;
                 break;
             };
+            let nofollow = self.raw.all_nofollow
+                || self.raw.nofollow.get(self.index).copied().unwrap_or(false);
+            self.index += 1;
             let Some(link) = canon::resolve(&self.raw.base, href) else {
                 continue;
             };
@@ -159,11 +211,12 @@ impl Iterator for Resolver<'_> {
                 continue;
             }
             if self.seen.len() < MAX_LINKS {
+                self.last_nofollow = nofollow;
                 return Some(link);
             }
             // The last link the cap allows: whether it stays depends on the
             // canonical URL, known only at the end.
-            self.held = Some(link);
+            self.held = Some((link, nofollow));
             self.end = true;
         }
         // The end: the canonical URL if the page does not link to it, in
@@ -171,10 +224,15 @@ impl Iterator for Resolver<'_> {
         let held = self.held.take();
         match self.raw.canonical.as_ref() {
             Some(c) if self.seen.insert(hash(c.as_str())) => {
-                // Yield the canonical URL once: it is in `seen` now.
+                // Yield the canonical URL once: it is in `seen` now. It is
+                // followed unless the whole page says nofollow.
+                self.last_nofollow = self.raw.all_nofollow;
                 Some(c.clone())
             }
-            _ => held,
+            _ => held.map(|(link, nofollow)| {
+                self.last_nofollow = nofollow;
+                link
+            }),
         }
     }
 }
@@ -203,7 +261,7 @@ mod tests {
             s.push_str(&h);
             s.push('\0');
         }
-        RawLinks::new(page(), canonical, s)
+        RawLinks::new(page(), canonical, s, Vec::new())
     }
 
     #[test]

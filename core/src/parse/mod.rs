@@ -89,6 +89,7 @@ use crate::setting::Setting;
 
 mod charset;
 mod cost;
+mod directives;
 mod dom;
 mod links;
 mod sniff;
@@ -97,6 +98,7 @@ mod text;
 
 pub use charset::decode_body;
 pub use cost::{PARSE_COST_RATIO, STREAM_PARSE_COST_RATIO};
+pub use directives::{robots_directives, Directives};
 pub(crate) use dom::compile_selector;
 pub use dom::{node_budget, MAX_DOM_DEPTH, URL_ATTRIBUTES};
 pub use links::{RawLinks, Resolver};
@@ -137,6 +139,8 @@ pub struct ParsedPage {
     /// canonical URL is appended if not already present. At most
     /// [`MAX_LINKS`].
     pub links: Vec<Url>,
+    /// What `<meta name="robots">` elements ask (all of them together).
+    pub robots: Directives,
     /// User fields: one entry per field name, `None` when the selector
     /// matched nothing.
     pub fields: BTreeMap<String, Option<FieldValue>>,
@@ -247,6 +251,12 @@ impl Extractor {
     ///   [`canon::resolve`](crate::canon::resolve) (so non-http links are
     ///   dropped), deduplicated in document order, at most [`MAX_LINKS`]; the canonical URL is
     ///   appended when missing (replacing the last link if the cap is full).
+    ///   Never an `<img>`, `<script>` or `<link rel=stylesheet>` source.
+    ///   Which of them only `rel="nofollow"` (or `sponsored`) anchors point
+    ///   to, the [`Resolver`] of [`parse_lazy`](Self::parse_lazy)'s
+    ///   [`RawLinks`] says ([`Resolver::last_nofollow`]).
+    /// * `robots`: the directives of every `<meta name="robots">` (see
+    ///   [`robots_directives`]).
     /// * `fields`: for each user field, the first match in document order: its
     ///   text (whitespace-collapsed, at most [`MAX_FIELD_LEN`] bytes) or, with
     ///   an attribute, that attribute's value (at most [`MAX_META_LEN`]

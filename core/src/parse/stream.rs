@@ -103,6 +103,7 @@ use html5ever::LocalName;
 use url::Url;
 
 use super::charset::detect_encoding;
+use super::directives::{self, Directives};
 use super::links::{self, RawLinks};
 use super::text::{truncate, Collapser};
 #[cfg(any(doc, test))]
@@ -204,6 +205,10 @@ struct State {
     canonical_href: Option<String>,
     /// Raw `a`/`area` hrefs, each followed by a NUL.
     hrefs: String,
+    /// Per href: its `rel` says nofollow.
+    href_nofollow: Vec<bool>,
+    /// `<meta name=robots>` directives.
+    robots: Directives,
     href_count: usize,
 }
 
@@ -356,6 +361,8 @@ impl State {
                 if let Some(href) = href {
                     self.hrefs.push_str(href);
                     self.hrefs.push('\0');
+                    self.href_nofollow
+                        .push(attr(tag, "rel").is_some_and(directives::rel_nofollow));
                     self.href_count += 1;
                 }
             }
@@ -366,6 +373,11 @@ impl State {
                 });
                 if let (true, Some(href)) = (is_canonical, attr(tag, "href")) {
                     self.canonical_href = Some(href.to_owned());
+                }
+            }
+            "meta" if attr(tag, "name").is_some_and(directives::is_robots_meta) => {
+                if let Some(content) = attr(tag, "content") {
+                    self.robots = self.robots.union(directives::robots_directives(content));
                 }
             }
             "meta" if self.description.is_none() => {
@@ -460,9 +472,11 @@ impl State {
             description: self.description,
             lang: self.lang.flatten(),
             canonical: canonical.clone(),
+            robots: self.robots,
             ..ParsedPage::default()
         };
-        (page, RawLinks::new(base, canonical, self.hrefs))
+        let nofollow = std::mem::take(&mut self.href_nofollow);
+        (page, RawLinks::new(base, canonical, self.hrefs, nofollow))
     }
 }
 
@@ -548,6 +562,60 @@ mod tests {
 
     fn links(p: &ParsedPage) -> Vec<&str> {
         p.links.iter().map(Url::as_str).collect()
+    }
+
+    /// Each link with whether it is nofollow, from a page's raw links.
+    fn followed(raw: &RawLinks) -> Vec<(String, bool)> {
+        let mut it = raw.resolver();
+        let mut out = Vec::new();
+        while let Some(link) = it.next() {
+            out.push((link.path().to_owned(), it.last_nofollow()));
+        }
+        out
+    }
+
+    /// Robots directives and nofollow links: both paths agree, `<img>`
+    /// sources are never links, and one plain anchor makes a link followed.
+    #[test]
+    fn nofollow_and_robots_on_both_paths() {
+        // (page, its links and whether each is nofollow, (noindex, nofollow))
+        type Case<'a> = (&'a str, Vec<(&'a str, bool)>, (bool, bool));
+        let pages: [Case; 3] = [
+            (
+                r#"<meta name=ROBOTS content="noindex"><meta name=robots content=nofollow><a rel="ugc nofollow" href=/nf1>x</a><a rel=sponsored href=/nf2><a rel=ugc href=/ugc><a href=/nf1>again</a><a rel=nofollow href=/nf3><img src=/pic.png><area rel=nofollow href=/nf4>"#,
+                vec![
+                    ("/nf1", false),
+                    ("/nf2", true),
+                    ("/ugc", false),
+                    ("/nf3", true),
+                    ("/nf4", true),
+                ],
+                (true, true),
+            ),
+            (
+                r#"<meta name=description content=d><meta name=" robots " content="NONE"><svg><a href=/s rel=nofollow></a></svg>"#,
+                vec![("/s", true)],
+                (true, true),
+            ),
+            (
+                r#"<title>t</title><meta name=robots><meta name=googlebot content=noindex><a href=/a rel=external><img src=/i.jpg>"#,
+                vec![("/a", false)],
+                (false, false),
+            ),
+        ];
+        for (body, want, (noindex, nofollow)) in pages {
+            let page = both(body.as_bytes(), None);
+            assert_eq!(
+                (page.robots.noindex, page.robots.nofollow),
+                (noindex, nofollow),
+                "{body}"
+            );
+            let (_, fast) = super::parse(body.as_bytes(), None, &url());
+            let (_, dom) = super::super::dom::parse(&[], false, body.as_bytes(), None, &url());
+            let want: Vec<(String, bool)> = want.iter().map(|(p, n)| (p.to_string(), *n)).collect();
+            assert_eq!(followed(&fast), want, "{body}");
+            assert_eq!(followed(&dom), want, "{body}");
+        }
     }
 
     /// Hand-written pages: the DOM path's unit tests' pages and the cases the

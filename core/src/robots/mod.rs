@@ -93,6 +93,9 @@ pub struct Robots {
 struct Rules {
     rules: Vec<Rule>,
     crawl_delay: Option<Duration>,
+    /// `Sitemap:` URLs, raw, in file order (at most
+    /// [`MAX_SITEMAPS_PER_HOST`](crate::sitemap::MAX_SITEMAPS_PER_HOST)).
+    sitemaps: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -122,7 +125,7 @@ impl Robots {
     /// requires.
     pub fn parse(body: &str, user_agent: &str) -> Self {
         let ours = product_token(user_agent);
-        let groups = parse_groups(truncate(body));
+        let (groups, sitemaps) = parse_groups(truncate(body));
 
         // Pick the most specific matching token, else `*`.
         let mut best: Option<&str> = None;
@@ -151,8 +154,23 @@ impl Robots {
             }
         }
         Robots {
-            inner: Arc::new(Rules { rules, crawl_delay }),
+            inner: Arc::new(Rules {
+                rules,
+                crawl_delay,
+                sitemaps,
+            }),
         }
+    }
+
+    /// The file's `Sitemap:` URLs (raw, in order), whatever the groups.
+    ///
+    /// ```
+    /// use semcrawl_core::robots::Robots;
+    /// let r = Robots::parse("User-agent: *\nSitemap: https://a.test/s.xml\n", "bot");
+    /// assert_eq!(r.sitemaps(), ["https://a.test/s.xml"]);
+    /// ```
+    pub fn sitemaps(&self) -> &[String] {
+        &self.inner.sitemaps
     }
 
     /// Rules that allow everything (robots.txt missing: 4xx).
@@ -187,6 +205,7 @@ impl Robots {
             inner: Arc::new(Rules {
                 rules: vec![rule],
                 crawl_delay: None,
+                sitemaps: Vec::new(),
             }),
         }
     }
@@ -306,8 +325,10 @@ fn token_matches(line: &str, ours: &str) -> bool {
         && matches!(ours.as_bytes()[line.len()], b'-' | b'_')
 }
 
-fn parse_groups(body: &str) -> Vec<Group> {
+/// The groups of a robots.txt body, and its `Sitemap:` values.
+fn parse_groups(body: &str) -> (Vec<Group>, Vec<String>) {
     let mut groups: Vec<Group> = Vec::new();
+    let mut sitemaps = Vec::new();
     // Whether the current group has seen a rule line; a User-agent line
     // after rules starts a new group.
     let mut in_rules = true;
@@ -356,10 +377,15 @@ fn parse_groups(body: &str) -> Vec<Group> {
             }
             // Sitemap and unknown keys are not group members and do not
             // end a run of User-agent lines.
+            "sitemap" | "site-map"
+                if !value.is_empty() && sitemaps.len() < crate::sitemap::MAX_SITEMAPS_PER_HOST =>
+            {
+                sitemaps.push(value.to_owned());
+            }
             _ => {}
         }
     }
-    groups
+    (groups, sitemaps)
 }
 
 fn parse_delay(value: &str) -> Option<Duration> {

@@ -2,9 +2,9 @@
 //! the same crawl.
 //!
 //! What identifies a crawl ([`identity`]) is what decides which pages it
-//! takes and where their records went: seeds, scope, allowed domains, depth
-//! limit, robots.txt, the output's kind and absolute path, and the HTTP
-//! sink. Everything else (concurrency, memory, timeouts, ...) may change
+//! takes and where their records went: seeds, scope, allowed domains,
+//! include/exclude patterns, depth limit, robots.txt, nofollow, sitemaps,
+//! content types, the output's kind and absolute path, and the HTTP sink. Everything else (concurrency, memory, timeouts, ...) may change
 //! between runs; it is recorded for reference only.
 
 use std::collections::BTreeMap;
@@ -50,13 +50,25 @@ pub fn identity(config: &Config, target: &OutputTarget) -> CrawlIdentity {
     if let Some(post) = target.post {
         other.insert("post".to_owned(), post.to_string());
     }
+    // Only when not the default, so a state directory started before
+    // these settings existed resumes with its defaults.
+    if config.follow_nofollow {
+        other.insert("nofollow".to_owned(), "followed".to_owned());
+    }
+    if !config.sitemaps {
+        other.insert("sitemaps".to_owned(), "off".to_owned());
+    }
+    if config.all_types {
+        other.insert("content types".to_owned(), "all".to_owned());
+    } else if !config.accept_types.is_empty() {
+        other.insert("content types".to_owned(), config.accept_types.join(" "));
+    }
     CrawlIdentity {
         seeds,
         scope: config.scope.as_str().to_owned(),
         allow_domains: config.allow_domains.clone(),
-        // No include/exclude filters exist (yet); the fields stay empty.
-        include: Vec::new(),
-        exclude: Vec::new(),
+        include: config.include.clone(),
+        exclude: config.exclude.clone(),
         max_depth: config.max_depth,
         obey_robots: config.obey_robots,
         output_kind,

@@ -27,7 +27,7 @@ use semcrawl_core::{BoxFuture, FieldValue, Record, Store, StoreError};
 
 /// The columns every CSV output starts with, in order; `fields.NAME`
 /// columns for the user's fields follow.
-pub const COLUMNS: [&str; 20] = [
+pub const COLUMNS: [&str; 21] = [
     "url",
     "final_url",
     "status",
@@ -48,6 +48,7 @@ pub const COLUMNS: [&str; 20] = [
     "retries",
     "error_kind",
     "error_message",
+    "noindex",
 ];
 
 /// Writes each record as one CSV row under a fixed header.
@@ -66,7 +67,7 @@ pub const COLUMNS: [&str; 20] = [
 /// });
 /// let text = std::fs::read_to_string(&path).unwrap();
 /// let mut lines = text.lines();
-/// assert!(lines.next().unwrap().ends_with(",error_kind,error_message,fields.price"));
+/// assert!(lines.next().unwrap().ends_with(",error_kind,error_message,noindex,fields.price"));
 /// assert!(lines.next().unwrap().ends_with(",\"3, or 4\""));
 /// # std::fs::remove_file(&path).unwrap();
 /// ```
@@ -289,6 +290,7 @@ pub fn row(record: &Record, fields: &[String]) -> Vec<String> {
             .as_ref()
             .map(|e| e.message.clone())
             .unwrap_or_default(),
+        record.noindex.to_string(),
     ];
     cells.extend(fields.iter().map(|f| {
         match record.fields.get(f).and_then(Option::as_ref) {

@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS pages (
     elapsed_ms   INTEGER NOT NULL,
     retries      INTEGER NOT NULL,
     error_kind   TEXT,
-    error        TEXT
+    error        TEXT,
+    noindex      INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS pages_url ON pages(url);
 ";
@@ -60,8 +61,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS pages_url ON pages(url);
 const UPSERT: &str = "
 INSERT INTO pages (url, final_url, status, depth, parent, title, description, lang,
     canonical, links_count, links, fields, text, content_type, bytes, sha256,
-    fetched_at, elapsed_ms, retries, error_kind, error)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+    fetched_at, elapsed_ms, retries, error_kind, error, noindex)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
 ON CONFLICT(url) DO UPDATE SET
     final_url = excluded.final_url, status = excluded.status, depth = excluded.depth,
     parent = excluded.parent, title = excluded.title, description = excluded.description,
@@ -69,7 +70,8 @@ ON CONFLICT(url) DO UPDATE SET
     links = excluded.links, fields = excluded.fields, text = excluded.text,
     content_type = excluded.content_type, bytes = excluded.bytes, sha256 = excluded.sha256,
     fetched_at = excluded.fetched_at, elapsed_ms = excluded.elapsed_ms,
-    retries = excluded.retries, error_kind = excluded.error_kind, error = excluded.error
+    retries = excluded.retries, error_kind = excluded.error_kind, error = excluded.error,
+    noindex = excluded.noindex
 ";
 
 /// Writes records into the `pages` table of an SQLite file.
@@ -126,7 +128,7 @@ impl SqliteStore {
 }
 
 /// The columns of [`SCHEMA`]'s `pages` table, in order.
-const COLUMNS: [&str; 22] = [
+const COLUMNS: [&str; 23] = [
     "id",
     "url",
     "final_url",
@@ -149,6 +151,7 @@ const COLUMNS: [&str; 22] = [
     "retries",
     "error_kind",
     "error",
+    "noindex",
 ];
 
 /// `Ok` if the file has no `pages` table yet, or one with our columns;
@@ -162,6 +165,16 @@ fn check_layout(conn: &Connection) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     if columns.is_empty() || columns.iter().map(String::as_str).eq(COLUMNS) {
         return Ok(());
+    }
+    // A table written before `noindex` existed: it gains the column.
+    if columns
+        .iter()
+        .map(String::as_str)
+        .eq(COLUMNS[..COLUMNS.len() - 1].iter().copied())
+    {
+        return conn
+            .execute_batch("ALTER TABLE pages ADD COLUMN noindex INTEGER NOT NULL DEFAULT 0")
+            .map_err(|e| e.to_string());
     }
     // A few names are enough to recognize the table; keep the line short.
     let mut listed = columns
@@ -236,6 +249,7 @@ fn insert(conn: &mut Connection, rows: &[Row]) -> rusqlite::Result<()> {
                 r.retries,
                 row.error_kind,
                 row.error,
+                r.noindex,
             ])?;
         }
     }

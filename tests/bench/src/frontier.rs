@@ -80,6 +80,7 @@ impl Fetch for Graph {
                 content_length: Some(body.len() as u64),
                 location: None,
                 retry_after: None,
+                robots_tag: None,
                 body: Box::new(Cursor::new(body)),
             })
         })

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use semcrawl_core::scope::ScopeMode;
+use semcrawl_core::types::ContentTypes;
 use semcrawl_core::ErrorKind;
 use url::Url;
 
@@ -76,6 +77,9 @@ pub struct Expected {
     pub robots_skipped: BTreeSet<String>,
     /// Linked URLs outside the scope: never requested.
     pub out_of_scope: BTreeSet<String>,
+    /// Linked URLs with a known non-HTML extension (see
+    /// `semcrawl_core::types`): never requested.
+    pub not_queued: BTreeSet<String>,
 }
 
 impl Expected {
@@ -147,6 +151,12 @@ pub(crate) fn expected(site: &Site, base: &Url, opts: &ExpectOptions) -> Expecte
             seen.remove(&url);
             continue;
         }
+        // A link to a known non-HTML extension (.pdf, ...) is not queued.
+        let types = ContentTypes::default();
+        if depth > 0 && Url::parse(&url).is_ok_and(|u| !types.queues(&u)) {
+            out.not_queued.insert(url);
+            continue;
+        }
         let (path, from) = match &target {
             Target::Local(p) | Target::Primary(p) => (p.as_str(), From::Primary),
             Target::Alias(p) => (p.as_str(), From::Alias),
@@ -194,8 +204,10 @@ pub(crate) fn expected(site: &Site, base: &Url, opts: &ExpectOptions) -> Expecte
                     }
                 }
             }
-            Some((Kind::File { body, .. }, _)) => {
-                if body.len() as u64 > opts.max_body {
+            Some((Kind::File { body, content_type }, _)) => {
+                // Not HTML: recorded from its head, its body never read.
+                let read = ContentTypes::default().reads(Some(content_type), false);
+                if read && body.len() as u64 > opts.max_body {
                     rec.error = Some(ErrorKind::BodyTooLarge);
                 }
             }
@@ -294,7 +306,9 @@ mod tests {
         assert!(get("/moved/target.html").error.is_none());
         assert_eq!(get("/moved/target.html").depth, 1);
         assert!(get("/list?a=1&b=2").error.is_none());
-        assert!(get("/files/report.pdf").error.is_none());
+        assert!(!e.records.contains_key(&format!("{o}/files/report.pdf")));
+        assert!(e.not_queued.contains(&format!("{o}/files/report.pdf")));
+        assert!(get("/files/notes.txt").error.is_none());
         assert!(get("/go/private").error.is_none());
         assert!(e
             .robots_skipped

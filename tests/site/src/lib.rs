@@ -35,7 +35,7 @@
 //! | robots.txt | `Disallow: /private/`; `/private/N.html` linked | never requested |
 //! | off-site links | `http://example.invalid/…`, `https://example.invalid/…`, `http://localhost:PORT/` | not requested with `--scope host` |
 //! | not crawlable | `mailto:`, `javascript:`, `tel:`, `data:` | ignored |
-//! | files | `/files/report.pdf`, `/files/notes.txt` | records, not parsed for links |
+//! | files | `/files/report.pdf`, `/files/notes.txt` | the PDF is not queued (its extension); the text file is recorded from its head |
 //! | slow page | `/slow.html` ([`SiteSpec::slow_latency`]) | record; error `timeout` if `--timeout` is shorter |
 //! | endless body | `/stream/endless` (chunked, never ends) | error `body_too_large` |
 //! | gzip bomb | `/bomb.html` (`Content-Encoding: gzip`, inflates to > 1 GiB) | error `body_too_large` |
@@ -58,6 +58,12 @@
 //! println!("{} records expected", expected.records.len());
 //! ```
 //!
+//! # The blog
+//!
+//! [`blog`] is another site, built like a real small blog with a shop
+//! (facets, `?ref=` duplicates, sitemaps, nofollow links, binaries): what
+//! the tests of which URLs a crawl takes, and their cost, run against.
+//!
 //! # Shared test helpers
 //!
 //! * [`gzip_bomb`]: the one gzip bomb of the workspace (the site serves it at
@@ -66,6 +72,7 @@
 //!   standing in for readiness.
 #![forbid(unsafe_code)]
 
+pub mod blog;
 mod bomb;
 mod expect;
 mod html;
