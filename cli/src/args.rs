@@ -19,111 +19,12 @@ use url::Url;
 
 const ABOUT: &str = "A web crawler whose memory stays bounded by construction.";
 
-const LONG_ABOUT: &str = "\
-A web crawler whose memory stays bounded by construction.
+// The manual's prose lives in text files, kept apart from the code that
+// parses the flags: `semcrawl --help`, `semcrawl crawl --help` and the man
+// page all print them.
+const LONG_ABOUT: &str = include_str!("../help/about.txt");
 
-Every page goes through fetch -> parse -> normalize -> store. Two gates bound
-the work in flight: --concurrency N pages at most (the permit is taken before
-the page's task exists, so waiting work is just a URL in the queue), and
---memory SIZE bytes at most for everything those pages hold: bodies as they
-stream in, parse trees, records waiting for the store.";
-
-const CRAWL_AFTER_HELP: &str = "\
-MEMORY MODEL:
-    --memory bounds the bytes held by pages in flight: each page reserves
-    128 KiB and a quarter of the crawl's typical body before its request is
-    sent, reserves the rest of its body before reading it
-    (from Content-Length when given, else chunk by chunk), reserves its parse
-    tree before parsing, and keeps its record's size reserved until the store
-    has written it. A body over --max-body (counted after decompression, so a
-    gzip bomb stops there) is cut and recorded as a body_too_large error. A
-    page that cannot fit in the budget even alone is recorded as over_budget.
-    The URL queue and seen set live on disk (SQLite, in --state DIR or a
-    temporary directory); their in-memory part gets an eighth of --memory
-    (at least 2 MiB), taken out of the pages' share. Not covered: the HTTP
-    client's socket buffers, the program itself (a few MiB), and one page's
-    links while they are resolved.
-
-ADAPTIVE CONCURRENCY:
-    --concurrency auto (bounds: auto:MIN..MAX, default 1..512) replaces the
-    fixed count with limits that follow what the crawl observes, one per
-    host and one for the crawl: they grow (x4 a round trip while latency is
-    flat) until latency rises above 1.5x its no-load value, and keep growing
-    past that only while throughput still rises with the load; they shrink
-    on rising latency, drain a queue of their own making at once, and back
-    off on timeouts, connection errors, 429 and 503. Only requests actually
-    sent count as load: a page waiting on --memory is none, so a
-    memory-bound crawl does not grow its limit. The progress line shows the
-    limit, the summary its trajectory and the time spent memory-bound or
-    limit-bound; --log-level semcrawl_core::limits=debug logs each change
-    with its reason.
-
-SEEDS:
-    Seeds come from the command line and from --input-file FILE (one URL a
-    line; blank lines and `#` comments skipped; `-` reads standard input).
-    A seed without a scheme is https: `example.com/blog` is
-    https://example.com/blog. A bad seed is refused before any request,
-    naming FILE:LINE.
-
-OUTPUT:
-    One record per URL fetched, failures included (their `error` field
-    says why). The format follows --out's extension: .jsonl/.ndjson (or
-    no extension, or `-`, the default: stdout) JSON Lines; .csv CSV;
-    .sqlite/.sqlite3/.db a SQLite table `pages` (a file whose `pages`
-    table has other columns is refused). Any other extension is
-    refused unless --format jsonl|csv|sqlite says what to write. Files are
-    written batch by batch as pages finish, so a killed crawl loses only
-    the pages in flight. CSV has
-    one column per record field, in this order: url, final_url, status,
-    depth, parent, title, description, lang, canonical, links_count, links
-    (space-separated), text, content_type, bytes, sha256, fetched_at,
-    elapsed_ms, retries, error_kind, error_message, then fields.NAME for
-    each --select. With --select or --text, a page nested deeper than 512
-    elements (or built to make the parser slow) is parsed up to there and
-    recorded with error kind parse_truncated. --post URL sends batches to a service; with --out as
-    well, both get every record. When stdout is closed by its reader
-    (`semcrawl crawl URL | head -1`), the crawl stops quietly and exits 0.
-
-EXIT STATUS:
-    0 the crawl finished (or stdout was closed by its reader); 1 the store
-    failed, or after Ctrl-C a --post sink did not take its records before
-    --grace ran out (the error says how many records were not written);
-    2 bad usage (also: a --state DIR of another crawl, of another format
-    version, or in use by another process); 3 not one page could be fetched
-    (every record is an error, or there was nothing to crawl; a resumed
-    crawl counts the pages of its earlier runs); 130
-    interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM: pages in flight
-    finish within --grace or are recorded as interrupted, the store is
-    flushed and the state kept. A second signal exits at once.
-
-STATE AND RESUME:
-    --state DIR keeps the crawl's state in DIR. Run the same command again
-    with the same --state after Ctrl-C, SIGTERM, an OOM kill or kill -9,
-    and the crawl goes on where it stopped: pages already stored are not
-    fetched again (only those in flight or not yet written at the kill
-    are), a JSON Lines or CSV --out is appended to (a line torn by the
-    kill is cut off first), a SQLite --out is upserted (one row per URL).
-    The summary says the crawl resumed and from how many pages. Other
-    seeds, --scope, --allow-domain, --max-depth, --ignore-robots, --out or
-    --post with the same DIR are refused (exit 2); the other options may
-    change between runs. One process at a time uses a DIR.
-
-KUBERNETES:
-    A pod being stopped gets SIGTERM, then SIGKILL when
-    terminationGracePeriodSeconds (default 30) is over. Keep --grace
-    shorter than that, leaving time to flush the store and save the state
-    (a few seconds; more with --post): e.g. --grace 20s under the default
-    30s. With --state on a persistent volume, the restarted pod resumes.
-
-EXAMPLES:
-    semcrawl crawl https://example.com/ --out pages.jsonl
-    semcrawl crawl https://example.com/ --concurrency 64 --memory 64MiB --max-depth 3
-    semcrawl crawl https://example.com/ --concurrency auto --memory 400MiB
-    semcrawl crawl https://example.com/ --select price='.price' --select img='main img@src'
-    semcrawl crawl -i seeds.txt -o pages.csv --select price='.price'
-    semcrawl crawl example.com | head -5
-    semcrawl crawl https://example.com/ -o pages.jsonl --state crawl.state
-    semcrawl demo";
+const CRAWL_AFTER_HELP: &str = include_str!("../help/crawl.txt");
 
 /// `semcrawl`: the command line.
 #[derive(Debug, Parser)]
@@ -195,7 +96,7 @@ pub struct DemoArgs {
 pub struct CrawlArgs {
     /// Seed URLs (http or https; a bare host such as `example.com/blog`
     /// means https). The crawl starts here, at depth 0.
-    #[arg(required_unless_present = "input_file", value_name = "URL", value_parser = crate::seeds::parse_seed)]
+    #[arg(required_unless_present = "input_file", value_name = "URL", value_parser = semcrawl_core::seeds::parse_seed)]
     pub urls: Vec<Url>,
 
     /// Read seed URLs from FILE, one a line (`#` comments and blank lines
@@ -385,7 +286,7 @@ fn scope_parser() -> impl TypedValueParser<Value = ScopeMode> {
 
 fn parse_url(s: &str) -> Result<Url, String> {
     let url = Url::parse(s).map_err(|e| format!("invalid URL '{s}': {e}"))?;
-    crate::seeds::require_http(s, url)
+    semcrawl_core::seeds::require_http(s, url)
 }
 
 /// `--format`: the names of [`Format::ALL`], listed for help and completions.

@@ -13,9 +13,9 @@ use semcrawl_smol::{FetchOptions, HttpFetcher, SmolRuntime};
 use crate::args::{CrawlArgs, CrawlOptions};
 use crate::output::{self, Output};
 use crate::progress::Display;
-use crate::signals::{Interrupts, OnSignal};
-use crate::state::OutputTarget;
 use crate::{logging, seeds, state, summary, Failure};
+use semcrawl_smol::signals::{Interrupts, OnSignal};
+use semcrawl_smol::state::{identity, OutputTarget};
 
 /// Exit code of a crawl in which not one page could be fetched.
 pub const NOTHING_FETCHED: u8 = 3;
@@ -43,7 +43,7 @@ pub fn crawl_command(args: CrawlArgs) -> Result<ExitCode, Failure> {
         format: args.format,
         post: args.post.as_ref(),
     };
-    let identity = state::identity(&config, &args.crawl, &target);
+    let identity = identity(&config, &target);
     let (state_dir, resume) = state::open(args.state.as_deref(), &identity)?;
     let fields: Vec<String> = config.fields.iter().map(|f| f.name.clone()).collect();
     // A sink's retries can outlast any grace period (a minute per attempt):

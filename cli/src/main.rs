@@ -14,7 +14,6 @@ mod manual;
 mod output;
 mod progress;
 mod seeds;
-mod signals;
 mod state;
 mod summary;
 

@@ -8,18 +8,13 @@
 //!   `TeeStore`); `--post` alone replaces the default stdout.
 //! * A closed stdout (`semcrawl crawl URL | head -1`) is the reader saying
 //!   "enough", as it is for `cat` or `rg`: the crawl stops as on Ctrl-C and
-//!   exits 0 without a word, instead of failing on a broken pipe.
-//!   [`StdoutGuard`] sees the store's write fail, checks that stdout's reader
-//!   is gone (not a full disk, which stays an error), stops the crawl and
-//!   drops the records still to come.
+//!   exits 0 without a word, instead of failing on a broken pipe
+//!   ([`StdoutGuard`]).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
-
-use semcrawl_core::{BoxFuture, Record, StopHandle, Store, StoreError};
+use semcrawl_core::Store;
 use semcrawl_smol::store::{
     open_target, reopen_target, Bounded, Format, HttpSinkOptions, HttpSinkStore, ShutdownDeadline,
-    TeeStore,
+    StdoutGuard, StdoutState, TeeStore,
 };
 use url::Url;
 
@@ -29,35 +24,8 @@ use crate::Failure;
 pub struct Output {
     /// Every record goes here.
     pub store: Box<dyn Store>,
-    /// Set when stdout's reader went away; see the [module docs](self).
+    /// Set when stdout's reader went away.
     pub stdout: StdoutState,
-}
-
-/// Shared between [`StdoutGuard`] and the code that runs the crawl.
-#[derive(Debug, Clone, Default)]
-pub struct StdoutState {
-    closed: Arc<AtomicBool>,
-    stop: Arc<OnceLock<StopHandle>>,
-}
-
-impl StdoutState {
-    /// Stop `handle`'s crawl when stdout closes.
-    pub fn stop_on_close(&self, handle: StopHandle) {
-        let _ = self.stop.set(handle);
-    }
-
-    /// Whether stdout's reader went away during the crawl.
-    pub fn closed(&self) -> bool {
-        self.closed.load(Ordering::Relaxed)
-    }
-
-    fn close(&self) {
-        if !self.closed.swap(true, Ordering::Relaxed) {
-            if let Some(stop) = self.stop.get() {
-                stop.stop();
-            }
-        }
-    }
 }
 
 /// Open the outputs: `out` (`None`: stdout, unless `post` is given) in
@@ -102,10 +70,7 @@ pub fn open(
             opened.map_err(|e| Failure::Usage(format!("cannot open --out '{target}': {}", e.0)))?;
         let lower = target.to_ascii_lowercase();
         stores.push(if target == "-" {
-            Box::new(StdoutGuard {
-                inner: store,
-                state: stdout.clone(),
-            })
+            Box::new(StdoutGuard::new(store, stdout.clone()))
         } else if lower.starts_with("http://") || lower.starts_with("https://") {
             Box::new(Bounded::new(store, target, deadline.clone()))
         } else {
@@ -129,67 +94,4 @@ pub fn open(
         Box::new(TeeStore::new(stores))
     };
     Ok(Output { store, stdout })
-}
-
-/// A store writing to stdout that turns "the reader went away" into a stop.
-pub struct StdoutGuard {
-    inner: Box<dyn Store>,
-    state: StdoutState,
-}
-
-impl StdoutGuard {
-    /// `Ok` (and a stop) if `result` failed because stdout is closed.
-    fn check(&self, result: Result<(), StoreError>) -> Result<(), StoreError> {
-        match result {
-            Err(_) if stdout_reader_gone() => {
-                self.state.close();
-                Ok(())
-            }
-            other => other,
-        }
-    }
-}
-
-impl Store for StdoutGuard {
-    fn write<'a>(&'a mut self, batch: &'a [Record]) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            if self.state.closed() {
-                return Ok(());
-            }
-            let result = self.inner.write(batch).await;
-            self.check(result)
-        })
-    }
-
-    fn flush(&mut self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
-            if self.state.closed() {
-                return Ok(());
-            }
-            let result = self.inner.flush().await;
-            self.check(result)
-        })
-    }
-}
-
-/// Whether standard output is a pipe or socket whose reader has gone:
-/// `poll` reports `POLLERR` (pipe) or `POLLHUP` (socket) on it.
-#[cfg(unix)]
-fn stdout_reader_gone() -> bool {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsFd;
-    let stdout = std::io::stdout();
-    let mut fds = [PollFd::new(stdout.as_fd(), PollFlags::POLLOUT)];
-    match poll(&mut fds, PollTimeout::ZERO) {
-        Ok(_) => fds[0]
-            .revents()
-            .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP)),
-        Err(_) => false,
-    }
-}
-
-/// Elsewhere a failed write to stdout stays an error.
-#[cfg(not(unix))]
-fn stdout_reader_gone() -> bool {
-    false
 }

@@ -71,17 +71,23 @@ pub(crate) async fn read_body(
     // beyond the page overhead (a page retried after a preemption admits
     // what it is known to need at once).
     let mut reserved: u64 = hold.bytes().saturating_sub(PAGE_OVERHEAD).min(limit);
-    if let Some(len) = content_length {
-        // Content-Length counts encoded bytes: a hint, not a bound.
-        let want = len.min(limit);
+    // An announced body is read into `len + 1` bytes: the one past the end
+    // is where the read that finds the end goes, so a body that keeps its
+    // word never grows its buffer (growing by half, to look for an end that
+    // is not coming, would hold half as much again as the page).
+    let announced = content_length.map(|len| len.saturating_add(1).min(limit));
+    if let Some(want) = announced {
+        // Content-Length is a hint, not a bound (adapters pass it only for
+        // bodies they do not decode, but a server may still lie).
         if want > reserved {
             hold.grow(want - reserved).await.map_err(ReadError::Gate)?;
             reserved = want;
         }
     }
     // Only what the body is announced to need, when it is: the page may
-    // have been admitted with more (the crawl's typical page).
-    let capacity = content_length.map_or(reserved, |len| len.min(limit).min(reserved));
+    // have been admitted with more (the crawl's typical page), or have
+    // reserved its parse as well.
+    let capacity = announced.map_or(reserved, |want| want.min(reserved));
     let mut buf: Vec<u8> = Vec::with_capacity(capacity as usize);
     loop {
         if buf.len() as u64 == limit {
@@ -99,7 +105,11 @@ pub(crate) async fn read_body(
             buf.reserve_exact((reserved as usize).saturating_sub(buf.len()));
         }
         let old = buf.len();
-        let room = (reserved - old as u64).min(CHUNK) as usize;
+        let mut room = (reserved - old as u64).min(CHUNK) as usize;
+        if buf.capacity() > old {
+            // Fill what is allocated before allocating more.
+            room = room.min(buf.capacity() - old);
+        }
         if buf.capacity() < old + room {
             // Past the announced length (it counts encoded bytes): grow
             // geometrically, never beyond what the gate granted.

@@ -42,6 +42,7 @@ pub mod retry;
 pub mod robots;
 mod runtime;
 pub mod scope;
+pub mod seeds;
 mod setting;
 mod size;
 mod stats;
@@ -51,7 +52,7 @@ pub use body::classify_body_error;
 pub use config::{Concurrency, Config, FieldSpec, DEFAULT_MAX_BODY};
 pub use crawl::{Crawler, CRAWL_DROP_TOLERANCE};
 pub use gate::{ByteGate, GateError, Reservation, PAGE_OVERHEAD};
-pub use record::{ErrorKind, Record, RecordError, MAX_RECORD_LINKS_BYTES};
+pub use record::{ErrorKind, Record, RecordError, MAX_ERROR_MESSAGE, MAX_RECORD_LINKS_BYTES};
 pub use runtime::{
     Body, BoxFuture, Fetch, FetchError, FetchRequest, MaybeSend, MaybeSync, MemoryStore, Response,
     Runtime, Store, StoreError,

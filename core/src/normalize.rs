@@ -25,9 +25,10 @@ pub(crate) fn failed(entry: &Entry, kind: ErrorKind, message: String) -> Record 
     record
 }
 
-/// The page failed: why, in a stable kind and a message for people.
+/// The page failed: why, in a stable kind and a message for people (capped
+/// in length: see [`RecordError::new`]).
 pub(crate) fn set_error(record: &mut Record, kind: ErrorKind, message: String) {
-    record.error = Some(RecordError { kind, message });
+    record.error = Some(RecordError::new(kind, message));
 }
 
 /// A response head arrived from `url`.

@@ -129,8 +129,56 @@ pub const MAX_RECORD_LINKS_BYTES: usize = 1 << 20;
 pub struct RecordError {
     /// A stable, machine-readable kind.
     pub kind: ErrorKind,
-    /// A human-readable message.
+    /// A human-readable message, at most about [`MAX_ERROR_MESSAGE`] bytes
+    /// when built by [`RecordError::new`].
     pub message: String,
+}
+
+/// The most bytes of a message a record's error keeps.
+///
+/// Messages quote what servers send (a `Location`, a header, an error from
+/// the HTTP client), and a server may send anything: a 90 KB `Location`
+/// would otherwise be copied whole into every store and sink, and charged
+/// to the byte gate with its record. A kilobyte says what went wrong.
+pub const MAX_ERROR_MESSAGE: usize = 1024;
+
+impl RecordError {
+    /// An error of `kind`, its message cut to at most
+    /// [`MAX_ERROR_MESSAGE`] bytes (at a character boundary, so it stays
+    /// valid UTF-8) and told so: `…(N bytes cut)`. Every record error the
+    /// crawler builds goes through here.
+    ///
+    /// ```
+    /// use semcrawl_core::{ErrorKind, RecordError, MAX_ERROR_MESSAGE};
+    /// let e = RecordError::new(ErrorKind::BadRedirect, "é".repeat(1000));
+    /// assert!(e.message.len() < MAX_ERROR_MESSAGE + 32);
+    /// assert!(e.message.ends_with("…(976 bytes cut)"), "{}", e.message);
+    /// let short = RecordError::new(ErrorKind::Http, "HTTP 500".into());
+    /// assert_eq!(short.message, "HTTP 500");
+    /// ```
+    pub fn new(kind: ErrorKind, message: String) -> Self {
+        RecordError {
+            kind,
+            message: cap_message(message),
+        }
+    }
+}
+
+/// `message`, cut to [`MAX_ERROR_MESSAGE`] bytes at a character boundary,
+/// with how much was cut.
+fn cap_message(mut message: String) -> String {
+    if message.len() <= MAX_ERROR_MESSAGE {
+        return message;
+    }
+    let mut keep = MAX_ERROR_MESSAGE;
+    while !message.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    let cut = message.len() - keep;
+    message.truncate(keep);
+    message.push_str(&format!("…({cut} bytes cut)"));
+    message.shrink_to_fit();
+    message
 }
 
 /// Machine-readable error kinds; serialized in `snake_case`.
@@ -199,5 +247,29 @@ impl ErrorKind {
 impl std::fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_messages_are_cut_at_a_char_boundary_and_say_so() {
+        // 1023 ASCII bytes, then a 3-byte character across the limit.
+        let message = format!("{}€{}", "a".repeat(1023), "b".repeat(90_000));
+        let total = message.len();
+        let e = RecordError::new(ErrorKind::BadRedirect, message);
+        let kept = "a".repeat(1023);
+        assert_eq!(
+            e.message,
+            format!("{kept}…({} bytes cut)", total - 1023),
+            "cut before the character, not inside it"
+        );
+        let exact = "x".repeat(MAX_ERROR_MESSAGE);
+        assert_eq!(
+            RecordError::new(ErrorKind::Http, exact.clone()).message,
+            exact
+        );
     }
 }

@@ -685,6 +685,17 @@ fn stop_records_everything_in_flight_and_loses_nothing() {
         })
         .count();
     assert!(interrupted > 0, "in-flight pages recorded as interrupted");
+    // Each carries when its fetch started (the virtual clock starts at
+    // 1_700_000_000_000), not the epoch, and how long it ran until cut.
+    for r in records.values() {
+        assert!(r.fetched_at >= 1_700_000_000_000, "{r:?}");
+        if r.error
+            .as_ref()
+            .is_some_and(|e| e.kind == ErrorKind::Interrupted)
+        {
+            assert!(r.elapsed_ms > 0, "cut after it started: {r:?}");
+        }
+    }
     // Every fetch started is in the store.
     let fetched: std::collections::BTreeSet<String> = h
         .fetcher
@@ -1027,4 +1038,55 @@ fn a_frontier_hears_of_every_page_done_after_the_store_has_it() {
     assert_eq!(summary.budget, 16 << 20);
     assert!(summary.peak_bytes <= (16 << 20) - (4 << 20));
     assert_eq!(summary.robots_skipped, 1);
+}
+
+#[test]
+fn a_huge_location_is_cut_in_the_error_message() {
+    // A 90 KB Location (too long to follow: unusable), and an 8 KB one out
+    // of scope. Each error message says so in about a kilobyte.
+    let junk = "x".repeat(90_000);
+    let far = "x".repeat(8_000);
+    let mut site = HashMap::new();
+    site.insert(
+        "http://a.test/".into(),
+        html("<a href='/bad'>bad</a><a href='/far'>far</a>"),
+    );
+    site.insert(
+        "http://a.test/bad".into(),
+        Page {
+            status: 302,
+            location: Some(format!("http://[{junk}")),
+            ..html("")
+        },
+    );
+    site.insert(
+        "http://a.test/far".into(),
+        Page {
+            status: 302,
+            location: Some(format!("http://other.test/{far}")),
+            ..html("")
+        },
+    );
+    let mut c = config("http://a.test/");
+    c.obey_robots = false;
+    let (_, h) = crawl(site, c, None);
+    let records = by_url(&h.store.records());
+    for (url, kind) in [
+        ("http://a.test/bad", ErrorKind::BadRedirect),
+        ("http://a.test/far", ErrorKind::RedirectOutOfScope),
+    ] {
+        let error = records[url].error.clone().expect("an error");
+        assert_eq!(error.kind, kind, "{url}");
+        let message = &error.message;
+        assert!(
+            message.len() <= semcrawl_core::MAX_ERROR_MESSAGE + 32,
+            "{url}: {} bytes",
+            message.len()
+        );
+        assert!(
+            message.ends_with(" bytes cut)") && message.contains("…("),
+            "{url}: {}",
+            &message[message.len() - 40..]
+        );
+    }
 }

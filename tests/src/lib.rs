@@ -379,13 +379,7 @@ pub fn crawl_to_jsonl(
 ) -> (Finished, Vec<Value>, Value) {
     let out = dir.join("out.jsonl");
     let summary = dir.join("summary.json");
-    let mut args: Vec<String> = vec!["crawl".into()];
-    args.extend(QUIET.iter().map(|s| s.to_string()));
-    args.extend(["--out".into(), out.display().to_string()]);
-    args.extend(["--summary-json".into(), summary.display().to_string()]);
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args.push(seed.into());
-    let done = run(&args, timeout);
+    let done = run(crawl_args(seed, &out, &summary, extra), timeout);
     // 3: the crawl ran but not one page could be fetched, which is what a
     // hostile server makes of every page; anything else is a failure.
     if done.code() != Some(3) {

@@ -50,6 +50,12 @@ fn sigint_stops_the_crawl_with_consistent_output() {
         .map(|r| r["url"].as_str().expect("url"))
         .collect();
     assert_eq!(urls.len(), records.len(), "a URL is stored twice");
+    // Every record, interrupted or not, says when its fetch started: a real
+    // time (after 2020), not the epoch.
+    for r in &records {
+        let at = r["fetched_at"].as_u64().expect("fetched_at");
+        assert!(at > 1_577_836_800_000, "{r}");
+    }
     assert!(
         records.len() < 302,
         "the crawl was not interrupted: {} records",

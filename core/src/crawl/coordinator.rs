@@ -650,9 +650,9 @@ fn robots_record(unreachable: &Unreachable, fetched_at: u64, elapsed: Duration) 
     record.fetched_at = fetched_at;
     record.elapsed_ms = elapsed.as_millis() as u64;
     record.retries = unreachable.attempts.saturating_sub(1);
-    record.error = Some(RecordError {
-        kind: ErrorKind::RobotsUnreachable,
-        message: unreachable.message(),
-    });
+    record.error = Some(RecordError::new(
+        ErrorKind::RobotsUnreachable,
+        unreachable.message(),
+    ));
     record
 }

@@ -22,6 +22,7 @@
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -123,11 +124,13 @@ pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
         entry,
         host,
         slot: Some(slot),
+        spawned_at: ctx.runtime.unix_millis(),
     };
     ctx.runtime.spawn(Box::pin(async move {
         let ctx = task_ctx;
+        let started = Started::now(&ctx.runtime);
         let work = AssertUnwindSafe(async {
-            let mut result = run(&ctx, &done.entry, &load).await;
+            let mut result = run(&ctx, &done.entry, &load, &started).await;
             hand_over(&ctx, &done.entry, &mut result, &done.reports).await;
             result
         })
@@ -137,28 +140,62 @@ pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
             Err(panic) => {
                 let message = format!("the page's task panicked: {}", panic_message(&*panic));
                 tracing::error!(url = %done.entry.url, "{message}");
-                PageResult::record_only(normalize::failed(
-                    &done.entry,
-                    ErrorKind::Internal,
-                    message,
-                ))
+                let mut record = normalize::failed(&done.entry, ErrorKind::Internal, message);
+                started.stamp(&mut record, &ctx.runtime);
+                PageResult::record_only(record)
             }
         };
         done.finish(result);
     }));
 }
 
+/// When a page's work started, and the retries it has spent so far: every
+/// record of the page is stamped with them, including one cut short by a
+/// stop or a panic, so that no record says it was fetched at the epoch.
+struct Started {
+    /// Unix milliseconds at the first attempt.
+    fetched_at: u64,
+    /// The runtime's clock at the first attempt.
+    t0: Duration,
+    /// Retries spent; atomic only so that the page's future stays `Send`.
+    retries: AtomicU32,
+}
+
+impl Started {
+    fn now<R: Runtime>(runtime: &R) -> Self {
+        Started {
+            fetched_at: runtime.unix_millis(),
+            t0: runtime.now(),
+            retries: AtomicU32::new(0),
+        }
+    }
+
+    /// Set the record's `fetched_at`, `retries` and `elapsed_ms` (up to now).
+    fn stamp<R: Runtime>(&self, record: &mut Record, runtime: &R) {
+        let elapsed_ms = runtime.now().saturating_sub(self.t0).as_millis() as u64;
+        let retries = self.retries.load(Ordering::Relaxed);
+        normalize::set_timing(record, self.fetched_at, retries, elapsed_ms);
+    }
+}
+
 /// The page's work, cut short when the grace period after a stop is over.
-async fn run<F: Fetch, R: Runtime>(ctx: &Ctx<F, R>, entry: &Entry, load: &HostLoad) -> PageResult {
-    let work = std::pin::pin!(process(ctx, entry, load));
-    match select(work, std::pin::pin!(ctx.cancel.wait())).await {
+async fn run<F: Fetch, R: Runtime>(
+    ctx: &Ctx<F, R>,
+    entry: &Entry,
+    load: &HostLoad,
+    started: &Started,
+) -> PageResult {
+    let work = std::pin::pin!(process(ctx, entry, load, started));
+    let mut result = match select(work, std::pin::pin!(ctx.cancel.wait())).await {
         Either::Left((result, _)) => result,
         Either::Right(_) => PageResult::record_only(normalize::failed(
             entry,
             ErrorKind::Interrupted,
             "the crawl was stopped while this page was in flight".into(),
         )),
-    }
+    };
+    started.stamp(&mut result.record, &ctx.runtime);
+    result
 }
 
 /// Resolve the page's links (`result.raw`) and queue them, without ever
@@ -261,6 +298,9 @@ struct Completion {
     host: HostId,
     /// `None` once sent.
     slot: Option<Slot>,
+    /// Unix milliseconds when the task was spawned: the `fetched_at` of a
+    /// record made here, without the task's own clock.
+    spawned_at: u64,
 }
 
 impl Completion {
@@ -294,11 +334,12 @@ impl Completion {
 impl Drop for Completion {
     fn drop(&mut self) {
         if self.slot.is_some() {
-            let record = normalize::failed(
+            let mut record = normalize::failed(
                 &self.entry,
                 ErrorKind::Internal,
                 "the page's task ended without a result".into(),
             );
+            normalize::set_timing(&mut record, self.spawned_at, 0, 0);
             self.finish(PageResult::record_only(record));
         }
     }
@@ -316,9 +357,8 @@ async fn process<F: Fetch, R: Runtime>(
     ctx: &Ctx<F, R>,
     entry: &Entry,
     load: &HostLoad,
+    started: &Started,
 ) -> PageResult {
-    let fetched_at = ctx.runtime.unix_millis();
-    let t0 = ctx.runtime.now();
     let mut retries = 0;
     let mut preempted = 0;
     // Admit the page with its overhead and a quarter of the crawl's typical
@@ -331,16 +371,20 @@ async fn process<F: Fetch, R: Runtime>(
     // saving (docs/bench/constants.md). Bytes admitted
     // beyond the body are given back when the page is done.
     // (At most a sixteenth of the budget: one huge page must not cut the
-    // crawl's concurrency for long.)
-    let typical = ctx
-        .stats
-        .typical_body()
-        .min(ctx.config.max_body)
-        .min(ctx.gate.budget() / 16);
+    // crawl's concurrency for long. Before any body is read, the typical
+    // one is unknown: assume that sixteenth, so that the first pages are
+    // not admitted by the hundred, each with a bare overhead, only to find
+    // out together that they are large.)
+    let typical = match ctx.stats.typical_body() {
+        0 => u64::MAX,
+        known => known,
+    }
+    .min(ctx.config.max_body)
+    .min(ctx.gate.budget() / 16);
     let mut need = PAGE_OVERHEAD + typical / 4;
-    let mut result = loop {
+    loop {
         match attempt(ctx, entry, load, retries < ctx.config.retries, need).await {
-            Attempt::Done(r) => break *r,
+            Attempt::Done(r) => return *r,
             Attempt::Retry(failure, retry_after) => {
                 match ctx
                     .retry
@@ -350,13 +394,14 @@ async fn process<F: Fetch, R: Runtime>(
                         tracing::debug!(url = %entry.url, ?failure, ?wait, "retrying");
                         ctx.runtime.sleep(wait).await;
                         retries += 1;
+                        started.retries.store(retries, Ordering::Relaxed);
                     }
                     None => {
                         let (kind, message) = match failure {
                             Failure::Fetch(e) => (fetch_error_kind(&e), e.to_string()),
                             Failure::Status(s) => (ErrorKind::Http, format!("HTTP {s}")),
                         };
-                        break PageResult::record_only(normalize::failed(entry, kind, message));
+                        return PageResult::record_only(normalize::failed(entry, kind, message));
                     }
                 }
             }
@@ -365,7 +410,7 @@ async fn process<F: Fetch, R: Runtime>(
                 need = need.max(known);
                 preempted += 1;
                 if preempted > MAX_PREEMPTIONS {
-                    break PageResult::record_only(normalize::failed(
+                    return PageResult::record_only(normalize::failed(
                         entry,
                         ErrorKind::OverBudget,
                         "preempted too often by the memory budget".into(),
@@ -373,10 +418,7 @@ async fn process<F: Fetch, R: Runtime>(
                 }
             }
         }
-    };
-    let elapsed_ms = ctx.runtime.now().saturating_sub(t0).as_millis() as u64;
-    normalize::set_timing(&mut result.record, fetched_at, retries, elapsed_ms);
-    result
+    }
 }
 
 fn fetch_error_kind(e: &FetchError) -> ErrorKind {
@@ -508,6 +550,17 @@ async fn exchange<F: Fetch, R: Runtime>(
         )));
     }
 
+    // The length is known: reserve the page's whole need now, parking
+    // (giving back the unused part of its admission) while it waits for
+    // room, rather than growing as it reads and being preempted and
+    // fetched again when every page in flight waits for more (see the
+    // gate's docs).
+    if let Some(need) = completion_need(ctx, response.content_length, &record) {
+        let extra = need.saturating_sub(hold.bytes());
+        if let Err(e) = hold.grow_or_park(extra, PAGE_OVERHEAD).await {
+            return Exchange::Gate(e);
+        }
+    }
     let body = match read_body(
         &mut *response.body,
         hold,
@@ -601,6 +654,36 @@ async fn exchange<F: Fetch, R: Runtime>(
     }))
 }
 
+/// All the bytes a page whose body is announced to be `content_length`
+/// long will hold until its record is made: its overhead, the body (and the
+/// byte that finds its end, see `body.rs`), and the parse when the page may
+/// be HTML. `None` when the length is unknown or over the maximum body
+/// size (then the body is read as it comes). Never more than the budget:
+/// when the parse would not fit, only the body is reserved, and the parse's
+/// own reservation says why the page cannot be parsed.
+fn completion_need<F: Fetch, R: Runtime>(
+    ctx: &Ctx<F, R>,
+    content_length: Option<u64>,
+    record: &Record,
+) -> Option<u64> {
+    let len = content_length.filter(|&len| len <= ctx.config.max_body)?;
+    let body = PAGE_OVERHEAD + len + 1;
+    // The body sniffed decides at the end; until then, a page without a
+    // content type may be HTML.
+    let html = match record.content_type.as_deref() {
+        Some(ct) if !ct.trim().is_empty() => is_html(Some(ct), b""),
+        _ => true,
+    };
+    let whole = body
+        + if html {
+            ctx.extractor.parse_cost(len)
+        } else {
+            0
+        };
+    let budget = ctx.gate.budget();
+    [whole, body].into_iter().find(|&need| need <= budget)
+}
+
 /// What [`links_hold`] sets aside for the record's list of links.
 fn listed_reserve<F: Fetch, R: Runtime>(ctx: &Ctx<F, R>, raw: &RawLinks) -> usize {
     if ctx.config.links {
@@ -673,6 +756,7 @@ mod tests {
             entry,
             host: HostId::new(7),
             slot: Some(slot),
+            spawned_at: 1_700_000_000_000,
         });
         match reported.try_recv() {
             Ok(Message::Page(done)) => {
@@ -684,6 +768,7 @@ mod tests {
         let pending = recorded.try_recv().expect("a record");
         let error = pending.record.error.clone().expect("an error record");
         assert_eq!(error.kind, ErrorKind::Internal);
+        assert_eq!(pending.record.fetched_at, 1_700_000_000_000);
         assert!(permits.try_acquire_arc().is_none(), "held until written");
         drop(pending);
         assert!(permits.try_acquire_arc().is_some());

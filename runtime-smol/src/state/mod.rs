@@ -72,10 +72,12 @@ mod dir;
 mod error;
 mod frontier;
 mod hosts;
+mod identity;
 mod seen;
 
 pub use adapter::open_frontier;
 pub use dir::{CrawlIdentity, Resume, StateDir, STATE_FORMAT};
 pub use error::StateError;
 pub use frontier::{DiskFrontier, FrontierBudget, NewUrl, PushStats, Queued, MAX_URL_LEN};
+pub use identity::{identity, OutputTarget};
 pub use seen::fingerprint;

@@ -16,7 +16,7 @@
 //! [`reopen_target`] opens the same targets for a resumed crawl: files are
 //! appended to (a record torn by a kill cut off first), not truncated.
 //!
-//! [`TeeStore`] writes every record to several of them. [`Bounded`] wraps
+//! [`StdoutGuard`] turns a closed stdout into a stop. [`TeeStore`] writes every record to several of them. [`Bounded`] wraps
 //! any of them so that its writes give up at a deadline (the end of the grace
 //! period after Ctrl-C).
 //!
@@ -30,6 +30,7 @@ mod format;
 mod http;
 mod jsonl;
 mod sqlite;
+mod stdout;
 mod tee;
 
 pub use self::csv::{CsvStore, COLUMNS as CSV_COLUMNS};
@@ -38,6 +39,7 @@ pub use format::{open_target, reopen_target, Format};
 pub use http::{HttpSinkOptions, HttpSinkStore};
 pub use jsonl::JsonlStore;
 pub use sqlite::{SqliteStore, SCHEMA};
+pub use stdout::{StdoutGuard, StdoutState};
 pub use tee::TeeStore;
 
 use semcrawl_core::{Store, StoreError};

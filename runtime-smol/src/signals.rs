@@ -1,9 +1,9 @@
-//! SIGINT (Ctrl-C) and SIGTERM: stop the crawl cleanly, and say which one
-//! did it in the exit status.
+//! SIGINT (Ctrl-C) and SIGTERM: stop a crawl cleanly, and tell which one
+//! did it, for the exit status.
 //!
 //! Both mean "stop": a person at a terminal presses Ctrl-C, Kubernetes (and
 //! systemd, and `docker stop`) sends SIGTERM before it kills. The first one
-//! stops taking work, gives pages in flight `--grace` to finish (after
+//! stops taking work, gives pages in flight a grace period to finish (after
 //! which they are recorded as interrupted), flushes the store and keeps the
 //! crawl's state for a resume. The exit status is the shell's `128 + signal
 //! number`: 130 for SIGINT, 143 for SIGTERM, so a supervisor sees which
@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::store::ShutdownDeadline;
 use semcrawl_core::StopHandle;
-use semcrawl_smol::store::ShutdownDeadline;
 
 /// The exit status of a crawl stopped by Ctrl-C (SIGINT).
 pub const EXIT_SIGINT: u8 = 130;
@@ -38,7 +38,7 @@ pub struct OnSignal {
     pub stop: StopHandle,
     /// Set to the end of the grace period by the first signal.
     pub deadline: ShutdownDeadline,
-    /// `--grace`.
+    /// How long pages in flight may take after the first signal.
     pub grace: Duration,
     /// A temporary state directory to remove when a second signal exits at
     /// once (nothing else would: destructors do not run).
@@ -49,6 +49,27 @@ impl Interrupts {
     /// Catch SIGINT and SIGTERM from now on (see the [module docs](self)).
     /// Failing to install is a warning: the crawl still runs, and the
     /// signals keep their default action (exit at once).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use semcrawl_core::{Config, Crawler};
+    /// use semcrawl_smol::signals::{Interrupts, OnSignal, EXIT_SIGINT};
+    /// use semcrawl_smol::{FetchOptions, HttpFetcher, SmolRuntime};
+    ///
+    /// let runtime = SmolRuntime::new().unwrap();
+    /// let fetcher = HttpFetcher::new(FetchOptions::default()).unwrap();
+    /// let mut config = Config::default();
+    /// config.seeds = vec!["http://127.0.0.1:9/".parse().unwrap()];
+    /// let crawler = Crawler::new(config, fetcher, runtime).unwrap();
+    /// let interrupts = Interrupts::install(OnSignal {
+    ///     stop: crawler.stop_handle(),
+    ///     deadline: Default::default(),
+    ///     grace: Duration::from_secs(10),
+    ///     temporary: None,
+    /// });
+    /// // No signal yet: a stop from elsewhere reads as Ctrl-C.
+    /// assert_eq!(interrupts.exit_code(), EXIT_SIGINT);
+    /// ```
     pub fn install(on: OnSignal) -> Interrupts {
         let interrupts = Interrupts {
             first: Arc::new(AtomicI32::new(0)),
@@ -83,7 +104,7 @@ impl Interrupts {
             std::process::exit(i32::from(status(signal)));
         }
         eprintln!(
-            "semcrawl: {name}: finishing pages in flight for at most --grace {:?} (again to quit at once)",
+            "semcrawl: {name}: finishing pages in flight for at most {:?} (again to quit at once)",
             on.grace
         );
         on.deadline.set(Instant::now() + on.grace);
