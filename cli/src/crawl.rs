@@ -9,7 +9,7 @@ use semcrawl_core::{Config, Crawler, Summary};
 use semcrawl_smol::redis::{Joined, WorkerFigures};
 use semcrawl_smol::state::{open_frontier, Resume, StateDir};
 use semcrawl_smol::store::ShutdownDeadline;
-use semcrawl_smol::{FetchOptions, HttpFetcher, SmolRuntime};
+use semcrawl_smol::{HttpFetcher, SmolRuntime};
 
 use crate::args::{CrawlArgs, CrawlOptions};
 use crate::output::{self, Output};
@@ -126,8 +126,12 @@ fn run_until(
         None => SmolRuntime::new(),
     }
     .map_err(|e| Failure::Runtime(format!("cannot start worker threads: {e}")))?;
-    let fetcher = HttpFetcher::new(FetchOptions::from_config(&config))
-        .map_err(|e| Failure::Runtime(format!("cannot set up the HTTP client: {e}")))?;
+    let fetch_options = options.fetch_options(&config).map_err(Failure::Usage)?;
+    if fetch_options.insecure && !options.quiet {
+        eprintln!("semcrawl: warning: --insecure: TLS certificates are not checked; any server can pose as any site");
+    }
+    let fetcher = HttpFetcher::new(fetch_options)
+        .map_err(|e| Failure::Usage(format!("cannot set up the HTTP client: {e}")))?;
     let memory = config.memory;
     let crawler = Crawler::new(config, fetcher, runtime.clone())
         .map_err(|e| Failure::Usage(crate::args::usage_message(&e)))?;

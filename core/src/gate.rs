@@ -18,17 +18,37 @@
 //! waiting admission, oldest page first, because finishing a page is what
 //! gives memory back.
 //!
+//! # Waiting, not refetching
+//!
+//! A page learns what it needs only once its response head arrives (the
+//! `Content-Length`), after it was admitted with an estimate. When the rest
+//! does not fit, the page must wait, and what it holds while it waits
+//! matters: bytes it is not using yet (the unused part of its estimate)
+//! would only keep older pages from finishing. So a page that knows its
+//! whole need asks for it with [`Reservation::grow_or_park`]: if the bytes
+//! do not fit at once, it *parks*, giving back everything above what its
+//! open response costs ([`PAGE_OVERHEAD`]), and waits in the growers' queue
+//! for the rest. Its response stays open, nothing it read is lost, and it
+//! is not fetched again. While any page waits to grow no new page is
+//! admitted, so the pages admitted are the ones the budget can take to
+//! completion, one after the other, oldest first: finishing pages release
+//! their bytes, and the oldest waiting page gets them first.
+//!
 //! # No deadlock
 //!
-//! Growing reservations can deadlock: if every page holding bytes waits to
-//! grow, none will ever release. The gate detects exactly that state (every
-//! holder is a waiting grower and the oldest cannot be served) and
-//! *preempts* the youngest waiting page: its bytes are taken back and its
-//! `grow` returns [`GateError::Preempted`], so the caller drops what it read
-//! and starts the page again later. The oldest page is never preempted, so
-//! the crawl always progresses. A single request larger than the whole
-//! budget fails at once with [`GateError::OverBudget`] instead of waiting
-//! forever; the pipeline records such a page as an `over_budget` error.
+//! Growing reservations can still deadlock: if every page holding bytes
+//! waits to grow, none will ever release (pages that grow as they read,
+//! without a known length, hold what they read; parked pages hold their
+//! overhead). The gate detects exactly that state (every holder is a
+//! waiting grower and the oldest cannot be served) and *preempts* the
+//! youngest waiting page: its bytes are taken back and its `grow` returns
+//! [`GateError::Preempted`], so the caller drops what it read and starts
+//! the page again later. The oldest page is never preempted, so the crawl
+//! always progresses. Parking makes this a rare last resort: it takes as
+//! many parked pages as it takes overheads to fill the budget less the
+//! oldest page's need. A single request larger than the whole budget fails
+//! at once with [`GateError::OverBudget`] instead of waiting forever; the
+//! pipeline records such a page as an `over_budget` error.
 //!
 //! Each waiter gets its own one-shot channel, so a grant and a cancellation
 //! (a waiting future dropped by a timeout) cannot race: a grant that finds
@@ -264,7 +284,7 @@ impl ByteGate {
             bytes: 0,
             wanted: 0,
         };
-        reservation.request(bytes, Queue::Admissions).await?;
+        reservation.request(bytes, Queue::Admissions, None).await?;
         Ok(reservation)
     }
 }
@@ -315,17 +335,44 @@ impl Reservation {
     /// If this future is dropped while waiting, the reservation is left as it
     /// was (or grown, if the grant raced the drop): never inconsistent.
     pub async fn grow(&mut self, extra: u64) -> Result<(), GateError> {
-        self.request(extra, Queue::Growers).await
+        self.request(extra, Queue::Growers, None).await
     }
 
-    async fn request(&mut self, extra: u64, queue: Queue) -> Result<(), GateError> {
+    /// Like [`grow`](Reservation::grow), for a page that knows the rest of
+    /// its need: if the `extra` bytes do not fit at once, first give back
+    /// everything held above `park` (bytes the page holds but does not use
+    /// yet), so that older pages can use them while this one waits (see
+    /// the module docs). Once granted, the page holds `bytes() + extra`
+    /// (counted before the call), as with `grow`.
+    ///
+    /// ```
+    /// use semcrawl_core::ByteGate;
+    /// futures::executor::block_on(async {
+    ///     let gate = ByteGate::new(1000);
+    ///     let mut page = gate.admit(300).await.unwrap();
+    ///     page.grow_or_park(500, 100).await.unwrap(); // fits: no parking
+    ///     assert_eq!(page.bytes(), 800);
+    /// });
+    /// ```
+    pub async fn grow_or_park(&mut self, extra: u64, park: u64) -> Result<(), GateError> {
+        self.request(extra, Queue::Growers, Some(park)).await
+    }
+
+    async fn request(
+        &mut self,
+        extra: u64,
+        queue: Queue,
+        park: Option<u64>,
+    ) -> Result<(), GateError> {
         if extra == 0 {
             return Ok(());
         }
-        self.wanted = self.bytes + extra;
+        let target = self.bytes + extra;
+        self.wanted = target;
+        let mut extra = extra;
         let rx = {
             let mut s = self.gate.lock();
-            if self.bytes + extra > s.budget {
+            if target > s.budget {
                 return Err(GateError::OverBudget);
             }
             let nobody_ahead =
@@ -337,6 +384,16 @@ impl Reservation {
                 }
                 self.bytes += extra;
                 return Ok(());
+            }
+            if let Some(park) = park.filter(|&p| p < self.bytes) {
+                // Park: what is given back goes to older pages first (the
+                // dispatch below), and the grant restores it with the rest.
+                s.held -= self.bytes - park;
+                if park == 0 {
+                    s.holders -= 1;
+                }
+                self.bytes = park;
+                extra = target - park;
             }
             let (tx, rx) = oneshot::channel();
             let waiter = Waiter {
@@ -553,6 +610,70 @@ mod tests {
         assert!(r.contains(&(0, Ok(()), 70)), "{r:?}");
         assert!(gate.peak() <= 100);
         assert_eq!(gate.held(), 0, "all pages dropped their reservations");
+    }
+
+    #[test]
+    fn parked_pages_wait_instead_of_being_preempted() {
+        // The same shape as the deadlock above, but each page knows its
+        // whole need and parks: nobody is preempted, all three finish, the
+        // oldest first.
+        let mut pool = LocalPool::new();
+        let sp = pool.spawner();
+        let gate = ByteGate::new(100);
+        let results = Rc::new(RefCell::new(Vec::new()));
+        let pages: Vec<_> = (0..3)
+            .map(|_| futures::executor::block_on(gate.admit(30)).unwrap())
+            .collect();
+        let (tx, rx) = futures::channel::oneshot::channel::<()>();
+        let mut release = Some(tx);
+        let rx = futures::FutureExt::shared(rx);
+        for (i, mut page) in pages.into_iter().enumerate() {
+            let results = results.clone();
+            let rx = rx.clone();
+            sp.spawn_local(async move {
+                let r = page.grow_or_park(40, 10).await;
+                results.borrow_mut().push((i, r, page.bytes()));
+                if i == 0 {
+                    // The oldest holds its bytes until told to finish.
+                    let _ = rx.await;
+                }
+            })
+            .unwrap();
+        }
+        pool.run_until_stalled();
+        // Pages 1 and 2 parked at 10 bytes each, which let page 0 grow.
+        assert_eq!(*results.borrow(), vec![(0, Ok(()), 70)]);
+        assert_eq!(gate.held(), 90);
+        release.take().unwrap().send(()).unwrap();
+        pool.run_until_stalled();
+        let r = results.borrow().clone();
+        assert_eq!(r.len(), 3, "{r:?}");
+        assert!(r.iter().all(|(_, r, b)| r.is_ok() && *b == 70), "{r:?}");
+        assert_eq!(r[1].0, 1, "the older parked page went first: {r:?}");
+        assert!(gate.peak() <= 100);
+        assert_eq!(gate.held(), 0);
+    }
+
+    #[test]
+    fn a_dropped_parked_waiter_keeps_its_parked_bytes_only() {
+        let mut pool = LocalPool::new();
+        let sp = pool.spawner();
+        let gate = ByteGate::new(100);
+        let full = futures::executor::block_on(gate.admit(60)).unwrap();
+        let mut page = futures::executor::block_on(gate.admit(40)).unwrap();
+        let handle = sp
+            .spawn_local_with_handle(async move {
+                let _ = page.grow_or_park(50, 10).await;
+                futures::future::pending::<()>().await;
+            })
+            .unwrap();
+        pool.run_until_stalled();
+        assert_eq!(gate.held(), 70, "parked at 10");
+        drop(handle);
+        drop(full);
+        pool.run_until_stalled();
+        assert_eq!(gate.held(), 0, "the waiting page and its bytes are gone");
+        assert_eq!(gate.waiting(), 0);
     }
 
     #[test]

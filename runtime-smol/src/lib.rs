@@ -41,6 +41,7 @@
 //!     url: url.parse().unwrap(),
 //!     user_agent: "semcrawl-doc".into(),
 //!     timeout: Duration::from_secs(10),
+//!     headers: Default::default(),
 //! };
 //! let body = runtime.block_on(async {
 //!     let mut response = fetcher.fetch(request).await.unwrap();

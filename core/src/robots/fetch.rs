@@ -34,8 +34,10 @@ use super::{robots_url, Robots, MAX_ROBOTS_BYTES};
 use crate::body::{read_body, ReadError};
 use crate::canon;
 use crate::gate::{ByteGate, PAGE_OVERHEAD};
+use crate::headers::RequestHeaders;
 use crate::retry::{parse_retry_after, Failure, RetryPolicy};
 use crate::runtime::{Fetch, FetchError, FetchRequest, Runtime};
+use crate::scope::Scope;
 
 /// Redirects followed to reach a robots.txt (RFC 9309 asks for at least five).
 const MAX_REDIRECTS: usize = 5;
@@ -49,6 +51,11 @@ pub(crate) struct RobotsFetch<'a, F, R> {
     pub timeout: Duration,
     /// The pages' retry policy, applied to robots.txt too.
     pub retry: &'a RetryPolicy,
+    /// The extra headers of each request, by URL (those of the pages: a
+    /// site behind a cookie may keep its robots.txt behind it too).
+    pub headers: &'a RequestHeaders,
+    /// The crawl's scope, which says which hosts are allowed domains.
+    pub scope: &'a Scope,
 }
 
 /// The rules of a host, and why they are what they are when the user must
@@ -57,6 +64,10 @@ pub(crate) struct Fetched {
     pub rules: Robots,
     /// Set when the file could not be fetched: `rules` then disallow all.
     pub unreachable: Option<Unreachable>,
+    /// What a later run may reuse instead of fetching again: the file's
+    /// text, or `Some(None)` for a host that has none (a 4xx); `None` when
+    /// the answer is not worth keeping (unreachable, or nothing was asked).
+    pub keep: Option<Option<String>>,
 }
 
 /// A robots.txt that stayed unreachable after the retries.
@@ -111,6 +122,7 @@ impl<F: Fetch, R: Runtime> RobotsFetch<'_, F, R> {
         let allow_all = Fetched {
             rules: Robots::allow_all(),
             unreachable: None,
+            keep: None,
         };
         let mut url = robots_url(page_url);
         let mut hops = 0;
@@ -126,10 +138,11 @@ impl<F: Fetch, R: Runtime> RobotsFetch<'_, F, R> {
                 }),
             };
             match result {
-                Ok(Step::Rules(rules)) => {
+                Ok(Step::Rules(rules, text)) => {
                     return Fetched {
                         rules,
                         unreachable: None,
+                        keep: Some(text),
                     }
                 }
                 Ok(Step::Redirect(next)) => {
@@ -160,6 +173,7 @@ impl<F: Fetch, R: Runtime> RobotsFetch<'_, F, R> {
                         };
                         return Fetched {
                             rules: Robots::disallow_all(),
+                            keep: None,
                             unreachable: Some(Unreachable {
                                 url,
                                 status,
@@ -188,6 +202,7 @@ impl<F: Fetch, R: Runtime> RobotsFetch<'_, F, R> {
             .await
             .map_err(|_| StepError::NotAsked)?;
         let request = FetchRequest {
+            headers: self.headers.for_url(&url, self.scope),
             url,
             user_agent: self.user_agent.to_owned(),
             timeout: self.timeout,
@@ -208,8 +223,8 @@ impl<F: Fetch, R: Runtime> RobotsFetch<'_, F, R> {
                     ReadError::Fetch(e) => failed(e),
                     ReadError::Gate(_) => StepError::NotAsked,
                 })?;
-                let text = String::from_utf8_lossy(&body.bytes);
-                Step::Rules(Robots::parse(&text, self.user_agent))
+                let text = String::from_utf8_lossy(&body.bytes).into_owned();
+                Step::Rules(Robots::parse(&text, self.user_agent), Some(text))
             }
             300..=399 => match response
                 .location
@@ -217,7 +232,7 @@ impl<F: Fetch, R: Runtime> RobotsFetch<'_, F, R> {
                 .and_then(|l| canon::resolve(&response.url, l))
             {
                 Some(next) => Step::Redirect(next),
-                None => Step::Rules(Robots::allow_all()),
+                None => Step::Rules(Robots::allow_all(), None),
             },
             408 | 429 | 500.. => {
                 let retry_after = response
@@ -229,12 +244,13 @@ impl<F: Fetch, R: Runtime> RobotsFetch<'_, F, R> {
                     retry_after,
                 });
             }
-            _ => Step::Rules(Robots::allow_all()),
+            _ => Step::Rules(Robots::allow_all(), None),
         })
     }
 }
 
 enum Step {
-    Rules(Robots),
+    /// The rules, and the text they came from (`None`: no file, all allowed).
+    Rules(Robots, Option<String>),
     Redirect(Url),
 }
