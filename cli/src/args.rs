@@ -44,6 +44,8 @@ pub enum Command {
     Crawl(CrawlArgs),
     /// Start a generated sample site on 127.0.0.1 and crawl it: no internet needed.
     Demo(DemoArgs),
+    /// Print the crawl-wide figures of a crawl shared through Redis.
+    Status(StatusArgs),
     /// Print a shell completion script (bash, zsh, fish) on stdout.
     Completions(CompletionsArgs),
     /// Print the man page, semcrawl(1), on stdout (roff).
@@ -126,12 +128,56 @@ pub struct CrawlArgs {
     /// appending to --out. A DIR started with other seeds, scope, domains,
     /// depth, robots setting or output is refused. [default: a temporary
     /// directory, removed at exit]
-    #[arg(long, value_name = "DIR")]
+    ///
+    /// `redis://HOST:PORT[/DB]` shares the crawl through Redis instead: any
+    /// number of workers run the same command (each with its own --out), the
+    /// first seeds the crawl, the others join it, and each exits when the
+    /// whole crawl is finished. A worker's popped URLs are leased, so a
+    /// killed worker's pages go to the others within 10 s; --per-host and
+    /// --delay hold across all workers together.
+    #[arg(long, value_name = "DIR|redis://HOST:PORT[/DB]")]
     pub state: Option<PathBuf>,
+
+    /// The shared crawl's name in Redis (its keys are `semcrawl:NAME:*`), so
+    /// that several crawls can share one Redis. Only with --state redis://.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_NAME, value_parser = parse_name)]
+    pub name: String,
 
     /// The crawl's options.
     #[command(flatten)]
     pub crawl: CrawlOptions,
+}
+
+/// The name of a shared crawl when `--name` is not given.
+pub const DEFAULT_NAME: &str = "default";
+
+/// A crawl name: letters, digits, `-`, `_` and `.`, 1 to 100 of them.
+fn parse_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 100
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("a name is 1 to 100 letters, digits, '-', '_' or '.'".into())
+    }
+}
+
+/// `semcrawl status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The Redis holding the crawl: `redis://HOST:PORT[/DB]`.
+    #[arg(long, value_name = "redis://HOST:PORT[/DB]")]
+    pub state: String,
+
+    /// The crawl's name.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_NAME, value_parser = parse_name)]
+    pub name: String,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// When to draw the progress bar.

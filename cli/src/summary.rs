@@ -112,11 +112,21 @@ pub fn render(summary: &Summary) -> String {
     out
 }
 
-/// Write the summary as JSON (with the process's peak RSS) to `path`.
-pub fn write_json(summary: &Summary, path: &Path) -> std::io::Result<()> {
+/// Write the summary as JSON (with the process's peak RSS, and the `extra`
+/// fields of this kind of crawl) to `path`.
+pub fn write_json(
+    summary: &Summary,
+    extra: &[(&str, serde_json::Value)],
+    path: &Path,
+) -> std::io::Result<()> {
     let mut value = serde_json::to_value(summary).map_err(std::io::Error::other)?;
-    if let (Some(obj), Some(rss)) = (value.as_object_mut(), peak_rss()) {
-        obj.insert("peakRssBytes".into(), rss.into());
+    if let Some(obj) = value.as_object_mut() {
+        if let Some(rss) = peak_rss() {
+            obj.insert("peakRssBytes".into(), rss.into());
+        }
+        for (k, v) in extra {
+            obj.insert((*k).into(), v.clone());
+        }
     }
     std::fs::write(
         path,

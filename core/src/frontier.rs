@@ -60,6 +60,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::time::Duration;
 
 use url::Url;
 
@@ -72,20 +73,36 @@ use crate::runtime::{BoxFuture, MaybeSend};
 /// them. Every frontier applies the same cap.
 pub const MAX_URL_LEN: usize = 8 * 1024;
 
+/// Most bytes a bounded frontier gets, whatever the budget.
+///
+/// What a disk frontier keeps in memory is a cache: the hot pages of its
+/// indexes, recent fingerprints of the seen set, the heads of the queues.
+/// Its working set does not grow with the budget: a crawl queues at the
+/// tail of each host's queue and pops at its head, and repeated links are
+/// mostly recent ones; the 10,000-page benchmark site's whole database fits
+/// in a fraction of 16 MiB. A bigger share is only resident memory:
+/// without `--memory` the budget is derived from the machine, and an
+/// eighth of it gave SQLite a cache of hundreds of MiB, which it fills
+/// (`docs/bench/frontier.md`).
+pub const MAX_FRONTIER_SHARE: u64 = 16 << 20;
+
 /// The share of the crawl's memory budget a bounded frontier gets: an
-/// eighth, at least 2 MiB (and never more than half the budget). The crawl
-/// takes it out of the pages' byte gate up front (see
-/// [`Frontier::budget`]), so pages and frontier together stay within
-/// `--memory` by construction.
+/// eighth, at least 2 MiB and at most [`MAX_FRONTIER_SHARE`] (and never more
+/// than half the budget). The crawl takes it out of the pages' byte gate up
+/// front (see [`Frontier::budget`]), so pages and frontier together stay
+/// within `--memory` by construction.
 ///
 /// ```
 /// use semcrawl_core::frontier::frontier_share;
 /// assert_eq!(frontier_share(64 << 20), 8 << 20);
 /// assert_eq!(frontier_share(8 << 20), 2 << 20);
 /// assert_eq!(frontier_share(2 << 20), 1 << 20);
+/// assert_eq!(frontier_share(4 << 30), 16 << 20);
 /// ```
 pub fn frontier_share(memory: u64) -> u64 {
-    (memory / 8).max(2 << 20).min(memory / 2)
+    (memory / 8)
+        .clamp(2 << 20, MAX_FRONTIER_SHARE)
+        .min(memory / 2)
 }
 
 /// Write `url`'s origin (`scheme://host[:port]`, as
@@ -156,6 +173,20 @@ pub struct Pushed {
     pub too_long: u64,
 }
 
+/// A host's robots.txt as an earlier run kept it (see
+/// [`Frontier::robots`]): a crawl resumed within
+/// [`ROBOTS_MAX_AGE`](crate::robots::ROBOTS_MAX_AGE) of `fetched_at` uses
+/// it instead of fetching the file again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptRobots {
+    /// The file's text; `None` when the host has none (a 4xx: everything
+    /// is allowed). An unreachable robots.txt is never kept: it is asked
+    /// for again.
+    pub text: Option<String>,
+    /// When it was fetched, in Unix milliseconds.
+    pub fetched_at: u64,
+}
+
 /// A host-readiness question: is the origin ready for one more request?
 /// Asked before each entry handed out, so the answer may count them.
 /// `Send` on native targets, so a pop's future can be.
@@ -186,12 +217,43 @@ pub trait Frontier: MaybeSend {
     fn done(&mut self, ids: Vec<u64>) -> BoxFuture<'_, Result<(), FrontierError>>;
     /// Entries queued and not handed out.
     fn len(&self) -> u64;
-    /// Whether nothing is queued.
+    /// Whether nothing is queued. The crawl ends when this holds and none
+    /// of its own pages is in flight, so a frontier shared by several
+    /// processes answers for the whole crawl: nothing queued and nothing
+    /// handed out (leased) to any process, as of its last round trip.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// How soon to ask [`pop`](Frontier::pop) again after it handed out
+    /// nothing, while `is_empty` is false. `None` (the default): only this
+    /// crawl's own events (a page done, a robots.txt read) can make an
+    /// entry ready, so the crawl waits for one of them. A frontier shared
+    /// by several processes returns an interval, because what makes an
+    /// entry ready happens elsewhere: another process pushes links, frees a
+    /// host's slot, or dies and its leased entries come back. Without it
+    /// such a crawl would either end early or wait forever.
+    fn poll_interval(&self) -> Option<Duration> {
+        None
+    }
     /// URLs seen so far (by this process).
     fn seen(&self) -> u64;
+    /// The robots.txt kept for `origin` by [`keep_robots`](Self::keep_robots),
+    /// in this run or an earlier one on the same state; `None` when none is
+    /// (the default: a frontier that keeps nothing across runs).
+    fn robots(&mut self, origin: &str) -> BoxFuture<'_, Result<Option<KeptRobots>, FrontierError>> {
+        let _ = origin;
+        Box::pin(std::future::ready(Ok(None)))
+    }
+    /// Keep `origin`'s robots.txt with the crawl's state, so that a resumed
+    /// crawl need not fetch it again (the default keeps nothing).
+    fn keep_robots(
+        &mut self,
+        origin: &str,
+        robots: KeptRobots,
+    ) -> BoxFuture<'_, Result<(), FrontierError>> {
+        let _ = (origin, robots);
+        Box::pin(std::future::ready(Ok(())))
+    }
     /// The bytes of memory this frontier promises to stay within, which the
     /// crawl takes out of the pages' budget; `None` for a frontier that
     /// grows with the crawl (the in-memory one).

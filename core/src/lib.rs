@@ -53,7 +53,9 @@ pub use body::classify_body_error;
 pub use config::{Concurrency, Config, FieldSpec, DEFAULT_MAX_BODY};
 pub use crawl::{Crawler, CRAWL_DROP_TOLERANCE};
 pub use gate::{ByteGate, GateError, Reservation, PAGE_OVERHEAD};
-pub use record::{ErrorKind, FieldValue, Record, RecordError, MAX_ERROR_MESSAGE};
+pub use record::{
+    ErrorKind, FieldValue, Record, RecordError, MAX_ERROR_MESSAGE, MAX_RECORD_LINKS_BYTES,
+};
 pub use runtime::{
     Body, BoxFuture, Fetch, FetchError, FetchRequest, MaybeSend, MaybeSync, MemoryStore, Response,
     Runtime, Store, StoreError,

@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::frontier::Entry;
 use crate::parse::ParsedPage;
-use crate::record::{ErrorKind, Record, RecordError};
+use crate::record::{ErrorKind, Record, RecordError, MAX_RECORD_LINKS_BYTES};
 
 /// The fields every record of `entry` has, before anything is fetched.
 pub(crate) fn base_record(entry: &Entry) -> Record {
@@ -57,10 +57,11 @@ pub(crate) fn set_body(record: &mut Record, body: &[u8], complete: bool) {
     }
 }
 
-/// Copy what parsing found into `record`; return the links to follow.
-/// A parse cut before the end of the body is the error `parse_truncated`,
-/// with what was found before the cut kept.
-pub(crate) fn apply_page(record: &mut Record, page: ParsedPage, keep_links: bool) -> Vec<Url> {
+/// Copy what parsing found into `record`, but the links, which come one
+/// at a time through [`add_link`] (they are resolved lazily). A parse cut
+/// before the end of the body is the error `parse_truncated`, with what
+/// was found before the cut kept. With `keep_links` the record lists links.
+pub(crate) fn apply_page(record: &mut Record, page: ParsedPage, keep_links: bool) {
     if let Some(cut) = page.cut {
         set_error(record, ErrorKind::ParseTruncated, cut.to_string());
     }
@@ -70,11 +71,24 @@ pub(crate) fn apply_page(record: &mut Record, page: ParsedPage, keep_links: bool
     record.canonical = page.canonical.map(String::from);
     record.fields = page.fields;
     record.text = page.text;
-    record.links_count = page.links.len();
+    record.links_count = 0;
     if keep_links {
-        record.links = Some(page.links.iter().map(|u| u.to_string()).collect());
+        record.links = Some(Vec::new());
     }
-    page.links
+}
+
+/// One more link of the page: counted, and listed if the record lists
+/// links, while they hold less than [`MAX_RECORD_LINKS_BYTES`] (`listed`:
+/// the bytes listed so far, kept by the caller).
+pub(crate) fn add_link(record: &mut Record, link: &Url, listed: &mut usize) {
+    record.links_count += 1;
+    if let Some(links) = record.links.as_mut() {
+        let len = link.as_str().len();
+        if *listed + len <= MAX_RECORD_LINKS_BYTES {
+            *listed += len;
+            links.push(link.as_str().to_owned());
+        }
+    }
 }
 
 /// When the first attempt started (Unix milliseconds), the retries spent
@@ -124,17 +138,36 @@ mod tests {
         let entry = Entry::seed("http://a.test/".parse().unwrap());
         let page = ParsedPage {
             title: Some("T".into()),
-            links: vec!["http://a.test/x".parse().unwrap()],
             ..ParsedPage::default()
         };
+        let link: Url = "http://a.test/x".parse().unwrap();
         let mut r = base_record(&entry);
-        let links = apply_page(&mut r, page.clone(), false);
+        apply_page(&mut r, page.clone(), false);
+        add_link(&mut r, &link, &mut 0);
         assert_eq!((r.links_count, r.links.as_ref()), (1, None));
-        assert_eq!(links.len(), 1);
         let mut r = base_record(&entry);
         apply_page(&mut r, page, true);
+        add_link(&mut r, &link, &mut 0);
         assert_eq!(r.links.unwrap(), vec!["http://a.test/x".to_string()]);
         assert_eq!(r.title.as_deref(), Some("T"));
+    }
+
+    #[test]
+    fn listed_links_stop_at_the_cap_and_all_are_counted() {
+        let entry = Entry::seed("http://a.test/".parse().unwrap());
+        let long: Url = format!("http://a.test/{}", "x".repeat(7000))
+            .parse()
+            .unwrap();
+        let mut r = base_record(&entry);
+        apply_page(&mut r, ParsedPage::default(), true);
+        let mut listed = 0;
+        for _ in 0..1000 {
+            add_link(&mut r, &long, &mut listed);
+        }
+        assert_eq!(r.links_count, 1000);
+        let kept = r.links.unwrap();
+        assert_eq!(kept.len(), MAX_RECORD_LINKS_BYTES / long.as_str().len());
+        assert!(listed <= MAX_RECORD_LINKS_BYTES);
     }
 
     #[test]

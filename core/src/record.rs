@@ -39,7 +39,10 @@ pub struct Record {
     pub canonical: Option<String>,
     /// Number of distinct crawlable links found on the page.
     pub links_count: usize,
-    /// The links themselves (canonical form), only with `--links`.
+    /// The links themselves (canonical form), only with `--links`: the
+    /// first of them, up to [`MAX_RECORD_LINKS_BYTES`] of URL text (a page
+    /// of ten thousand 7 KiB links would otherwise make a 70 MiB record);
+    /// `links_count` counts them all.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub links: Option<Vec<String>>,
     /// User fields from `--select NAME=CSS`: the first match's value, or
@@ -119,6 +122,9 @@ impl Record {
             + self.error.as_ref().map_or(0, |e| e.message.len() + 32)
     }
 }
+
+/// Most bytes of URL text a record's [`links`](Record::links) keep.
+pub const MAX_RECORD_LINKS_BYTES: usize = 1 << 20;
 
 /// The value of a user field: one text (`NAME=CSS`), or the list of every
 /// match's (`NAME[]=CSS`). Serialized as a JSON string or an array of them.

@@ -59,6 +59,7 @@
 pub mod budget;
 mod decode;
 pub mod fetch;
+pub mod redis;
 pub mod runtime;
 pub mod signals;
 pub mod state;

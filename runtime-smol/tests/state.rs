@@ -59,7 +59,7 @@ fn new_url(host: &str, path: &str) -> NewUrl {
         url: format!("http://{host}/{path}"),
         host: host.into(),
         depth: 1,
-        parent: Some(format!("http://{host}/")),
+        parent: Some(format!("http://{host}/").into()),
         redirects: 0,
     }
 }

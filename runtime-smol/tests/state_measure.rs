@@ -74,7 +74,8 @@ fn measure_disk_frontier() {
     let started = Instant::now();
     let (mut next, mut pushed, mut page) = (0u64, 0u64, 0u64);
     while next < n {
-        let parent = format!("https://www.example-shop.test/page/{page}");
+        let parent: std::sync::Arc<str> =
+            format!("https://www.example-shop.test/page/{page}").into();
         page += 1;
         let mut batch = Vec::with_capacity(1000);
         for k in 0..1000u64 {

@@ -364,3 +364,27 @@ fn read_jsonl_prefix(text: &[u8], n: usize) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// robots.txt is kept in the state directory with its fetch time: a crawl
+/// resumed within its maximum age (24 hours) does not fetch it again.
+#[test]
+fn a_resumed_crawl_reuses_the_robots_txt_kept_in_the_state() {
+    let server = site();
+    let dir = TempDir::new("resume-robots");
+    let (out, state) = (dir.join("out.jsonl"), dir.join("state"));
+    let args = args(&server, &dir, Some(&state));
+    let robots = server.url("/robots.txt");
+    let fetched = || server.requests().get(&robots).copied().unwrap_or(0);
+
+    let mut crawl = spawn(&args);
+    wait_for_lines(&mut crawl, &out, 300);
+    signal(&crawl, Signal::SIGTERM);
+    crawl.wait(DEADLINE).assert_code(143);
+    assert_eq!(fetched(), 1, "robots.txt fetched once by the first run");
+
+    run(&args, DEADLINE).assert_code(0);
+    assert_eq!(fetched(), 1, "robots.txt fetched again on resume");
+    let stored: BTreeSet<String> = ok_counts(&read_jsonl(&out)).into_keys().collect();
+    let want = expected_urls(&server);
+    assert_eq!(stored, want, "{}", semcrawl_tests::set_diff(&stored, &want));
+}

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::channel::oneshot;
 use url::Url;
 
 /// A report from a task; `H` names a host, `R` is robots.txt rules.
@@ -21,8 +22,28 @@ pub(crate) enum Report<H, R> {
     /// A page's task is over (its record went to the writer): the page's
     /// request no longer counts for its host, and these links are found.
     Page(PageDone<H>),
-    /// A host's robots.txt is known (its task is over).
-    Robots { host: H, rules: R },
+    /// A host's robots.txt is known (its task is over); `keep`: what the
+    /// crawl's state may keep of it (the text, `None` for no file) and
+    /// when it was fetched (Unix ms), if it is worth keeping.
+    Robots {
+        host: H,
+        rules: R,
+        keep: Option<(Option<String>, u64)>,
+    },
+    /// Part of a page's links, sent before the page is done because they
+    /// are too many to hold at once: the page waits for `queued` (fired or
+    /// dropped once they are queued) before it resolves more.
+    Links(Chunk),
+}
+
+/// Links of a page still in flight (see [`Report::Links`]).
+pub(crate) struct Chunk {
+    /// The depth of the page (its links are one deeper).
+    pub depth: u32,
+    /// The page's URL, the parent of its links.
+    pub parent: Arc<str>,
+    pub links: Vec<Url>,
+    pub queued: oneshot::Sender<()>,
 }
 
 /// One request's latency and the load it was sent into.

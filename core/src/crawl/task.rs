@@ -27,12 +27,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
+use futures::channel::oneshot;
 use futures::future::{select, Either};
 use futures::FutureExt;
 use url::Url;
 
 use super::limits::{Fetching, HostLoad, Probe};
-use super::messages::{Found, PageDone, Report as Message};
+use super::messages::{Chunk, Found, PageDone, Report as Message};
 use super::writer::{Pending, Slot};
 use crate::body::{read_body, ReadError};
 use crate::canon;
@@ -41,8 +42,8 @@ use crate::frontier::{Entry, HostId, MAX_URL_LEN};
 use crate::gate::{ByteGate, GateError, Reservation, PAGE_OVERHEAD};
 use crate::headers::RequestHeaders;
 use crate::normalize;
-use crate::parse::{is_html, Extractor};
-use crate::record::{ErrorKind, Record};
+use crate::parse::{is_html, Extractor, RawLinks};
+use crate::record::{ErrorKind, Record, MAX_RECORD_LINKS_BYTES};
 use crate::retry::{parse_retry_after, Failure, RetryPolicy};
 use crate::robots::Robots;
 use crate::runtime::{Fetch, FetchError, FetchRequest, Runtime};
@@ -77,8 +78,12 @@ pub(crate) struct Ctx<F, R> {
 /// What a page's work hands back.
 pub(crate) struct PageResult {
     pub record: Record,
-    /// URLs to enqueue.
+    /// URLs to enqueue with the page's last report.
     pub links: Vec<Found>,
+    /// The page's links, not resolved yet (see [`hand_over`]).
+    pub raw: Option<RawLinks>,
+    /// Bytes of resolved links held at once while they are handed over.
+    pub chunk: usize,
     /// Bytes still held (the record's), released once the record is stored.
     pub hold: Option<Reservation>,
 }
@@ -89,10 +94,21 @@ impl PageResult {
         PageResult {
             record,
             links: Vec::new(),
+            raw: None,
+            chunk: 0,
             hold: None,
         }
     }
 }
+
+/// Fewest bytes of resolved links a page hands over at a time.
+const MIN_CHUNK: usize = 16 * 1024;
+
+/// Most bytes of resolved links a page hands over at a time, as a fraction
+/// of the pages' budget: a 32 MiB crawl moves a page's links in chunks of
+/// under half a MiB, so sixteen pages doing it at once stay a quarter of
+/// the budget.
+const CHUNK_DIVISOR: u64 = 64;
 
 /// Spawn the task of `entry`, which holds `slot` until its record is written.
 pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
@@ -116,7 +132,12 @@ pub(crate) fn spawn_page<F: Fetch, R: Runtime>(
     ctx.runtime.spawn(Box::pin(async move {
         let ctx = task_ctx;
         let started = Started::now(&ctx.runtime);
-        let work = AssertUnwindSafe(run(&ctx, &done.entry, &load, &started)).catch_unwind();
+        let work = AssertUnwindSafe(async {
+            let mut result = run(&ctx, &done.entry, &load, &started).await;
+            hand_over(&ctx, &done.entry, &mut result, &done.reports).await;
+            result
+        })
+        .catch_unwind();
         let result = match work.await {
             Ok(result) => result,
             Err(panic) => {
@@ -180,6 +201,89 @@ async fn run<F: Fetch, R: Runtime>(
     result
 }
 
+/// Resolve the page's links (`result.raw`) and queue them, without ever
+/// holding more than `result.chunk` bytes of them: they go with the page's
+/// last report when they fit, else chunk by chunk, each queued by the
+/// coordinator before the next is resolved. A page of ten thousand links
+/// resolving to 7 KiB each is 70 MiB of URLs, four hundred times its body:
+/// resolved at once, pages like it would hold memory the byte gate never
+/// saw. The chunk's bytes are part of the page's reservation (see
+/// [`links_hold`]); once the links are handed over it shrinks to the
+/// record and the last chunk, which wait for the store.
+async fn hand_over<F: Fetch, R: Runtime>(
+    ctx: &Ctx<F, R>,
+    entry: &Entry,
+    result: &mut PageResult,
+    reports: &UnboundedSender<Report>,
+) {
+    let Some(raw) = result.raw.take() else {
+        return;
+    };
+    let parent: Arc<str> = Arc::from(result.record.url.as_str());
+    let mut chunk: Vec<Url> = Vec::new();
+    let mut bytes = 0;
+    let mut listed = 0;
+    let mut too_long = 0;
+    for link in raw.resolver() {
+        normalize::add_link(&mut result.record, &link, &mut listed);
+        let len = link.as_str().len();
+        // Too long to queue anywhere: dropped now, not carried to the frontier.
+        if len > MAX_URL_LEN {
+            too_long += 1;
+            continue;
+        }
+        bytes += len;
+        chunk.push(link);
+        if bytes + chunk.capacity() * std::mem::size_of::<Url>() < result.chunk {
+            continue;
+        }
+        let (queued, wait) = oneshot::channel();
+        let links = std::mem::take(&mut chunk);
+        bytes = 0;
+        let sent = reports.unbounded_send(Message::Links(Chunk {
+            depth: entry.depth,
+            parent: parent.clone(),
+            links,
+            queued,
+        }));
+        if sent.is_err() {
+            break;
+        }
+        // Dropped unsent: the coordinator is gone, nothing more to queue.
+        if wait.await.is_err() {
+            break;
+        }
+    }
+    drop(raw);
+    ctx.stats.urls_too_long(too_long);
+    chunk.shrink_to_fit();
+    let last = bytes + chunk.capacity() * std::mem::size_of::<Found>();
+    result.links = chunk.into_iter().map(Found::Link).collect();
+    if let Some(hold) = result.hold.as_mut() {
+        hold.shrink_to((result.record.heap_size() + last) as u64);
+    }
+}
+
+/// The bytes a page holds from its parse until its links are handed over,
+/// beyond its record: its raw links, a chunk of resolved links (what the
+/// parse reserved beyond that, from `MIN_CHUNK` up to a fraction of the
+/// budget), and with `--links` the record's list of them. Returns the total
+/// and the chunk.
+fn links_hold(
+    held: u64,
+    budget: u64,
+    record: &Record,
+    raw: &RawLinks,
+    listed: usize,
+) -> (u64, usize) {
+    let fixed = (record.heap_size() + raw.heap_size() + listed) as u64;
+    let max_chunk = (budget / CHUNK_DIVISOR).max(MIN_CHUNK as u64);
+    let chunk = held
+        .saturating_sub(fixed)
+        .clamp(MIN_CHUNK as u64, max_chunk);
+    (fixed + chunk, chunk as usize)
+}
+
 fn panic_message(panic: &(dyn Any + Send)) -> &str {
     match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
         (Some(s), _) => s,
@@ -211,6 +315,7 @@ impl Completion {
             record,
             links,
             hold,
+            ..
         } = result;
         let parent: Arc<str> = Arc::from(record.url.as_str());
         let _ = self.reports.unbounded_send(Message::Page(PageDone {
@@ -370,14 +475,18 @@ async fn attempt<F: Fetch, R: Runtime>(
         ),
         Some(Exchange::Done(mut result)) => {
             // The links stay charged with the record: they are held until
-            // the coordinator has queued them.
+            // the coordinator has queued them (a redirect's target), or are
+            // resolved and handed over in chunks of `result.chunk` bytes.
             let links: usize = (result.links.iter())
                 .map(|f| match f {
                     Found::Link(u) | Found::Redirect(u) => u.as_str().len(),
                 })
                 .sum::<usize>()
                 + result.links.capacity() * std::mem::size_of::<Found>();
-            let keep = (result.record.heap_size() + links) as u64;
+            let raw = result.raw.as_ref().map_or(0, |raw| {
+                raw.heap_size() + result.chunk + listed_reserve(ctx, raw)
+            });
+            let keep = (result.record.heap_size() + links + raw) as u64;
             hold.shrink_to(keep);
             result.hold = Some(hold);
             Attempt::Done(result)
@@ -515,19 +624,36 @@ async fn exchange<F: Fetch, R: Runtime>(
         .as_deref()
         .and_then(|u| Url::parse(u).ok())
         .unwrap_or_else(|| entry.url.clone());
-    // Synchronous: the DOM is built and dropped inside this call.
-    let page = ctx
+    // Synchronous: the DOM is built and dropped inside this call. The
+    // links come out raw, resolved later a chunk at a time (`hand_over`).
+    let (page, raw) = ctx
         .extractor
-        .parse(&body.bytes, record.content_type.as_deref(), &base);
+        .parse_lazy(&body.bytes, record.content_type.as_deref(), &base);
     drop(body);
-    let mut links = normalize::apply_page(&mut record, page, ctx.config.links);
-    // Too long to queue anywhere: dropped now, not carried to the frontier.
-    let before = links.len();
-    links.retain(|u| u.as_str().len() <= MAX_URL_LEN);
-    ctx.stats.urls_too_long((before - links.len()) as u64);
+    normalize::apply_page(&mut record, page, ctx.config.links);
+    let (need, chunk) = links_hold(
+        hold.bytes(),
+        ctx.gate.budget(),
+        &record,
+        &raw,
+        listed_reserve(ctx, &raw),
+    );
+    if let Err(e) = hold.grow(need.saturating_sub(hold.bytes())).await {
+        if e == GateError::Preempted {
+            return Exchange::Gate(e);
+        }
+        normalize::set_error(
+            &mut record,
+            ErrorKind::OverBudget,
+            "the page's links do not fit in the memory budget".into(),
+        );
+        return Exchange::record(record);
+    }
     Exchange::Done(Box::new(PageResult {
         record,
-        links: links.into_iter().map(Found::Link).collect(),
+        links: Vec::new(),
+        raw: Some(raw),
+        chunk,
         hold: None,
     }))
 }
@@ -560,6 +686,15 @@ fn completion_need<F: Fetch, R: Runtime>(
         };
     let budget = ctx.gate.budget();
     [whole, body].into_iter().find(|&need| need <= budget)
+}
+
+/// What [`links_hold`] sets aside for the record's list of links.
+fn listed_reserve<F: Fetch, R: Runtime>(ctx: &Ctx<F, R>, raw: &RawLinks) -> usize {
+    if ctx.config.links {
+        MAX_RECORD_LINKS_BYTES.min(raw.resolved_bound())
+    } else {
+        0
+    }
 }
 
 fn redirect<F: Fetch, R: Runtime>(
@@ -597,9 +732,8 @@ fn redirect<F: Fetch, R: Runtime>(
         }
     }
     PageResult {
-        record,
         links,
-        hold: None,
+        ..PageResult::record_only(record)
     }
 }
 

@@ -8,13 +8,17 @@
 //! the DOM before returning: the DOM is `!Send` and costs up to
 //! [`PARSE_COST_RATIO`](super::PARSE_COST_RATIO) times the body.
 
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
 use html5ever::tendril::{StrTendril, TendrilSink};
 use scraper::node::Element;
 use scraper::{ElementRef, Html, Node, Selector};
 use url::Url;
 
 use super::charset::decode_body;
-use super::links::{self, Links};
+use super::links::{self, RawLinks};
 use super::text::{truncate, Collapser};
 use super::{ParseCut, ParsedPage, MAX_FIELD_LEN, MAX_FIELD_VALUES, MAX_META_LEN, MAX_TEXT_LEN};
 use crate::canon;
@@ -133,20 +137,20 @@ pub(super) fn parse(
     body: &[u8],
     content_type: Option<&str>,
     url: &Url,
-) -> ParsedPage {
+) -> (ParsedPage, RawLinks) {
     let (doc, cut) = {
         // The decoded text is dropped as soon as the DOM is built (the
         // DOM holds its own copies), lowering the peak slightly.
         let text = decode_body(body, content_type);
         build_dom(&text)
     };
-    let mut page = extract(&doc, fields, text, url);
+    let (mut page, links) = extract(&doc, fields, text, url);
     page.cut = cut;
-    page
+    (page, links)
     // `doc` is dropped here: nothing borrowed from it is returned.
 }
 
-fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> ParsedPage {
+fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> (ParsedPage, RawLinks) {
     let root = doc.tree.root();
     let elements = || root.descendants().filter_map(ElementRef::wrap);
 
@@ -158,7 +162,10 @@ fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> ParsedPage {
     let mut page = ParsedPage::default();
     let mut title_seen = false;
     let mut canonical_seen = false;
-    let mut links = Links::with_capacity(0);
+    // Raw hrefs, each once (the tree builder's clones repeat them; the same
+    // raw href resolves to the same link): at most the body's bytes.
+    let mut hrefs = String::new();
+    let mut distinct: HashSet<u64, BuildHasherDefault<DefaultHasher>> = HashSet::default();
 
     for el in elements() {
         let e = el.value();
@@ -198,15 +205,20 @@ fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> ParsedPage {
                     page.canonical = canon::resolve(&base, href);
                 }
             }
-            "a" | "area" if !links.is_full() => {
+            "a" | "area" => {
                 if let Some(href) = e.attr("href") {
-                    links.push_href(&base, href);
+                    let mut h = DefaultHasher::new();
+                    href.hash(&mut h);
+                    if distinct.insert(h.finish()) {
+                        hrefs.push_str(href);
+                        hrefs.push('\0');
+                    }
                 }
             }
             _ => {}
         }
     }
-    page.links = links.finish(page.canonical.as_ref());
+    drop(distinct);
 
     for field in fields {
         let value = if field.all {
@@ -235,7 +247,8 @@ fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> ParsedPage {
         let body = elements().find(|e| is_html_element(e.value(), "body"));
         page.text = Some(body.map_or_else(String::new, visible_text));
     }
-    page
+    let links = RawLinks::new(base, page.canonical.clone(), hrefs);
+    (page, links)
 }
 
 /// Most DOM nodes built for a body of `len` bytes: `len / 8 + 1024`.

@@ -7,9 +7,22 @@
 //! [`canon::resolve`] (non-http links are dropped), links are deduplicated
 //! in document order up to [`MAX_LINKS`], and the canonical URL is appended
 //! when missing, replacing the last link if the cap is full.
+//!
+//! # Lazily, so that a page's links are bounded
+//!
+//! A parse hands over [`RawLinks`]: the base, the canonical URL and the raw
+//! `href`s, one string. Resolved links are not proportional to the page: a
+//! 200 KiB page of ten thousand short relative links under a 7 KiB
+//! `<base href>` resolves to 70 MiB of URLs. So nothing resolves them all at
+//! once: a [`Resolver`] yields them one at a time, and the crawl takes them
+//! in chunks of a bounded size, each charged to the page in the byte gate
+//! and queued before the next is resolved. Its only state beyond the raw
+//! `href`s is a 64-bit hash per link kept, for deduplication (a collision
+//! between two different links of one page, about 3e-12 at the cap, would
+//! drop the second).
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use url::Url;
@@ -29,80 +42,140 @@ pub(super) fn base(url: &Url, base_href: Option<&str>) -> Url {
         .unwrap_or_else(|| url.clone())
 }
 
-/// Links in order with a compact dedup index: a 64-bit hash of each URL
-/// mapped to its position (16 bytes a link rather than a second `Url`).
-pub(super) struct Links {
-    urls: Vec<Url>,
-    index: HashMap<u64, u32, BuildHasherDefault<DefaultHasher>>,
+type Hashes = HashSet<u64, BuildHasherDefault<DefaultHasher>>;
+
+fn hash(s: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
 }
 
-impl Links {
-    /// Room for `n` links, allocated once.
-    pub(super) fn with_capacity(n: usize) -> Self {
-        Links {
-            urls: Vec::with_capacity(n),
-            index: HashMap::with_capacity_and_hasher(n, Default::default()),
+/// A page's links before resolution: what they resolve against, the
+/// canonical URL, and the raw `href`s in document order. Its size is that
+/// of the `href`s as written (at most the page's), whatever they resolve
+/// to; [`resolver`](Self::resolver) turns them into links one at a time.
+///
+/// ```
+/// use semcrawl_core::parse::Extractor;
+/// let page = b"<base href='https://b.test/d/'><a href=x>x</a><a href='x#y'>y</a>";
+/// let url = "https://a.test/".parse().unwrap();
+/// let (_, raw) = Extractor::new(&[], false).unwrap().parse_lazy(page, None, &url);
+/// let links: Vec<String> = raw.resolver().map(String::from).collect();
+/// assert_eq!(links, ["https://b.test/d/x"]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawLinks {
+    base: Url,
+    canonical: Option<Url>,
+    /// Raw `href`s, each followed by a NUL (which the HTML tokenizer never
+    /// leaves in an attribute value).
+    hrefs: String,
+}
+
+impl RawLinks {
+    /// Links resolving against `base`, with `canonical` appended when
+    /// missing; `hrefs` are raw, each followed by a NUL.
+    pub(super) fn new(base: Url, canonical: Option<Url>, mut hrefs: String) -> Self {
+        hrefs.shrink_to_fit();
+        RawLinks {
+            base,
+            canonical,
+            hrefs,
         }
     }
 
-    /// Whether [`MAX_LINKS`] links are kept: later `href`s are ignored.
-    pub(super) fn is_full(&self) -> bool {
-        self.urls.len() >= MAX_LINKS
+    /// Heap bytes held, at most (the raw `href`s and the URLs), plus what
+    /// a [`Resolver`] of them holds at most beyond the links it yields: its
+    /// dedup hashes, one per distinct link, at most [`MAX_LINKS`].
+    pub fn heap_size(&self) -> usize {
+        // A link per href at most, so a hash per href up to the cap; a
+        // hash set's table is at most twice its length, plus control bytes.
+        let hrefs = self.hrefs.bytes().filter(|&b| b == 0).count();
+        self.hrefs.capacity()
+            + self.base.as_str().len()
+            + self.canonical.as_ref().map_or(0, |c| c.as_str().len())
+            + hrefs.min(MAX_LINKS) * 2 * (std::mem::size_of::<u64>() + 1)
     }
 
-    /// Resolve `href` against `base` and keep it, unless it is not
-    /// crawlable, already kept, or the list is full.
-    pub(super) fn push_href(&mut self, base: &Url, href: &str) {
-        if self.is_full() {
-            return;
+    /// At most how many bytes of URL text the links resolve to: each is at
+    /// most the base and its `href` with every byte percent-encoded.
+    pub fn resolved_bound(&self) -> usize {
+        let base = self.base.as_str().len();
+        let hrefs: usize = (self.hrefs.split_terminator('\0'))
+            .map(|href| base + 3 * href.len())
+            .sum();
+        hrefs + self.canonical.as_ref().map_or(0, |c| c.as_str().len())
+    }
+
+    /// The links, one at a time: resolved, canonical, deduplicated in
+    /// document order, at most [`MAX_LINKS`], the canonical URL appended
+    /// when missing (in place of the last link when the cap is full).
+    pub fn resolver(&self) -> Resolver<'_> {
+        Resolver {
+            raw: self,
+            rest: self.hrefs.split_terminator('\0'),
+            seen: Hashes::default(),
+            held: None,
+            end: false,
         }
-        if let Some(link) = canon::resolve(base, href) {
-            self.insert(link);
-        }
     }
 
-    fn hash(u: &Url) -> u64 {
-        let mut h = DefaultHasher::new();
-        u.as_str().hash(&mut h);
-        h.finish()
+    /// Every link at once, as [`ParsedPage::links`](super::ParsedPage::links)
+    /// lists them.
+    pub(super) fn resolve_all(&self) -> Vec<Url> {
+        let mut links: Vec<Url> = self.resolver().collect();
+        links.shrink_to_fit();
+        links
     }
+}
 
-    fn contains(&self, u: &Url) -> bool {
-        match self.index.get(&Self::hash(u)) {
-            None => false,
-            Some(&i) => self.urls[i as usize] == *u || self.urls.contains(u),
-        }
-    }
+/// Yields a page's links (see [`RawLinks::resolver`]).
+#[derive(Debug)]
+pub struct Resolver<'a> {
+    raw: &'a RawLinks,
+    rest: std::str::SplitTerminator<'a, char>,
+    /// Hashes of the links yielded (and of the one held).
+    seen: Hashes,
+    /// The link that fills the cap, held back until the end: the canonical
+    /// URL replaces it if the page's links do not include it.
+    held: Option<Url>,
+    /// The `href`s are used up (or the cap is full).
+    end: bool,
+}
 
-    fn insert(&mut self, u: Url) {
-        let h = Self::hash(&u);
-        match self.index.get(&h) {
-            None => {
-                self.index.insert(h, self.urls.len() as u32);
-                self.urls.push(u);
+impl Iterator for Resolver<'_> {
+    type Item = Url;
+
+    fn next(&mut self) -> Option<Url> {
+        while !self.end {
+            let Some(href) = self.rest.next() else {
+                self.end = true;
+                break;
+            };
+            let Some(link) = canon::resolve(&self.raw.base, href) else {
+                continue;
+            };
+            if !self.seen.insert(hash(link.as_str())) {
+                continue;
             }
-            // A 64-bit collision between different URLs: check them all.
-            Some(&i) if self.urls[i as usize] != u && !self.urls.contains(&u) => {
-                self.urls.push(u);
+            if self.seen.len() < MAX_LINKS {
+                return Some(link);
             }
-            Some(_) => {}
+            // The last link the cap allows: whether it stays depends on the
+            // canonical URL, known only at the end.
+            self.held = Some(link);
+            self.end = true;
         }
-    }
-
-    /// The links, with `canonical` appended when missing (in place of the
-    /// last link if the list is full).
-    pub(super) fn finish(mut self, canonical: Option<&Url>) -> Vec<Url> {
-        if let Some(c) = canonical {
-            if !self.contains(c) {
-                if self.is_full() {
-                    self.urls.truncate(MAX_LINKS - 1);
-                }
-                self.urls.push(c.clone());
+        // The end: the canonical URL if the page does not link to it, in
+        // place of the held link; else the held link. Then nothing.
+        let held = self.held.take();
+        match self.raw.canonical.as_ref() {
+            Some(c) if self.seen.insert(hash(c.as_str())) => {
+                // Yield the canonical URL once: it is in `seen` now.
+                Some(c.clone())
             }
+            _ => held,
         }
-        let mut urls = self.urls;
-        urls.shrink_to_fit();
-        urls
     }
 }
 
@@ -124,15 +197,21 @@ mod tests {
         assert_eq!(base(&page(), None), page());
     }
 
+    fn raw(hrefs: impl IntoIterator<Item = String>, canonical: Option<Url>) -> RawLinks {
+        let mut s = String::new();
+        for h in hrefs {
+            s.push_str(&h);
+            s.push('\0');
+        }
+        RawLinks::new(page(), canonical, s)
+    }
+
     #[test]
     fn dedup_in_order_then_canonical() {
-        let mut links = Links::with_capacity(0);
-        for href in ["b", "/a#x", "b#y", "mailto:x@y.z", "/a"] {
-            links.push_href(&page(), href);
-        }
+        let hrefs = ["b", "/a#x", "b#y", "mailto:x@y.z", "/a"].map(String::from);
         let canonical = Url::parse("https://example.com/c").unwrap();
-        let out: Vec<String> = links
-            .finish(Some(&canonical))
+        let out: Vec<String> = raw(hrefs, Some(canonical))
+            .resolve_all()
             .iter()
             .map(Url::to_string)
             .collect();
@@ -148,18 +227,46 @@ mod tests {
 
     #[test]
     fn full_list_keeps_the_canonical_last() {
-        let mut links = Links::with_capacity(MAX_LINKS);
-        for i in 0..MAX_LINKS + 5 {
-            links.push_href(&page(), &format!("/p{i}"));
-        }
-        assert!(links.is_full());
+        let hrefs = (0..MAX_LINKS + 5).map(|i| format!("/p{i}"));
         let canonical = Url::parse("https://example.com/c").unwrap();
-        let out = links.finish(Some(&canonical));
+        let out = raw(hrefs, Some(canonical.clone())).resolve_all();
         assert_eq!(out.len(), MAX_LINKS);
         assert_eq!(
             out[MAX_LINKS - 2].as_str(),
             format!("https://example.com/p{}", MAX_LINKS - 2)
         );
         assert_eq!(out.last(), Some(&canonical));
+    }
+
+    #[test]
+    fn a_full_list_that_has_the_canonical_keeps_its_last_link() {
+        let last = format!("/p{}", MAX_LINKS - 1);
+        let hrefs = (0..MAX_LINKS + 5).map(|i| format!("/p{i}"));
+        let canonical = Url::parse(&format!("https://example.com{last}")).unwrap();
+        let out = raw(hrefs, Some(canonical.clone())).resolve_all();
+        assert_eq!(out.len(), MAX_LINKS);
+        assert_eq!(out.last(), Some(&canonical));
+        let early = Url::parse("https://example.com/p3").unwrap();
+        let hrefs = (0..MAX_LINKS + 5).map(|i| format!("/p{i}"));
+        let out = raw(hrefs, Some(early)).resolve_all();
+        assert_eq!(out.len(), MAX_LINKS);
+        assert_eq!(
+            out.last().unwrap().as_str(),
+            format!("https://example.com{last}")
+        );
+    }
+
+    #[test]
+    fn links_come_one_at_a_time_and_the_canonical_once() {
+        let canonical = Url::parse("https://example.com/c").unwrap();
+        let links = raw(["a", "c", "b"].map(String::from), Some(canonical));
+        let mut r = links.resolver();
+        assert_eq!(r.next().unwrap().as_str(), "https://example.com/dir/a");
+        assert_eq!(r.next().unwrap().as_str(), "https://example.com/dir/c");
+        assert_eq!(r.next().unwrap().as_str(), "https://example.com/dir/b");
+        assert_eq!(r.next().unwrap().as_str(), "https://example.com/c");
+        assert_eq!(r.next(), None);
+        assert_eq!(r.next(), None);
+        assert!(links.heap_size() >= 6);
     }
 }

@@ -46,7 +46,8 @@
 //! * `stream.rs`: the streaming path (tokenizer only);
 //! * `dom.rs`: the DOM path: the budgeted DOM ([`node_budget`]), user
 //!   fields, visible text;
-//! * `links.rs`: `href`s to crawlable links, one set of rules for both paths;
+//! * `links.rs`: `href`s to crawlable links, one set of rules for both
+//!   paths, resolved lazily ([`RawLinks`]);
 //! * `text.rs`: whitespace-collapsed, byte-capped text;
 //! * `cost.rs`: the measured parse cost the byte gate charges.
 //!
@@ -98,6 +99,7 @@ pub use charset::decode_body;
 pub use cost::{PARSE_COST_RATIO, STREAM_PARSE_COST_RATIO};
 pub(crate) use dom::compile_selector;
 pub use dom::{node_budget, MAX_DOM_DEPTH, URL_ATTRIBUTES};
+pub use links::{RawLinks, Resolver};
 pub use sniff::is_html;
 
 /// Most links kept per page (the canonical link included).
@@ -281,6 +283,32 @@ impl Extractor {
     /// assert_eq!(page.text.as_deref(), Some("Big news Hi"));
     /// ```
     pub fn parse(&self, body: &[u8], content_type: Option<&str>, url: &Url) -> ParsedPage {
+        let (mut page, links) = self.parse_lazy(body, content_type, url);
+        page.links = links.resolve_all();
+        page
+    }
+
+    /// [`parse`](Self::parse), with the links left unresolved: the page
+    /// (its `links` empty) and its [`RawLinks`], which resolve to
+    /// [`ParsedPage::links`] one at a time. What they resolve to is not
+    /// bounded by the body (short relative links under a long base), so
+    /// the crawl resolves them in chunks it can charge to the byte gate.
+    ///
+    /// ```
+    /// use semcrawl_core::parse::Extractor;
+    /// let url = "https://a.test/".parse().unwrap();
+    /// let ex = Extractor::new(&[], false).unwrap();
+    /// let (page, raw) = ex.parse_lazy(b"<title>T</title><a href=x>", None, &url);
+    /// assert!(page.links.is_empty());
+    /// assert_eq!(raw.resolver().count(), 1);
+    /// assert_eq!(ex.parse(b"<title>T</title><a href=x>", None, &url).links.len(), 1);
+    /// ```
+    pub fn parse_lazy(
+        &self,
+        body: &[u8],
+        content_type: Option<&str>,
+        url: &Url,
+    ) -> (ParsedPage, RawLinks) {
         if self.streams() {
             stream::parse(body, content_type, url)
         } else {

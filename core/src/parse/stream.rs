@@ -92,9 +92,6 @@
 //!   mode switches) are not.
 
 use std::cell::RefCell;
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use encoding_rs::CoderResult;
 use html5ever::tendril::StrTendril;
@@ -106,9 +103,11 @@ use html5ever::LocalName;
 use url::Url;
 
 use super::charset::detect_encoding;
-use super::links::{self, Links};
+use super::links::{self, RawLinks};
 use super::text::{truncate, Collapser};
-use super::{ParsedPage, MAX_LINKS, MAX_META_LEN};
+#[cfg(any(doc, test))]
+use super::MAX_LINKS;
+use super::{ParsedPage, MAX_META_LEN};
 use crate::canon;
 
 /// Decoded text fed to the tokenizer at a time, in bytes (the decoder's
@@ -116,7 +115,7 @@ use crate::canon;
 pub(super) const CHUNK: usize = 16 * 1024;
 
 /// Parse `body` with the tokenizer only. See the module documentation.
-pub(super) fn parse(body: &[u8], content_type: Option<&str>, url: &Url) -> ParsedPage {
+pub(super) fn parse(body: &[u8], content_type: Option<&str>, url: &Url) -> (ParsedPage, RawLinks) {
     let (encoding, bom_len) = detect_encoding(body, content_type);
     let mut src = body.get(bom_len..).unwrap_or_default();
     // Same decoding as `decode_body` (`decode_without_bom_handling`), but
@@ -447,50 +446,23 @@ impl State {
         }
     }
 
-    /// About how many distinct raw hrefs there are (at least as many as
-    /// distinct links; 64-bit hashes), at most [`MAX_LINKS`]: the output's
-    /// capacity, so it is allocated once, without the over-allocation of
-    /// growth and without one slot per duplicate.
-    fn distinct_hrefs(&self) -> usize {
-        let mut seen: HashSet<u64, BuildHasherDefault<DefaultHasher>> = HashSet::default();
-        for href in self.hrefs.split_terminator('\0') {
-            if seen.len() >= MAX_LINKS {
-                break;
-            }
-            let mut h = DefaultHasher::new();
-            href.hash(&mut h);
-            seen.insert(h.finish());
-        }
-        seen.len()
-    }
-
-    /// Resolve the raw URLs against the base and build the page, with the
-    /// DOM path's rules (dedup in order, cap, canonical appended).
-    fn finish(mut self, url: &Url) -> ParsedPage {
+    /// Build the page and its raw links (resolved later, against the
+    /// first base, with the DOM path's rules: see `links.rs`).
+    fn finish(mut self, url: &Url) -> (ParsedPage, RawLinks) {
         self.end_title();
         let base = links::base(url, self.base_href.as_deref());
         let canonical = self
             .canonical_href
             .take()
             .and_then(|h| canon::resolve(&base, &h));
-
-        let mut links = Links::with_capacity(self.distinct_hrefs());
-        for href in self.hrefs.split_terminator('\0') {
-            if links.is_full() {
-                break;
-            }
-            links.push_href(&base, href);
-        }
-        drop(std::mem::take(&mut self.hrefs));
-        let links = links.finish(canonical.as_ref());
-        ParsedPage {
+        let page = ParsedPage {
             title: self.title_text,
             description: self.description,
             lang: self.lang.flatten(),
-            canonical,
-            links,
+            canonical: canonical.clone(),
             ..ParsedPage::default()
-        }
+        };
+        (page, RawLinks::new(base, canonical, self.hrefs))
     }
 }
 
@@ -537,13 +509,21 @@ impl TokenSink for Sink {
 mod tests {
     use super::*;
 
+    /// The streaming path with its links resolved, as `Extractor::parse`.
+    fn parse(body: &[u8], content_type: Option<&str>, url: &Url) -> ParsedPage {
+        let (mut page, links) = super::parse(body, content_type, url);
+        page.links = links.resolve_all();
+        page
+    }
+
     fn url() -> Url {
         Url::parse("https://example.com/dir/page.html").unwrap()
     }
 
     /// Both paths on `body`; asserts they agree and returns the page.
     fn both(body: &[u8], content_type: Option<&str>) -> ParsedPage {
-        let dom = super::super::dom::parse(&[], false, body, content_type, &url());
+        let (mut dom, links) = super::super::dom::parse(&[], false, body, content_type, &url());
+        dom.links = links.resolve_all();
         let fast = parse(body, content_type, &url());
         let shown = String::from_utf8_lossy(&body[..body.len().min(600)]);
         if fast.links != dom.links && body.windows(6).any(|w| w.eq_ignore_ascii_case(b"<table")) {

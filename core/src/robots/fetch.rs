@@ -64,6 +64,10 @@ pub(crate) struct Fetched {
     pub rules: Robots,
     /// Set when the file could not be fetched: `rules` then disallow all.
     pub unreachable: Option<Unreachable>,
+    /// What a later run may reuse instead of fetching again: the file's
+    /// text, or `Some(None)` for a host that has none (a 4xx); `None` when
+    /// the answer is not worth keeping (unreachable, or nothing was asked).
+    pub keep: Option<Option<String>>,
 }
 
 /// A robots.txt that stayed unreachable after the retries.
@@ -118,6 +122,7 @@ impl<F: Fetch, R: Runtime> RobotsFetch<'_, F, R> {
         let allow_all = Fetched {
             rules: Robots::allow_all(),
             unreachable: None,
+            keep: None,
         };
         let mut url = robots_url(page_url);
         let mut hops = 0;
@@ -133,10 +138,11 @@ impl<F: Fetch, R: Runtime> RobotsFetch<'_, F, R> {
                 }),
             };
             match result {
-                Ok(Step::Rules(rules)) => {
+                Ok(Step::Rules(rules, text)) => {
                     return Fetched {
                         rules,
                         unreachable: None,
+                        keep: Some(text),
                     }
                 }
                 Ok(Step::Redirect(next)) => {
@@ -167,6 +173,7 @@ impl<F: Fetch, R: Runtime> RobotsFetch<'_, F, R> {
                         };
                         return Fetched {
                             rules: Robots::disallow_all(),
+                            keep: None,
                             unreachable: Some(Unreachable {
                                 url,
                                 status,
@@ -216,8 +223,8 @@ impl<F: Fetch, R: Runtime> RobotsFetch<'_, F, R> {
                     ReadError::Fetch(e) => failed(e),
                     ReadError::Gate(_) => StepError::NotAsked,
                 })?;
-                let text = String::from_utf8_lossy(&body.bytes);
-                Step::Rules(Robots::parse(&text, self.user_agent))
+                let text = String::from_utf8_lossy(&body.bytes).into_owned();
+                Step::Rules(Robots::parse(&text, self.user_agent), Some(text))
             }
             300..=399 => match response
                 .location
@@ -225,7 +232,7 @@ impl<F: Fetch, R: Runtime> RobotsFetch<'_, F, R> {
                 .and_then(|l| canon::resolve(&response.url, l))
             {
                 Some(next) => Step::Redirect(next),
-                None => Step::Rules(Robots::allow_all()),
+                None => Step::Rules(Robots::allow_all(), None),
             },
             408 | 429 | 500.. => {
                 let retry_after = response
@@ -237,12 +244,13 @@ impl<F: Fetch, R: Runtime> RobotsFetch<'_, F, R> {
                     retry_after,
                 });
             }
-            _ => Step::Rules(Robots::allow_all()),
+            _ => Step::Rules(Robots::allow_all(), None),
         })
     }
 }
 
 enum Step {
-    Rules(Robots),
+    /// The rules, and the text they came from (`None`: no file, all allowed).
+    Rules(Robots, Option<String>),
     Redirect(Url),
 }

@@ -73,6 +73,10 @@ pub(crate) use fetch::{Fetched, RobotsFetch, Unreachable};
 /// fetch and the parser.
 pub const MAX_ROBOTS_BYTES: usize = 500 * 1024;
 
+/// How long a robots.txt kept with a crawl's state is used instead of
+/// fetching it again: 24 hours, as RFC 9309 (2.4) suggests for caching.
+pub const ROBOTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
 /// Largest `Crawl-delay` honoured; longer ones are cut to this so a hostile
 /// or careless file cannot stall a host for hours.
 pub const MAX_CRAWL_DELAY: Duration = Duration::from_secs(60);

@@ -17,7 +17,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use semcrawl_core::frontier::{self, Entry, Frontier, FrontierError, Pushed, Ready};
+use semcrawl_core::frontier::{self, Entry, Frontier, FrontierError, KeptRobots, Pushed, Ready};
 use semcrawl_core::BoxFuture;
 use url::Url;
 
@@ -97,7 +97,7 @@ fn to_new(entry: Entry, key: &mut String) -> NewUrl {
         host: key.clone(),
         url: entry.url.into(),
         depth: entry.depth,
-        parent: entry.parent.map(|p| p.to_string()),
+        parent: entry.parent,
         redirects: entry.redirects,
     }
 }
@@ -134,7 +134,11 @@ impl Frontier for SharedFrontier {
         ready: &'a mut Ready<'_>,
     ) -> BoxFuture<'a, Result<Vec<Entry>, FrontierError>> {
         Box::pin(async move {
-            self.unblock(|disk| disk.prefetch()).await?;
+            // The hop to the thread pool only when the read-ahead has
+            // something to read.
+            if self.lock().wants_prefetch() {
+                self.unblock(|disk| disk.prefetch()).await?;
+            }
             let popped = {
                 let mut disk = self.lock();
                 let popped = disk.pop_batch(max, &mut |host| ready(host));
@@ -149,6 +153,28 @@ impl Frontier for SharedFrontier {
 
     fn done(&mut self, ids: Vec<u64>) -> BoxFuture<'_, Result<(), FrontierError>> {
         Box::pin(async move { self.unblock(move |disk| disk.mark_done(&ids)).await })
+    }
+
+    fn robots(&mut self, origin: &str) -> BoxFuture<'_, Result<Option<KeptRobots>, FrontierError>> {
+        let origin = origin.to_owned();
+        Box::pin(async move {
+            let kept = self.unblock(move |disk| disk.robots(&origin)).await?;
+            Ok(kept.map(|(text, fetched_at)| KeptRobots { text, fetched_at }))
+        })
+    }
+
+    fn keep_robots(
+        &mut self,
+        origin: &str,
+        robots: KeptRobots,
+    ) -> BoxFuture<'_, Result<(), FrontierError>> {
+        let origin = origin.to_owned();
+        Box::pin(async move {
+            self.unblock(move |disk| {
+                disk.keep_robots(&origin, robots.text.as_deref(), robots.fetched_at)
+            })
+            .await
+        })
     }
 
     fn len(&self) -> u64 {

@@ -14,6 +14,9 @@
 //!   hosts (those with work but no place among the active ones in memory).
 //! * `parents(id, url)`: a page's links share its URL as their parent, so it
 //!   is stored once and referenced.
+//! * `robots(host, text, fetched_at)`: each host's robots.txt as last
+//!   fetched (`text` NULL: the host has none), reused by a resumed crawl
+//!   within its maximum age.
 //! * `meta(key, value)`: the `done` and `pending` counters, kept in the same
 //!   transactions as the rows they count, so a resume reads them at once.
 
@@ -48,6 +51,16 @@ CREATE TABLE IF NOT EXISTS queue (
     redirects INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS queue_host ON queue(host, id);
+";
+
+/// Added to layout 1 after its first release: created when missing, so
+/// older state directories open as they are.
+const ROBOTS_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS robots (
+    host       TEXT PRIMARY KEY,
+    text       TEXT,
+    fetched_at INTEGER NOT NULL
+) WITHOUT ROWID;
 ";
 
 /// Set the durability, cache and I/O settings of a frontier's connection.
@@ -89,10 +102,11 @@ pub(crate) fn open(dir: &Path, create: bool) -> Result<Option<Connection>, State
     match version {
         0 => {
             conn.execute_batch(SCHEMA).map_err(engine)?;
+            conn.execute_batch(ROBOTS_TABLE).map_err(engine)?;
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(engine)?;
         }
-        SCHEMA_VERSION => {}
+        SCHEMA_VERSION => conn.execute_batch(ROBOTS_TABLE).map_err(engine)?,
         other => {
             return Err(StateError::Corrupt {
                 path,

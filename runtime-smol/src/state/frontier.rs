@@ -2,6 +2,7 @@
 //! bounded window of it in memory. The tables are described in `db.rs`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -68,8 +69,9 @@ pub struct NewUrl {
     pub host: String,
     /// Link distance from a seed.
     pub depth: u32,
-    /// The page it was found on.
-    pub parent: Option<String>,
+    /// The page it was found on (shared by its siblings: a page's ten
+    /// thousand links must not copy its URL ten thousand times).
+    pub parent: Option<Arc<str>>,
     /// Redirect hops that led to it (0 for a link).
     pub redirects: u32,
 }
@@ -189,6 +191,36 @@ impl DiskFrontier {
         Ok(frontier)
     }
 
+    /// The robots.txt kept for `host` by [`keep_robots`](Self::keep_robots):
+    /// its text (`None`: the host has none) and when it was fetched (Unix
+    /// milliseconds).
+    pub fn robots(&mut self, host: &str) -> Result<Option<(Option<String>, u64)>, StateError> {
+        self.conn
+            .prepare_cached("SELECT text, fetched_at FROM robots WHERE host = ?1")
+            .and_then(|mut s| {
+                s.query_row([host], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+                    .optional()
+            })
+            .map_err(engine)
+    }
+
+    /// Keep `host`'s robots.txt (`text`, `None` for none) fetched at
+    /// `fetched_at` (Unix milliseconds), replacing what was kept.
+    pub fn keep_robots(
+        &mut self,
+        host: &str,
+        text: Option<&str>,
+        fetched_at: u64,
+    ) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO robots (host, text, fetched_at) VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut s| s.execute(params![host, text, fetched_at as i64]))
+            .map_err(engine)?;
+        Ok(())
+    }
+
     /// Queue the URLs not seen before, in one transaction. URLs longer than
     /// [`MAX_URL_LEN`] are dropped; duplicates (of earlier pushes, done or
     /// not, or within the batch) are counted and dropped.
@@ -214,7 +246,7 @@ impl DiskFrontier {
         // Per host touched: (pending before this batch, URLs added).
         let mut added: HashMap<i64, (u64, u64)> = HashMap::new();
         let mut names: HashMap<String, i64> = HashMap::new();
-        let mut last_parent: Option<(String, i64)> = None;
+        let mut last_parent: Option<(Arc<str>, i64)> = None;
         let tx = self.conn.transaction().map_err(engine)?;
         for new in urls {
             if new.url.len() > MAX_URL_LEN {
@@ -370,6 +402,18 @@ impl DiskFrontier {
             self.read_heads(id)?;
         }
         Ok(())
+    }
+
+    /// Whether [`prefetch`](Self::prefetch) has anything to do: parked
+    /// hosts to bring in, or an active host short of URLs in memory with
+    /// room for them. Answered from memory, so a caller can skip the hop
+    /// to a thread pool when the heads are full (most pops of a crawl).
+    pub fn wants_prefetch(&self) -> bool {
+        let parked =
+            self.hosts.len() < self.split.max_hosts && self.hosts_pending > self.hosts.len() as u64;
+        parked
+            || (self.hosts.heads_bytes() < self.split.heads
+                && !self.hosts.short_of_heads(HEAD_ROWS / 2, 1).is_empty())
     }
 
     /// Read the next rows of a host's queue into its head: up to
