@@ -280,7 +280,7 @@ impl Extractor {
     ///     FieldSpec::parse("h=h1").unwrap(),
     ///     FieldSpec::parse("img=img@src").unwrap(),
     ///     FieldSpec::parse("none=.missing").unwrap(),
-    ///     FieldSpec::parse("p[]=p").unwrap(),
+    ///     FieldSpec::parse("b[]=b").unwrap(),
     /// ];
     /// let ex = Extractor::new(&fields, true).unwrap();
     /// let body = b"<h1>Big   <b>news</b></h1><img src='pic.png'><p>Hi<script>x()</script></p>";
@@ -289,7 +289,7 @@ impl Extractor {
     /// assert_eq!(text("h"), Some("Big news"));
     /// assert_eq!(text("img"), Some("http://a.com/x/pic.png"));
     /// assert_eq!(page.fields["none"], None);
-    /// assert_eq!(page.fields["p"].as_ref().unwrap().as_list(), ["Hi".to_owned()]);
+    /// assert_eq!(page.fields["b"].as_ref().unwrap().as_list(), ["news".to_owned()]);
     /// assert_eq!(page.text.as_deref(), Some("Big news Hi"));
     /// ```
     pub fn parse(&self, body: &[u8], content_type: Option<&str>, url: &Url) -> ParsedPage {
