@@ -78,6 +78,8 @@ pub(crate) struct Host {
     pub pace: Pace,
     /// Made when the host's first page starts, with adaptive concurrency.
     pub limit: Option<HostLimit>,
+    /// Whether its pace (a delay that holds it back) was reported.
+    pub pace_reported: bool,
 }
 
 /// The table of hosts, and the interner that gives each origin its id.
@@ -110,6 +112,7 @@ impl Hosts {
             robots: RobotsState::Unknown,
             pace: Pace::default(),
             limit: None,
+            pace_reported: false,
         });
         id
     }

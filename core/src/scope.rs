@@ -204,6 +204,20 @@ impl Scope {
         self.mode
     }
 
+    /// Whether `url`'s host is one of the `allow_domains` (or a subdomain
+    /// of one), whatever the mode.
+    ///
+    /// ```
+    /// use semcrawl_core::scope::{Scope, ScopeMode};
+    /// use url::Url;
+    /// let scope = Scope::new(ScopeMode::Any, &[], &["partner.org".to_owned()]);
+    /// assert!(scope.is_allowed_domain(&Url::parse("https://cdn.partner.org/").unwrap()));
+    /// assert!(!scope.is_allowed_domain(&Url::parse("https://other.org/").unwrap()));
+    /// ```
+    pub fn is_allowed_domain(&self, url: &Url) -> bool {
+        normalized_host(url).is_some_and(|host| self.extra.iter().any(|d| within(&host, d)))
+    }
+
     /// Whether `url` may be fetched.
     ///
     /// ```

@@ -52,11 +52,13 @@ pub enum Setting {
     Scope,
     /// The largest batch handed to the store.
     BatchSize,
+    /// Extra request headers (a cookie, credentials) for the seeds' sites.
+    Headers,
 }
 
 impl Setting {
     /// Every setting, for front ends that check their names cover them.
-    pub const ALL: [Setting; 9] = [
+    pub const ALL: [Setting; 10] = [
         Setting::Seeds,
         Setting::Concurrency,
         Setting::Memory,
@@ -66,6 +68,7 @@ impl Setting {
         Setting::Select,
         Setting::Scope,
         Setting::BatchSize,
+        Setting::Headers,
     ];
 
     /// The setting's name in the crawler's own terms, for messages read
@@ -86,6 +89,7 @@ impl Setting {
             Setting::Select => "field",
             Setting::Scope => "scope",
             Setting::BatchSize => "batch size",
+            Setting::Headers => "request header",
         }
     }
 }

@@ -36,6 +36,7 @@ use crate::canon;
 use crate::config::{Concurrency, Config, ConfigError};
 use crate::frontier::{Frontier, MemoryFrontier};
 use crate::gate::ByteGate;
+use crate::headers::RequestHeaders;
 use crate::parse::Extractor;
 use crate::retry::RetryPolicy;
 use crate::runtime::{Fetch, Runtime, Store, StoreError};
@@ -81,6 +82,8 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
             .filter_map(canon::canonicalize)
             .collect();
         let scope = Scope::new(config.scope, &seeds, &config.allow_domains);
+        // From the raw seeds: their userinfo is gone from `seeds`.
+        let headers = RequestHeaders::new(&config);
         let gate = ByteGate::new(config.memory);
         let stats = Arc::new(Stats::new(gate.clone()));
         let retry = RetryPolicy::new(config.retries);
@@ -95,6 +98,7 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
                 stats,
                 extractor,
                 scope,
+                headers,
                 retry,
                 cancel: Signal::default(),
                 samples,

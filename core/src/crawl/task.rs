@@ -40,6 +40,7 @@ use crate::canon;
 use crate::config::Config;
 use crate::frontier::{Entry, HostId, MAX_URL_LEN};
 use crate::gate::{ByteGate, GateError, Reservation, PAGE_OVERHEAD};
+use crate::headers::RequestHeaders;
 use crate::normalize;
 use crate::parse::{is_html, Extractor, RawLinks};
 use crate::record::{ErrorKind, Record, MAX_RECORD_LINKS_BYTES};
@@ -65,6 +66,8 @@ pub(crate) struct Ctx<F, R> {
     pub stats: Arc<Stats>,
     pub extractor: Extractor,
     pub scope: Scope,
+    /// Which extra headers each request carries.
+    pub headers: RequestHeaders,
     pub retry: RetryPolicy,
     /// Fired when the grace period after a stop is over.
     pub cancel: Signal,
@@ -514,6 +517,7 @@ async fn exchange<F: Fetch, R: Runtime>(
         url: entry.url.clone(),
         user_agent: ctx.config.user_agent.clone(),
         timeout: ctx.config.timeout,
+        headers: ctx.headers.for_url(&entry.url, &ctx.scope),
     };
     let mut response = match ctx.fetch.fetch(request).await {
         Ok(r) => r,
