@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use semcrawl_core::frontier::{Entry, Frontier};
+use semcrawl_core::frontier::{Entry, Frontier, KeptRobots};
 use semcrawl_smol::redis::{Address, RedisFrontier, RedisOptions};
 use semcrawl_smol::state::CrawlIdentity;
 use semcrawl_smol::SmolRuntime;
@@ -103,8 +103,12 @@ fn a_hosts_slots_are_crawl_wide_and_come_back_with_the_leases() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let got: Vec<_> = again.iter().map(|e| e.url.as_str()).collect();
-    let want: Vec<_> = first.iter().map(|e| e.url.as_str()).collect();
+    // Given back to the front of the queue: the next ones popped (in
+    // either order: each lease is given back on its own).
+    let mut got: Vec<_> = again.iter().map(|e| e.url.as_str()).collect();
+    let mut want: Vec<_> = first.iter().map(|e| e.url.as_str()).collect();
+    got.sort_unstable();
+    want.sort_unstable();
     assert_eq!(got, want, "given back to the front of the queue");
     // Acknowledging frees the slots.
     rt.block_on(b.done(again.iter().filter_map(|e| e.id).collect()))
@@ -136,4 +140,29 @@ fn another_identity_is_refused() {
         panic!("another crawl's identity was accepted");
     };
     assert!(e.to_string().contains("seeds differ"), "{e}");
+}
+
+#[test]
+fn a_robots_txt_kept_by_one_worker_is_read_by_another() {
+    let Some(redis) = RedisServer::start_or_skip("a_robots_txt_kept_by_one_worker") else {
+        return;
+    };
+    let rt = SmolRuntime::new().unwrap();
+    let (mut a, mut b) = (worker(&redis, 4), worker(&redis, 4));
+    let origin = "http://a.test";
+    assert_eq!(rt.block_on(b.robots(origin)).unwrap(), None);
+    let kept = KeptRobots {
+        text: Some("User-agent: *\nDisallow: /private\n".into()),
+        fetched_at: 1_700_000_000_000,
+    };
+    rt.block_on(a.keep_robots(origin, kept.clone())).unwrap();
+    assert_eq!(rt.block_on(b.robots(origin)).unwrap(), Some(kept));
+    // A host without a robots.txt (a 4xx) is kept as such.
+    let none = KeptRobots {
+        text: None,
+        fetched_at: 1_700_000_000_001,
+    };
+    rt.block_on(b.keep_robots("http://b.test", none.clone()))
+        .unwrap();
+    assert_eq!(rt.block_on(a.robots("http://b.test")).unwrap(), Some(none));
 }

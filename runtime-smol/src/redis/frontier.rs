@@ -20,7 +20,9 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use semcrawl_core::frontier::{self, Entry, Frontier, FrontierError, Pushed, Ready, MAX_URL_LEN};
+use semcrawl_core::frontier::{
+    self, Entry, Frontier, FrontierError, KeptRobots, Pushed, Ready, MAX_URL_LEN,
+};
 use semcrawl_core::BoxFuture;
 use url::Url;
 
@@ -280,7 +282,7 @@ fn shared_identity(identity: &CrawlIdentity) -> CrawlIdentity {
     let mut ours = identity.clone();
     ours.output_kind.clear();
     ours.output_path.clear();
-    ours.other.remove("--post");
+    ours.other.remove("post");
     ours
 }
 
@@ -311,6 +313,31 @@ fn decode(id: u64, text: &str) -> Result<Entry, FrontierError> {
         redirects: redirects.parse().map_err(|_| bad())?,
         id: Some(id),
     })
+}
+
+/// A kept robots.txt as Redis holds it: `FETCHED_AT \x1f` then `-` (the
+/// host has none) or `+` and the file's text.
+fn encode_robots(robots: &KeptRobots) -> Vec<u8> {
+    let mut value = format!("{}\x1f", robots.fetched_at).into_bytes();
+    match &robots.text {
+        None => value.push(b'-'),
+        Some(text) => {
+            value.push(b'+');
+            value.extend_from_slice(text.as_bytes());
+        }
+    }
+    value
+}
+
+fn decode_robots(value: &[u8]) -> Option<KeptRobots> {
+    let sep = value.iter().position(|&b| b == 0x1f)?;
+    let fetched_at = std::str::from_utf8(&value[..sep]).ok()?.parse().ok()?;
+    let text = match value.get(sep + 1)? {
+        b'-' => None,
+        b'+' => Some(String::from_utf8_lossy(&value[sep + 2..]).into_owned()),
+        _ => return None,
+    };
+    Some(KeptRobots { text, fetched_at })
 }
 
 impl Frontier for RedisFrontier {
@@ -457,6 +484,44 @@ impl Frontier for RedisFrontier {
 
     fn poll_interval(&self) -> Option<Duration> {
         Some(POLL)
+    }
+
+    /// The robots.txt a worker of this crawl kept for `origin`: workers
+    /// share it, so a host's file is fetched by the first worker to need it
+    /// (two starting at once may both fetch it), not once per worker.
+    fn robots(&mut self, origin: &str) -> BoxFuture<'_, Result<Option<KeptRobots>, FrontierError>> {
+        let origin = origin.to_owned();
+        Box::pin(async move {
+            let kept: Option<Vec<u8>> = self
+                .unblock(move |client, shared| {
+                    let key = format!("{}robots", shared.prefix);
+                    client.call(|c| redis::cmd("HGET").arg(&key).arg(&origin).query(c))
+                })
+                .await?;
+            Ok(kept.as_deref().and_then(decode_robots))
+        })
+    }
+
+    fn keep_robots(
+        &mut self,
+        origin: &str,
+        robots: KeptRobots,
+    ) -> BoxFuture<'_, Result<(), FrontierError>> {
+        let origin = origin.to_owned();
+        let value = encode_robots(&robots);
+        Box::pin(async move {
+            self.unblock(move |client, shared| {
+                let key = format!("{}robots", shared.prefix);
+                client.call(|c| {
+                    redis::cmd("HSET")
+                        .arg(&key)
+                        .arg(&origin)
+                        .arg(&value)
+                        .query::<()>(c)
+                })
+            })
+            .await
+        })
     }
 
     fn seen(&self) -> u64 {
