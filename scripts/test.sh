@@ -11,6 +11,14 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 command -v cargo-fmt >/dev/null && command -v cargo-clippy >/dev/null || {
   echo "rustfmt/clippy missing and could not be installed" >&2; exit 1; }
 
+step "redis-server (the tests of crawls shared through Redis start their own)"
+if ! command -v redis-server >/dev/null; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+fi
+redis-server --version
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -15,6 +15,7 @@ use semcrawl_core::{parse_duration, parse_size};
 use semcrawl_core::{Concurrency, Config, ConfigError};
 use semcrawl_smol::budget::{self, BudgetReport, FsSources};
 use semcrawl_smol::store::Format;
+use semcrawl_smol::FetchOptions;
 use url::Url;
 
 const ABOUT: &str = "A web crawler whose memory stays bounded by construction.";
@@ -43,6 +44,8 @@ pub enum Command {
     Crawl(CrawlArgs),
     /// Start a generated sample site on 127.0.0.1 and crawl it: no internet needed.
     Demo(DemoArgs),
+    /// Print the crawl-wide figures of a crawl shared through Redis.
+    Status(StatusArgs),
     /// Print a shell completion script (bash, zsh, fish) on stdout.
     Completions(CompletionsArgs),
     /// Print the man page, semcrawl(1), on stdout (roff).
@@ -125,12 +128,56 @@ pub struct CrawlArgs {
     /// appending to --out. A DIR started with other seeds, scope, domains,
     /// depth, robots setting or output is refused. [default: a temporary
     /// directory, removed at exit]
-    #[arg(long, value_name = "DIR")]
+    ///
+    /// `redis://HOST:PORT[/DB]` shares the crawl through Redis instead: any
+    /// number of workers run the same command (each with its own --out), the
+    /// first seeds the crawl, the others join it, and each exits when the
+    /// whole crawl is finished. A worker's popped URLs are leased, so a
+    /// killed worker's pages go to the others within 10 s; --per-host and
+    /// --delay hold across all workers together.
+    #[arg(long, value_name = "DIR|redis://HOST:PORT[/DB]")]
     pub state: Option<PathBuf>,
+
+    /// The shared crawl's name in Redis (its keys are `semcrawl:NAME:*`), so
+    /// that several crawls can share one Redis. Only with --state redis://.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_NAME, value_parser = parse_name)]
+    pub name: String,
 
     /// The crawl's options.
     #[command(flatten)]
     pub crawl: CrawlOptions,
+}
+
+/// The name of a shared crawl when `--name` is not given.
+pub const DEFAULT_NAME: &str = "default";
+
+/// A crawl name: letters, digits, `-`, `_` and `.`, 1 to 100 of them.
+fn parse_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 100
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("a name is 1 to 100 letters, digits, '-', '_' or '.'".into())
+    }
+}
+
+/// `semcrawl status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The Redis holding the crawl: `redis://HOST:PORT[/DB]`.
+    #[arg(long, value_name = "redis://HOST:PORT[/DB]")]
+    pub state: String,
+
+    /// The crawl's name.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_NAME, value_parser = parse_name)]
+    pub name: String,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// When to draw the progress bar.
@@ -259,8 +306,36 @@ pub struct CrawlOptions {
     )]
     pub max_redirects: u32,
 
-    /// Extract a field: NAME=CSS (text of the first match) or NAME=CSS@attr (repeatable).
-    #[arg(long = "select", value_name = "NAME=CSS[@attr]", value_parser = parse_field, help_heading = "Extraction")]
+    // Reaching sites that need more than a GET. Headers, cookie and a
+    // seed's credentials go only to the seeds' sites and --allow-domain
+    // hosts (the core decides per request, redirects included).
+    /// Send this header, 'Name: value', to the seeds' sites and --allow-domain hosts only, never elsewhere, not even through a redirect (repeatable). A seed written http://user:password@host/ sends Basic auth to its site the same way; the password is never written to a record.
+    #[arg(
+        long,
+        short = 'H',
+        value_name = "'NAME: VALUE'",
+        help_heading = "Requests"
+    )]
+    pub header: Vec<String>,
+
+    /// Send this cookie, 'a=b; c=d', as --header does (repeatable: joined with '; ').
+    #[arg(long, value_name = "'NAME=VALUE; ...'", help_heading = "Requests")]
+    pub cookie: Vec<String>,
+
+    /// Send every request through this proxy: http://, https://, socks5:// or socks5h:// (DNS through the proxy), with user:password@ if it needs one. Without it, the http_proxy, https_proxy, all_proxy and no_proxy environment variables are honoured (http_proxy in lowercase only, as curl reads it).
+    #[arg(long, value_name = "URL", help_heading = "Requests")]
+    pub proxy: Option<String>,
+
+    /// Trust the CA certificates in this PEM file instead of the built-in roots (as curl --cacert).
+    #[arg(long, value_name = "FILE", help_heading = "Requests")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Accept any TLS certificate (self-signed, expired, for another host). Prints a warning: for testing only.
+    #[arg(long, help_heading = "Requests")]
+    pub insecure: bool,
+
+    /// Extract a field: NAME=CSS (text of the first match) or NAME=CSS@attr (an attribute; URL-valued ones such as href, src, action, poster are resolved against the page into absolute URLs). NAME[]=... takes every match, as a list (a JSON array; in CSV a JSON array in the cell). Repeatable.
+    #[arg(long = "select", value_name = "NAME[[]]=CSS[@attr]", value_parser = parse_field, help_heading = "Extraction")]
     pub select: Vec<FieldSpec>,
 
     /// Keep each page's visible text in its record.
@@ -334,6 +409,32 @@ fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
         .map(|s| s.parse::<Format>().expect("a possible value"))
 }
 
+/// A `--proxy`: a URL of a scheme curl speaks to proxies, with a host.
+fn check_proxy(s: &str) -> Result<(), String> {
+    let problem = match Url::parse(s) {
+        Err(e) => e.to_string(),
+        Ok(url) if url.host_str().is_none_or(str::is_empty) => "no host".to_owned(),
+        Ok(url) => match url.scheme() {
+            "http" | "https" | "socks4" | "socks4a" | "socks5" | "socks5h" => return Ok(()),
+            other => format!(
+                "unsupported scheme '{other}' (http, https, socks4, socks4a, socks5, socks5h)"
+            ),
+        },
+    };
+    Err(format!("invalid --proxy '{}': {problem}", s.escape_debug()))
+}
+
+/// A `--ca-cert` file: readable, and holding a PEM certificate (curl would
+/// only fail on the first HTTPS request, page after page).
+fn check_pem(path: &std::path::Path) -> Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&bytes);
+    if !text.contains("-----BEGIN CERTIFICATE-----") {
+        return Err("no PEM certificate in it (-----BEGIN CERTIFICATE-----)".into());
+    }
+    Ok(())
+}
+
 /// An `--allow-domain`: not empty (an empty one would read as "no domain"
 /// or, worse, match every host by suffix).
 fn parse_domain(s: &str) -> Result<String, String> {
@@ -388,6 +489,7 @@ pub fn flag(setting: Setting) -> &'static str {
         Setting::Timeout => "--timeout",
         Setting::Select => "--select",
         Setting::Scope => "--scope",
+        Setting::Headers => "--header",
         Setting::Include => "--include",
         Setting::Exclude => "--exclude",
         Setting::AcceptType => "--accept-type",
@@ -411,6 +513,60 @@ impl CrawlOptions {
                 (report.budget, Some(report))
             }
         }
+    }
+
+    /// `--header`s and `--cookie`s as the core's `(name, value)` pairs. The
+    /// core checks their syntax (and says so in one line, escapes shown):
+    /// here they are only split.
+    fn request_headers(&self) -> Result<Vec<(String, String)>, String> {
+        let mut headers = Vec::new();
+        for h in &self.header {
+            let Some((name, value)) = h.split_once(':') else {
+                return Err(format!(
+                    "invalid --header '{}': expected 'Name: value'",
+                    h.escape_debug()
+                ));
+            };
+            headers.push((name.trim().to_owned(), value.trim().to_owned()));
+        }
+        let cookies: Vec<&str> = (self.cookie.iter())
+            .map(|c| c.trim().trim_end_matches(';').trim())
+            .filter(|c| !c.is_empty())
+            .collect();
+        if !cookies.is_empty() {
+            if let Some(c) = (cookies.iter()).find(|c| c.chars().any(|c| c.is_control())) {
+                return Err(format!(
+                    "invalid --cookie '{}': it contains a line break or another control character",
+                    c.escape_debug()
+                ));
+            }
+            if let Some(c) = cookies.iter().find(|c| !c.contains('=')) {
+                return Err(format!(
+                    "invalid --cookie '{}': expected 'name=value; ...'",
+                    c.escape_debug()
+                ));
+            }
+            headers.push(("Cookie".to_owned(), cookies.join("; ")));
+        }
+        Ok(headers)
+    }
+
+    /// The HTTP client's options: the pool from `config`, then `--proxy`,
+    /// `--ca-cert` and `--insecure`, checked (one line, exit 2 on error).
+    pub fn fetch_options(&self, config: &Config) -> Result<FetchOptions, String> {
+        if let Some(proxy) = &self.proxy {
+            check_proxy(proxy)?;
+        }
+        if let Some(path) = &self.ca_cert {
+            check_pem(path)
+                .map_err(|e| format!("cannot use --ca-cert '{}': {e}", path.display()))?;
+        }
+        Ok(FetchOptions {
+            proxy: self.proxy.clone(),
+            ca_cert: self.ca_cert.clone(),
+            insecure: self.insecure,
+            ..FetchOptions::from_config(config)
+        })
     }
 
     /// The core configuration for these options and `seeds`, or the
@@ -445,6 +601,7 @@ impl CrawlOptions {
             retries: self.retries,
             timeout: self.timeout,
             user_agent: self.user_agent.clone().unwrap_or(defaults.user_agent),
+            headers: self.request_headers()?,
             fields: self.select.clone(),
             text: self.text,
             links: self.links,
@@ -556,6 +713,10 @@ mod tests {
             (
                 &["--select", "nope"],
                 "invalid --select 'nope': expected NAME=CSS or NAME=CSS@attr",
+            ),
+            (
+                &["--select", "x=p:hoverr"],
+                "invalid --select 'x=p:hoverr': invalid CSS selector: unsupported pseudo class or element",
             ),
         ] {
             let mut argv = vec!["crawl", "http://a.test/"];

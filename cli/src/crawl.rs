@@ -6,9 +6,10 @@ use std::process::ExitCode;
 
 use semcrawl_core::frontier::{frontier_share, Frontier};
 use semcrawl_core::{Config, Crawler, Summary};
+use semcrawl_smol::redis::{Joined, WorkerFigures};
 use semcrawl_smol::state::{open_frontier, Resume, StateDir};
 use semcrawl_smol::store::ShutdownDeadline;
-use semcrawl_smol::{FetchOptions, HttpFetcher, SmolRuntime};
+use semcrawl_smol::{HttpFetcher, SmolRuntime};
 
 use crate::args::{CrawlArgs, CrawlOptions};
 use crate::output::{self, Output};
@@ -44,7 +45,24 @@ pub fn crawl_command(args: CrawlArgs) -> Result<ExitCode, Failure> {
         post: args.post.as_ref(),
     };
     let identity = identity(&config, &target);
-    let (state_dir, resume) = state::open(args.state.as_deref(), &identity)?;
+    let shared = match state::redis_address(args.state.as_deref()) {
+        Some(url) => Some(state::open_redis(url, &args.name, &config, &identity)?),
+        None if args.name != crate::args::DEFAULT_NAME => {
+            return Err(Failure::Usage(
+                "--name names a crawl shared through Redis: it needs --state redis://HOST:PORT"
+                    .into(),
+            ))
+        }
+        None => None,
+    };
+    let (state_dir, resume) = match shared {
+        // The frontier is in Redis: the directory is a temporary one.
+        Some(_) => state::open(None, &identity)?,
+        None => state::open(args.state.as_deref(), &identity)?,
+    };
+    // A worker joining a shared crawl (or rejoining it after a restart)
+    // appends to its output: what it stored before is acknowledged.
+    let append = resume.is_resumed() || shared.as_ref().is_some_and(|s| s.joined == Joined::Joined);
     let fields: Vec<String> = config.fields.iter().map(|f| f.name.clone()).collect();
     // A sink's retries can outlast any grace period (a minute per attempt):
     // after a stop signal its writes give up when --grace is over.
@@ -55,9 +73,17 @@ pub fn crawl_command(args: CrawlArgs) -> Result<ExitCode, Failure> {
         args.post.as_ref(),
         &fields,
         &deadline,
-        resume.is_resumed(),
+        append,
     )?;
-    run_until(config, output, &args.crawl, deadline, state_dir, resume)
+    run_until(
+        config,
+        output,
+        &args.crawl,
+        deadline,
+        state_dir,
+        resume,
+        shared,
+    )
 }
 
 /// Run a validated crawl into `output` with a temporary state; returns the
@@ -71,6 +97,7 @@ pub fn run(config: Config, output: Output, options: &CrawlOptions) -> Result<Exi
         ShutdownDeadline::default(),
         state_dir,
         resume,
+        None,
     )
 }
 
@@ -83,6 +110,7 @@ fn run_until(
     deadline: ShutdownDeadline,
     state_dir: StateDir,
     resume: Resume,
+    shared: Option<state::Shared>,
 ) -> Result<ExitCode, Failure> {
     logging::init(options.log_level.as_deref(), options.quiet)?;
     if let Some(path) = &options.summary_json {
@@ -98,14 +126,50 @@ fn run_until(
         None => SmolRuntime::new(),
     }
     .map_err(|e| Failure::Runtime(format!("cannot start worker threads: {e}")))?;
-    let fetcher = HttpFetcher::new(FetchOptions::from_config(&config))
-        .map_err(|e| Failure::Runtime(format!("cannot set up the HTTP client: {e}")))?;
+    let fetch_options = options.fetch_options(&config).map_err(Failure::Usage)?;
+    if fetch_options.insecure && !options.quiet {
+        eprintln!("semcrawl: warning: --insecure: TLS certificates are not checked; any server can pose as any site");
+    }
+    let fetcher = HttpFetcher::new(fetch_options)
+        .map_err(|e| Failure::Usage(format!("cannot set up the HTTP client: {e}")))?;
     let memory = config.memory;
     let crawler = Crawler::new(config, fetcher, runtime.clone())
         .map_err(|e| Failure::Usage(crate::args::usage_message(&e)))?;
-    let crawler = match frontier(&state_dir, memory)? {
-        Some(frontier) => crawler.with_frontier(frontier),
-        None => crawler,
+    let mut round_trips = None;
+    let mut shared_crawl = None;
+    let crawler = match shared {
+        Some(state::Shared {
+            address,
+            name,
+            frontier,
+            joined,
+        }) => {
+            let stats = crawler.stats();
+            let start = std::time::Instant::now();
+            frontier.report_with(move || {
+                let now = stats.snapshot(start.elapsed().as_millis() as u64);
+                WorkerFigures {
+                    pages: now.pages,
+                    errors: now.errors,
+                }
+            });
+            round_trips = Some(frontier.round_trips());
+            tracing::info!(
+                "{} the shared crawl '{name}' in {}",
+                if joined == Joined::Joined {
+                    "joining"
+                } else {
+                    "starting"
+                },
+                address.as_str()
+            );
+            shared_crawl = Some((address, name));
+            crawler.with_frontier(Box::new(frontier))
+        }
+        None => match frontier(&state_dir, memory)? {
+            Some(frontier) => crawler.with_frontier(frontier),
+            None => crawler,
+        },
     };
     if resume.is_resumed() {
         tracing::info!(
@@ -134,13 +198,28 @@ fn run_until(
         summary.resumed = true;
         summary.resumed_from = done;
     }
+    // A worker of a shared crawl that stored nothing itself is fine when the
+    // crawl as a whole did.
+    let crawl_done = match &shared_crawl {
+        Some((address, name)) => semcrawl_smol::redis::status(address, name)
+            .map(|s| s.done)
+            .unwrap_or(0),
+        None => 0,
+    };
+    let extra: Vec<(&str, serde_json::Value)> = match &round_trips {
+        Some(trips) => vec![(
+            "redisRoundTrips",
+            trips.load(std::sync::atomic::Ordering::Relaxed).into(),
+        )],
+        None => Vec::new(),
+    };
     // The reader of stdout has what it wanted: no summary, no complaint.
     let stdout_closed = output.stdout.closed();
     if !options.quiet && !stdout_closed {
         eprint!("{}", summary::render(&summary));
     }
     if let Some(path) = &options.summary_json {
-        summary::write_json(&summary, path).map_err(|e| {
+        summary::write_json(&summary, &extra, path).map_err(|e| {
             Failure::Runtime(format!(
                 "cannot write --summary-json '{}': {e}",
                 path.display()
@@ -150,7 +229,7 @@ fn run_until(
     // Held (locked) until the summary is out; dropping it removes a
     // temporary directory.
     drop(state_dir);
-    Ok(exit_code(&summary, stdout_closed, &interrupts))
+    Ok(exit_code(&summary, stdout_closed, &interrupts, crawl_done))
 }
 
 /// The crawl's frontier: on disk in the crawl's state directory (`--state`,
@@ -166,10 +245,16 @@ fn frontier(dir: &StateDir, memory: u64) -> Result<Option<Box<dyn Frontier>>, Fa
 }
 
 /// The exit status of a crawl that ran (see EXIT STATUS in `crawl --help`).
-fn exit_code(summary: &Summary, stdout_closed: bool, interrupts: &Interrupts) -> ExitCode {
+fn exit_code(
+    summary: &Summary,
+    stdout_closed: bool,
+    interrupts: &Interrupts,
+    crawl_done: u64,
+) -> ExitCode {
     // A resumed crawl with nothing left to do stored its pages in the
-    // earlier runs: that is a finished crawl, not a failed one.
-    let nothing = summary.pages == 0 && summary.resumed_from == 0;
+    // earlier runs (or, shared, other workers did): that is a finished
+    // crawl, not a failed one.
+    let nothing = summary.pages == 0 && summary.resumed_from == 0 && crawl_done == 0;
     if stdout_closed {
         ExitCode::SUCCESS
     } else if summary.interrupted {

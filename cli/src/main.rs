@@ -64,6 +64,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Crawl(args) => crawl::crawl_command(args),
         Command::Demo(args) => demo::demo_command(args),
+        Command::Status(args) => status_command(args),
         Command::Completions(args) => {
             let mut text = Vec::new();
             manual::completions(args.shell, &mut text);
@@ -87,6 +88,29 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `semcrawl status`: the figures of a shared crawl, as text or JSON.
+fn status_command(args: args::StatusArgs) -> Result<ExitCode, Failure> {
+    use semcrawl_smol::redis::{status, Address, RedisError};
+    let address =
+        Address::parse(&args.state).map_err(|e| Failure::Usage(format!("--state {e}")))?;
+    let figures = status(&address, &args.name).map_err(|e| {
+        let msg = format!("--state {}: {e}", args.state);
+        match e {
+            RedisError::Unreachable(_) => Failure::Usage(msg),
+            _ => Failure::Runtime(msg),
+        }
+    })?;
+    let text = if args.json {
+        let mut json = serde_json::to_string_pretty(&figures)
+            .map_err(|e| Failure::Runtime(format!("cannot render the status: {e}")))?;
+        json.push('\n');
+        json
+    } else {
+        figures.to_string()
+    };
+    print_all(text.as_bytes(), "the status")
 }
 
 /// Write `text` to stdout; a reader that stops early (`| head`) is no error.

@@ -24,7 +24,7 @@ pub struct Display {
 
 fn line(p: &Progress, started: Instant) -> String {
     let secs = started.elapsed().as_secs_f64().max(0.001);
-    format!(
+    let mut line = format!(
         "{} pages ({} errors) | {} in flight (limit {}) | {} queued | {} / {} held | {:.0} pages/s",
         p.pages + p.errors,
         p.errors,
@@ -34,7 +34,17 @@ fn line(p: &Progress, started: Instant) -> String {
         format_bytes(p.bytes_held),
         format_bytes(p.budget),
         (p.pages + p.errors) as f64 / secs
-    )
+    );
+    // A delay caps a host's rate whatever the concurrency: say which, or
+    // a slow crawl looks stuck.
+    if let Some(slowest) = &p.slowest_paced {
+        line.push_str(" | paced: ");
+        if p.paced_hosts > 1 {
+            line.push_str(&format!("{} hosts, slowest ", p.paced_hosts));
+        }
+        line.push_str(&crate::summary::pace(slowest));
+    }
+    line
 }
 
 impl Display {

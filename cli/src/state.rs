@@ -9,6 +9,9 @@
 
 use std::path::Path;
 
+use semcrawl_core::frontier::frontier_share;
+use semcrawl_core::Config;
+use semcrawl_smol::redis::{Address, Joined, RedisError, RedisFrontier, RedisOptions};
 use semcrawl_smol::state::{CrawlIdentity, Resume, StateDir, StateError};
 
 use crate::Failure;
@@ -23,6 +26,59 @@ pub fn open(dir: Option<&Path>, identity: &CrawlIdentity) -> Result<(StateDir, R
             .map_err(|e| Failure::Runtime(format!("cannot create a state directory: {e}")));
     };
     StateDir::open(dir, identity).map_err(|e| refused(dir, &e))
+}
+
+/// `--state` names a Redis rather than a directory.
+pub fn redis_address(state: Option<&Path>) -> Option<&str> {
+    let s = state?.to_str()?;
+    s.starts_with("redis://").then_some(s)
+}
+
+/// A crawl shared through Redis, joined or started by this worker.
+pub struct Shared {
+    /// Where the crawl lives.
+    pub address: Address,
+    /// Its name.
+    pub name: String,
+    /// This worker's frontier.
+    pub frontier: RedisFrontier,
+    /// Whether the crawl existed before this worker came.
+    pub joined: Joined,
+}
+
+/// Connect to the Redis of `--state redis://...` and start or join the
+/// crawl `name`. No Redis there, or another crawl under that name: a usage
+/// error of one line naming the address (exit 2).
+pub fn open_redis(
+    url: &str,
+    name: &str,
+    config: &Config,
+    identity: &CrawlIdentity,
+) -> Result<Shared, Failure> {
+    let address = Address::parse(url).map_err(|e| Failure::Usage(format!("--state {e}")))?;
+    let options = RedisOptions::new(
+        name,
+        config.per_host,
+        config.delay,
+        frontier_share(config.memory),
+    );
+    let (frontier, joined) = RedisFrontier::open(&address, options, identity).map_err(|e| {
+        let msg = format!("--state {url}: {}", one_line(&e.to_string()));
+        match e {
+            RedisError::Failed(_) => Failure::Runtime(msg),
+            _ => Failure::Usage(msg),
+        }
+    })?;
+    Ok(Shared {
+        address,
+        name: name.to_owned(),
+        frontier,
+        joined,
+    })
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn refused(dir: &Path, e: &StateError) -> Failure {

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use semcrawl_core::format_bytes;
-use semcrawl_core::Summary;
+use semcrawl_core::{PaceSource, PacedHost, Summary};
 
 /// Peak resident set size of this process, from `/proc/self/status` (Linux).
 pub fn peak_rss() -> Option<u64> {
@@ -12,6 +12,21 @@ pub fn peak_rss() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// A paced host in a few words: `https://a.test 1 req/2.0s (30/min,
+/// robots.txt Crawl-delay)`.
+pub fn pace(host: &PacedHost) -> String {
+    let why = match host.source {
+        PaceSource::CrawlDelay => "robots.txt Crawl-delay",
+        PaceSource::Delay => "--delay",
+    };
+    format!(
+        "{} 1 req/{:.1}s ({:.0}/min, {why})",
+        host.origin,
+        host.delay_ms as f64 / 1000.0,
+        host.per_minute()
+    )
 }
 
 /// Human summary, several lines.
@@ -51,6 +66,26 @@ pub fn render(summary: &Summary) -> String {
     if let Some(rss) = peak_rss() {
         out.push_str(&format!("  peak RSS {}\n", format_bytes(rss)));
     }
+    if summary.paced_hosts_total > 0 {
+        let listed = summary.paced_hosts.len() as u64;
+        out.push_str(&format!(
+            "  held back by a delay: {} host{}{}\n",
+            summary.paced_hosts_total,
+            if summary.paced_hosts_total == 1 {
+                ""
+            } else {
+                "s"
+            },
+            if listed < summary.paced_hosts_total {
+                format!(" (the {listed} slowest:)")
+            } else {
+                String::new()
+            }
+        ));
+        for host in &summary.paced_hosts {
+            out.push_str(&format!("    {}\n", pace(host)));
+        }
+    }
     if summary.robots_skipped > 0 {
         out.push_str(&format!(
             "  {} URLs skipped by robots.txt\n",
@@ -89,11 +124,21 @@ pub fn render(summary: &Summary) -> String {
     out
 }
 
-/// Write the summary as JSON (with the process's peak RSS) to `path`.
-pub fn write_json(summary: &Summary, path: &Path) -> std::io::Result<()> {
+/// Write the summary as JSON (with the process's peak RSS, and the `extra`
+/// fields of this kind of crawl) to `path`.
+pub fn write_json(
+    summary: &Summary,
+    extra: &[(&str, serde_json::Value)],
+    path: &Path,
+) -> std::io::Result<()> {
     let mut value = serde_json::to_value(summary).map_err(std::io::Error::other)?;
-    if let (Some(obj), Some(rss)) = (value.as_object_mut(), peak_rss()) {
-        obj.insert("peakRssBytes".into(), rss.into());
+    if let Some(obj) = value.as_object_mut() {
+        if let Some(rss) = peak_rss() {
+            obj.insert("peakRssBytes".into(), rss.into());
+        }
+        for (k, v) in extra {
+            obj.insert((*k).into(), v.clone());
+        }
     }
     std::fs::write(
         path,

@@ -33,7 +33,11 @@
 //!    decoded, so `a=%20` and `a=+` stay different).
 //! 8. An empty query (`?` alone, or all parameters removed) is dropped.
 //! 9. An empty path becomes `/`.
-//! 10. In the path, percent-encoded unreserved characters (letters, digits,
+//! 10. A `user:password@` is dropped: the same page with or without it is
+//!     one page, and a password must never reach a record, a log line or
+//!     the frontier (a seed's credentials are kept apart, as a header: see
+//!     the crawl's request headers).
+//! 11. In the path, percent-encoded unreserved characters (letters, digits,
 //!     `-`, `.`, `_`, `~`) are decoded and the hex digits of the other
 //!     escapes are uppercased: RFC 3986 (section 6.2.2) makes `/%7euser`,
 //!     `/%7Euser` and `/~user` the same resource, and sites link all three.
@@ -88,6 +92,8 @@ pub fn is_crawlable(url: &Url) -> bool {
 /// let u = Url::parse("https://EXAMPLE.com:443/p?b=2&a=1&utm_campaign=x#frag").unwrap();
 /// assert_eq!(canonicalize(&u).unwrap().as_str(), "https://example.com/p?a=1&b=2");
 /// assert!(canonicalize(&Url::parse("tel:+123").unwrap()).is_none());
+/// let u = Url::parse("http://alice:hunter2@example.com/").unwrap();
+/// assert_eq!(canonicalize(&u).unwrap().as_str(), "http://example.com/");
 /// ```
 pub fn canonicalize(url: &Url) -> Option<Url> {
     if !is_crawlable(url) {
@@ -95,6 +101,9 @@ pub fn canonicalize(url: &Url) -> Option<Url> {
     }
     let mut out = url.clone();
     out.set_fragment(None);
+    // Cannot fail for http(s) URLs with a host (checked above).
+    let _ = out.set_username("");
+    let _ = out.set_password(None);
     if let Some(query) = url.query() {
         match canonical_query(query) {
             Some(q) => out.set_query(Some(&q)),

@@ -70,7 +70,10 @@ impl std::str::FromStr for Concurrency {
     }
 }
 
-/// A user field: `NAME=CSS` (text of the first match) or `NAME=CSS@attr`.
+/// A user field: `NAME=CSS` (text of the first match), `NAME=CSS@attr`
+/// (an attribute of the first match; a URL-valued one such as `href` or
+/// `src` resolved against the page), or `NAME[]=...` (every match's, as a
+/// list).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldSpec {
     /// Key in the record's `fields` map.
@@ -79,24 +82,38 @@ pub struct FieldSpec {
     pub css: String,
     /// Attribute to read instead of the text.
     pub attr: Option<String>,
+    /// Take every match (a list), not only the first.
+    pub all: bool,
 }
 
 impl FieldSpec {
-    /// Parse `NAME=CSS` or `NAME=CSS@attr`.
+    /// Parse `NAME=CSS`, `NAME=CSS@attr`, `NAME[]=CSS` or `NAME[]=CSS@attr`.
     ///
     /// ```
     /// use semcrawl_core::FieldSpec;
     /// let f = FieldSpec::parse("img=article img@src").unwrap();
     /// assert_eq!((f.name.as_str(), f.css.as_str(), f.attr.as_deref()), ("img", "article img", Some("src")));
+    /// let f = FieldSpec::parse("links[]=nav a@href").unwrap();
+    /// assert_eq!((f.name.as_str(), f.all), ("links", true));
     /// assert!(FieldSpec::parse("no-equals-sign").is_err());
+    /// let err = FieldSpec::parse("x=p:hoverr").unwrap_err().to_string();
+    /// assert!(err.contains("invalid CSS selector"), "{err}");
+    /// assert!(!err.contains("report this"), "{err}");
     /// ```
     pub fn parse(spec: &str) -> Result<Self, ConfigError> {
-        let invalid =
-            |problem: &dyn std::fmt::Display| ConfigError::invalid(Setting::Select, spec, problem);
+        // Escaped: a CR or LF in the spec must not break the one-line error.
+        let shown = spec.escape_debug().to_string();
+        let invalid = |problem: &dyn std::fmt::Display| {
+            ConfigError::invalid(Setting::Select, &shown, problem)
+        };
         let (name, rest) = spec
             .split_once('=')
             .ok_or_else(|| invalid(&"expected NAME=CSS or NAME=CSS@attr"))?;
         let name = name.trim();
+        let (name, all) = match name.strip_suffix("[]") {
+            Some(n) => (n.trim(), true),
+            None => (name, false),
+        };
         if name.is_empty() {
             return Err(invalid(&"empty NAME"));
         }
@@ -109,12 +126,13 @@ impl FieldSpec {
         if css.is_empty() {
             return Err(invalid(&"empty CSS selector"));
         }
-        scraper::Selector::parse(css)
-            .map_err(|e| invalid(&format_args!("bad CSS selector: {e}")))?;
+        crate::parse::compile_selector(css)
+            .map_err(|e| invalid(&format_args!("invalid CSS selector: {e}")))?;
         Ok(FieldSpec {
             name: name.to_owned(),
             css: css.to_owned(),
             attr,
+            all,
         })
     }
 }
@@ -152,6 +170,11 @@ pub struct Config {
     pub timeout: Duration,
     /// `User-Agent` header (also the robots.txt agent).
     pub user_agent: String,
+    /// Extra request headers (`Cookie`, a token, ...), sent only to the
+    /// seeds' sites and the `allow_domains` hosts, never elsewhere, not even
+    /// through a redirect. A seed's `user:password@` adds `Authorization`
+    /// for its own site. See [`crate::FetchRequest::headers`].
+    pub headers: Vec<(String, String)>,
     /// User fields (CSS selectors).
     pub fields: Vec<FieldSpec>,
     /// Keep visible text in records.
@@ -201,6 +224,7 @@ impl Default for Config {
             retries: 2,
             timeout: Duration::from_secs(30),
             user_agent: concat!("semcrawl/", env!("CARGO_PKG_VERSION")).to_owned(),
+            headers: Vec::new(),
             fields: Vec::new(),
             text: false,
             links: false,
@@ -275,6 +299,16 @@ impl Config {
                 .name(Setting::Memory)
                 .text(" or lower ")
                 .name(Setting::MaxBody));
+        }
+        for (name, value) in &self.headers {
+            if let Some(problem) = crate::headers::header_problem(name, value) {
+                // Quoted with escapes: a raw CR or LF would break the
+                // one-line error it is part of.
+                return Err(ConfigError::about(Setting::Headers)
+                    .text("invalid ")
+                    .name(Setting::Headers)
+                    .text(format!(" '{}': {problem}", name.escape_debug())));
+            }
         }
         if self.timeout.is_zero() {
             return Err(ConfigError::new(Setting::Timeout, "must be more than 0"));

@@ -60,6 +60,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::time::Duration;
 
 use url::Url;
 
@@ -216,9 +217,23 @@ pub trait Frontier: MaybeSend {
     fn done(&mut self, ids: Vec<u64>) -> BoxFuture<'_, Result<(), FrontierError>>;
     /// Entries queued and not handed out.
     fn len(&self) -> u64;
-    /// Whether nothing is queued.
+    /// Whether nothing is queued. The crawl ends when this holds and none
+    /// of its own pages is in flight, so a frontier shared by several
+    /// processes answers for the whole crawl: nothing queued and nothing
+    /// handed out (leased) to any process, as of its last round trip.
     fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// How soon to ask [`pop`](Frontier::pop) again after it handed out
+    /// nothing, while `is_empty` is false. `None` (the default): only this
+    /// crawl's own events (a page done, a robots.txt read) can make an
+    /// entry ready, so the crawl waits for one of them. A frontier shared
+    /// by several processes returns an interval, because what makes an
+    /// entry ready happens elsewhere: another process pushes links, frees a
+    /// host's slot, or dies and its leased entries come back. Without it
+    /// such a crawl would either end early or wait forever.
+    fn poll_interval(&self) -> Option<Duration> {
+        None
     }
     /// URLs seen so far (by this process).
     fn seen(&self) -> u64;

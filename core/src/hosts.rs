@@ -78,6 +78,8 @@ pub(crate) struct Host {
     pub pace: Pace,
     /// Made when the host's first page starts, with adaptive concurrency.
     pub limit: Option<HostLimit>,
+    /// Whether its pace (a delay that holds it back) was reported.
+    pub pace_reported: bool,
     /// What the host's sitemaps cost so far.
     pub sitemaps: SitemapCount,
 }
@@ -123,6 +125,7 @@ impl Hosts {
             robots: RobotsState::Unknown,
             pace: Pace::default(),
             limit: None,
+            pace_reported: false,
             sitemaps: SitemapCount::default(),
         });
         id

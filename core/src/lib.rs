@@ -34,6 +34,7 @@ mod crawl;
 pub mod filter;
 pub mod frontier;
 mod gate;
+mod headers;
 mod hosts;
 mod normalize;
 pub mod parse;
@@ -55,12 +56,14 @@ pub use body::classify_body_error;
 pub use config::{Concurrency, Config, FieldSpec, DEFAULT_MAX_BODY};
 pub use crawl::{Crawler, CRAWL_DROP_TOLERANCE};
 pub use gate::{ByteGate, GateError, Reservation, PAGE_OVERHEAD};
-pub use record::{ErrorKind, Record, RecordError, MAX_ERROR_MESSAGE, MAX_RECORD_LINKS_BYTES};
+pub use record::{
+    ErrorKind, FieldValue, Record, RecordError, MAX_ERROR_MESSAGE, MAX_RECORD_LINKS_BYTES,
+};
 pub use runtime::{
     Body, BoxFuture, Fetch, FetchError, FetchRequest, MaybeSend, MaybeSync, MemoryStore, Response,
     Runtime, Store, StoreError,
 };
 pub use setting::{ConfigError, Setting};
 pub use size::{format_bytes, parse_duration, parse_size};
-pub use stats::{Progress, Stats, Summary};
+pub use stats::{PaceSource, PacedHost, Progress, Stats, Summary, MAX_PACED_LISTED};
 pub use stop::StopHandle;

@@ -72,6 +72,11 @@ impl Pace {
     pub fn in_flight(&self) -> usize {
         self.in_flight
     }
+
+    /// The host's own delay (robots.txt `Crawl-delay`), if it set one.
+    pub fn crawl_delay(&self) -> Option<Duration> {
+        self.delay
+    }
 }
 
 /// The crawl-wide politeness rules.
@@ -94,6 +99,22 @@ impl Politeness {
 
     fn delay_of(&self, h: &Pace) -> Duration {
         h.delay.map_or(self.delay, |d| d.max(self.delay))
+    }
+
+    /// The pause between two requests to the host: the larger of the
+    /// crawl's delay and the host's `Crawl-delay`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use semcrawl_core::politeness::{Pace, Politeness};
+    /// let p = Politeness::new(4, Duration::from_millis(250));
+    /// let mut a = Pace::default();
+    /// assert_eq!(p.delay(&a), Duration::from_millis(250));
+    /// a.set_delay(Duration::from_secs(2));
+    /// assert_eq!(p.delay(&a), Duration::from_secs(2));
+    /// ```
+    pub fn delay(&self, h: &Pace) -> Duration {
+        self.delay_of(h)
     }
 
     /// How many requests to the host may be in flight at once: `per_host`,

@@ -45,8 +45,10 @@ pub struct Record {
     /// `links_count` counts them all.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub links: Option<Vec<String>>,
-    /// User fields from `--select NAME=CSS`.
-    pub fields: BTreeMap<String, Option<String>>,
+    /// User fields from `--select NAME=CSS`: the first match's value, or
+    /// every match's (`NAME[]=CSS`); `None` when nothing matched a
+    /// single-value field.
+    pub fields: BTreeMap<String, Option<FieldValue>>,
     /// Visible text, only with `--text`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub text: Option<String>,
@@ -118,7 +120,7 @@ impl Record {
             + self
                 .fields
                 .iter()
-                .map(|(k, v)| k.len() + opt(v) + 64)
+                .map(|(k, v)| k.len() + v.as_ref().map_or(0, FieldValue::heap_size) + 64)
                 .sum::<usize>()
             + opt(&self.text)
             + opt(&self.content_type)
@@ -133,6 +135,62 @@ fn is_false(b: &bool) -> bool {
 
 /// Most bytes of URL text a record's [`links`](Record::links) keep.
 pub const MAX_RECORD_LINKS_BYTES: usize = 1 << 20;
+
+/// The value of a user field: one text (`NAME=CSS`), or the list of every
+/// match's (`NAME[]=CSS`). Serialized as a JSON string or an array of them.
+///
+/// ```
+/// use semcrawl_core::FieldValue;
+/// let one = FieldValue::from("3 €");
+/// assert_eq!(serde_json::to_string(&one).unwrap(), r#""3 €""#);
+/// let all = FieldValue::All(vec!["a".into(), "b".into()]);
+/// assert_eq!(serde_json::to_string(&all).unwrap(), r#"["a","b"]"#);
+/// assert_eq!(one.as_text(), Some("3 €"));
+/// assert_eq!(all.as_list(), &["a".to_owned(), "b".to_owned()][..]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FieldValue {
+    /// The first match's text or attribute.
+    One(String),
+    /// Every match's, in document order.
+    All(Vec<String>),
+}
+
+impl FieldValue {
+    /// The text of a single-value field (`None` for a list).
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            FieldValue::One(s) => Some(s),
+            FieldValue::All(_) => None,
+        }
+    }
+
+    /// The values, one or many.
+    pub fn as_list(&self) -> &[String] {
+        match self {
+            FieldValue::One(s) => std::slice::from_ref(s),
+            FieldValue::All(v) => v,
+        }
+    }
+
+    /// Bytes held on the heap.
+    pub fn heap_size(&self) -> usize {
+        self.as_list().iter().map(|s| s.len() + 24).sum()
+    }
+}
+
+impl From<&str> for FieldValue {
+    fn from(s: &str) -> Self {
+        FieldValue::One(s.to_owned())
+    }
+}
+
+impl From<String> for FieldValue {
+    fn from(s: String) -> Self {
+        FieldValue::One(s)
+    }
+}
 
 /// Why a URL has no successful record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

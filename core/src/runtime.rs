@@ -69,6 +69,14 @@ pub struct FetchRequest {
     pub url: Url,
     /// The `User-Agent` header to send.
     pub user_agent: String,
+    /// Extra headers to send, as `(name, value)` pairs: the user's headers,
+    /// cookie and credentials, when the request's URL is on a site they
+    /// belong to (the core decides that for every request, redirects
+    /// included; see [`Config::headers`](crate::Config::headers)). Empty
+    /// for most requests. Adapters send them as given, replacing a header of
+    /// their own of the same name, and must not carry them to another URL
+    /// (a redirect they follow themselves).
+    pub headers: std::sync::Arc<[(String, String)]>,
     /// Deadline for the whole exchange, body included. The core enforces it
     /// too; adapters should pass it to their client so sockets are freed.
     pub timeout: Duration,

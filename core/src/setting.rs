@@ -52,6 +52,8 @@ pub enum Setting {
     Scope,
     /// The largest batch handed to the store.
     BatchSize,
+    /// Extra request headers (a cookie, credentials) for the seeds' sites.
+    Headers,
     /// Patterns a URL must match (one of) to be queued.
     Include,
     /// Patterns that keep a URL out of the queue.
@@ -62,7 +64,7 @@ pub enum Setting {
 
 impl Setting {
     /// Every setting, for front ends that check their names cover them.
-    pub const ALL: [Setting; 12] = [
+    pub const ALL: [Setting; 13] = [
         Setting::Seeds,
         Setting::Concurrency,
         Setting::Memory,
@@ -72,6 +74,7 @@ impl Setting {
         Setting::Select,
         Setting::Scope,
         Setting::BatchSize,
+        Setting::Headers,
         Setting::Include,
         Setting::Exclude,
         Setting::AcceptType,
@@ -95,6 +98,7 @@ impl Setting {
             Setting::Select => "field",
             Setting::Scope => "scope",
             Setting::BatchSize => "batch size",
+            Setting::Headers => "request header",
             Setting::Include => "include pattern",
             Setting::Exclude => "exclude pattern",
             Setting::AcceptType => "accepted content type",

@@ -43,6 +43,51 @@ pub struct Stats {
     limit: AtomicU64,
     errors_by_kind: Mutex<BTreeMap<String, u64>>,
     limits: Mutex<Limits>,
+    paced_count: AtomicU64,
+    /// Hosts held back by a delay, by origin.
+    paced: Mutex<BTreeMap<String, PacedHost>>,
+}
+
+/// Most paced hosts a [`Summary`] lists (the slowest first); the others are
+/// only counted, in [`Summary::paced_hosts_total`].
+pub const MAX_PACED_LISTED: usize = 20;
+
+/// Why a host is held back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PaceSource {
+    /// Its robots.txt asks for a `Crawl-delay` (longer than the crawl's).
+    CrawlDelay,
+    /// The crawl's own delay between two requests to a host.
+    Delay,
+}
+
+/// A host whose requests are spaced out by a delay, so the crawl of it runs
+/// at most at one request per `delay_ms`, whatever the concurrency: a slow
+/// crawl the user should be able to see the reason of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PacedHost {
+    /// `scheme://host[:port]`.
+    pub origin: String,
+    /// Pause between the end of a request and the start of the next one.
+    pub delay_ms: u64,
+    /// Where the delay comes from.
+    pub source: PaceSource,
+}
+
+impl PacedHost {
+    /// The most requests a minute the delay leaves (requests taking no
+    /// time at all).
+    ///
+    /// ```
+    /// use semcrawl_core::{PacedHost, PaceSource};
+    /// let h = PacedHost { origin: "https://a.test".into(), delay_ms: 2000, source: PaceSource::CrawlDelay };
+    /// assert_eq!(h.per_minute(), 30.0);
+    /// ```
+    pub fn per_minute(&self) -> f64 {
+        60_000.0 / self.delay_ms.max(1) as f64
+    }
 }
 
 /// How the concurrency limit moved, for the summary.
@@ -78,6 +123,13 @@ pub struct Progress {
     pub elapsed_ms: u64,
     /// The count gate's current limit (moves with `--concurrency auto`).
     pub limit: u64,
+    /// Hosts held back by a delay so far (robots.txt `Crawl-delay` or the
+    /// crawl's delay).
+    #[serde(default)]
+    pub paced_hosts: u64,
+    /// The slowest of them (the longest delay), if any.
+    #[serde(default)]
+    pub slowest_paced: Option<PacedHost>,
 }
 
 /// The end of a crawl, in numbers.
@@ -154,6 +206,13 @@ pub struct Summary {
     /// otherwise.
     #[serde(default)]
     pub resumed_from: u64,
+    /// Hosts held back by a delay (robots.txt `Crawl-delay` or the crawl's
+    /// delay), slowest first, at most [`MAX_PACED_LISTED`].
+    #[serde(default)]
+    pub paced_hosts: Vec<PacedHost>,
+    /// How many hosts were held back, listed or not.
+    #[serde(default)]
+    pub paced_hosts_total: u64,
 }
 
 impl Stats {
@@ -181,6 +240,8 @@ impl Stats {
             limit: AtomicU64::new(0),
             errors_by_kind: Mutex::new(BTreeMap::new()),
             limits: Mutex::new(Limits::default()),
+            paced_count: AtomicU64::new(0),
+            paced: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -203,7 +264,43 @@ impl Stats {
             bytes: self.bytes.load(Relaxed),
             elapsed_ms: now_ms.saturating_sub(self.started_at.load(Relaxed)),
             limit: self.limit.load(Relaxed),
+            paced_hosts: self.paced_count.load(Relaxed),
+            slowest_paced: self.paced_hosts(1).into_iter().next(),
         }
+    }
+
+    /// A host's first request starts, and a delay holds it back: kept for
+    /// the progress and the summary, and logged (once per host).
+    pub(crate) fn paced(&self, origin: &str, delay: Duration, source: PaceSource) {
+        let host = PacedHost {
+            origin: origin.to_owned(),
+            delay_ms: delay.as_millis() as u64,
+            source,
+        };
+        let why = match source {
+            PaceSource::CrawlDelay => "its robots.txt Crawl-delay",
+            PaceSource::Delay => "the crawl's delay",
+        };
+        tracing::info!(
+            "{origin}: one request every {:.1}s ({:.0} pages/min at most), for {why}",
+            delay.as_secs_f64(),
+            host.per_minute()
+        );
+        let mut paced = self.paced.lock().unwrap_or_else(|e| e.into_inner());
+        if paced.insert(origin.to_owned(), host).is_none() {
+            self.paced_count.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// The `n` slowest paced hosts (longest delay first).
+    fn paced_hosts(&self, n: usize) -> Vec<PacedHost> {
+        if self.paced_count.load(Relaxed) == 0 {
+            return Vec::new();
+        }
+        let paced = self.paced.lock().unwrap_or_else(|e| e.into_inner());
+        let mut hosts: Vec<&PacedHost> = paced.values().collect();
+        hosts.sort_by(|a, b| b.delay_ms.cmp(&a.delay_ms).then(a.origin.cmp(&b.origin)));
+        hosts.into_iter().take(n).cloned().collect()
     }
 
     pub(crate) fn summary(&self, now_ms: u64) -> Summary {
@@ -244,6 +341,8 @@ impl Stats {
             interrupted: self.interrupted.load(Relaxed),
             resumed: false,
             resumed_from: 0,
+            paced_hosts: self.paced_hosts(MAX_PACED_LISTED),
+            paced_hosts_total: self.paced_count.load(Relaxed),
         }
     }
 

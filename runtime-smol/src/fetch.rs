@@ -20,11 +20,16 @@
 //! * redirects are not followed ([`RedirectPolicy::None`]): the core follows
 //!   them under its scope rules.
 //!
+//! Extra headers (a cookie, credentials) come with each request: the core
+//! picks them per URL, so they are set on the request, never on the
+//! client, and a redirect (followed by the core) gets its own.
+//!
 //! The pool is sized from the crawl: at most `max_connections` sockets in
 //! total and `max_connections_per_host` per host; the same numbers bound the
 //! cache of idle connections kept for reuse.
 
 use std::io;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -33,6 +38,7 @@ use futures::io::AsyncRead;
 use isahc::config::{Configurable, RedirectPolicy};
 use isahc::error::ErrorKind as IsahcKind;
 use isahc::http::header::{self, HeaderMap};
+use isahc::tls::{TlsConfig, TrustStore};
 use isahc::{AsyncBody, HttpClient, ResponseExt};
 use semcrawl_core::{BoxFuture, Config, Fetch, FetchError, FetchRequest, Response};
 use url::Url;
@@ -53,6 +59,18 @@ pub struct FetchOptions {
     pub connect_timeout: Duration,
     /// `User-Agent` sent when a request does not name one.
     pub user_agent: String,
+    /// Send every request through this proxy (`http://`, `https://`,
+    /// `socks5://`, `socks5h://`, with `user:password@` if it needs one).
+    /// `None`: curl's defaults, which honour the `http_proxy`,
+    /// `https_proxy`, `all_proxy` and `no_proxy` environment variables
+    /// (`http_proxy` in lowercase only, as curl reads it).
+    pub proxy: Option<String>,
+    /// Trust the CA certificates of this PEM file instead of the built-in
+    /// roots (as curl's `--cacert` does: the file replaces them).
+    pub ca_cert: Option<PathBuf>,
+    /// Accept any server certificate (expired, self-signed, for another
+    /// host). For testing only.
+    pub insecure: bool,
 }
 
 impl Default for FetchOptions {
@@ -62,6 +80,9 @@ impl Default for FetchOptions {
             max_connections_per_host: 16,
             connect_timeout: Duration::from_secs(10),
             user_agent: concat!("semcrawl/", env!("CARGO_PKG_VERSION")).to_owned(),
+            proxy: None,
+            ca_cert: None,
+            insecure: false,
         }
     }
 }
@@ -76,6 +97,7 @@ impl FetchOptions {
             max_connections_per_host: config.per_host,
             connect_timeout: config.timeout.min(Duration::from_secs(10)),
             user_agent: config.user_agent.clone(),
+            ..FetchOptions::default()
         }
     }
 }
@@ -90,7 +112,22 @@ pub struct HttpFetcher {
 impl HttpFetcher {
     /// Build a client with its own connection pool.
     pub fn new(options: FetchOptions) -> Result<Self, FetchError> {
-        let client = HttpClient::builder()
+        let mut builder = HttpClient::builder();
+        if let Some(proxy) = &options.proxy {
+            let uri = proxy
+                .parse::<isahc::http::Uri>()
+                .map_err(|e| FetchError::Refused(format!("invalid proxy URL '{proxy}': {e}")))?;
+            builder = builder.proxy(Some(uri));
+        }
+        if options.ca_cert.is_some() || options.insecure {
+            let mut tls = TlsConfig::builder();
+            if let Some(path) = &options.ca_cert {
+                tls = tls.trust_store(TrustStore::from_file(path.clone()));
+            }
+            tls = tls.danger_accept_invalid_certs(options.insecure);
+            builder = builder.tls_config(tls.build());
+        }
+        let client = builder
             .max_connections(options.max_connections)
             .max_connections_per_host(options.max_connections_per_host)
             .connection_cache_size(options.max_connections.max(1))
@@ -120,12 +157,21 @@ impl HttpFetcher {
         } else {
             &request.user_agent
         };
-        let http_request = isahc::Request::get(request.url.as_str())
+        let mut http_request = isahc::Request::get(request.url.as_str())
             .header(header::USER_AGENT, user_agent.as_str())
             .header(header::ACCEPT_ENCODING, ACCEPT_ENCODING)
             .timeout(request.timeout)
             .body(())
             .map_err(|e| FetchError::Refused(format!("invalid request: {e}")))?;
+        // The core chose these for this URL: they replace a header of ours
+        // of the same name (a user's User-Agent, say) rather than doubling it.
+        for (name, value) in request.headers.iter() {
+            let name = header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| FetchError::Refused(format!("invalid header name '{name}': {e}")))?;
+            let value = header::HeaderValue::from_str(value)
+                .map_err(|e| FetchError::Refused(format!("invalid value of header {name}: {e}")))?;
+            http_request.headers_mut().insert(name, value);
+        }
         let response = self
             .client
             .send_async(http_request)

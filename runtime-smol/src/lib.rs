@@ -41,6 +41,7 @@
 //!     url: url.parse().unwrap(),
 //!     user_agent: "semcrawl-doc".into(),
 //!     timeout: Duration::from_secs(10),
+//!     headers: Default::default(),
 //! };
 //! let body = runtime.block_on(async {
 //!     let mut response = fetcher.fetch(request).await.unwrap();
@@ -58,6 +59,7 @@
 pub mod budget;
 mod decode;
 pub mod fetch;
+pub mod redis;
 pub mod runtime;
 pub mod signals;
 pub mod state;

@@ -18,6 +18,7 @@ fn fetcher(max: usize, per_host: usize) -> HttpFetcher {
         max_connections_per_host: per_host,
         connect_timeout: Duration::from_secs(5),
         user_agent: "semcrawl-test/default".into(),
+        ..FetchOptions::default()
     })
     .unwrap()
 }
@@ -27,6 +28,7 @@ fn request(url: &str, timeout: Duration) -> FetchRequest {
         url: url.parse().unwrap(),
         user_agent: "semcrawl-test".into(),
         timeout,
+        headers: Default::default(),
     }
 }
 

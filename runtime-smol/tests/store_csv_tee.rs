@@ -22,6 +22,7 @@ fn csv_rows_read_back_cell_for_cell() {
         "price".to_string(),
         "missing".to_string(),
         "absent".to_string(),
+        "imgs".to_string(),
     ];
     let mut ok = full_record("https://example.com/a,b");
     ok.error = None;
@@ -58,6 +59,11 @@ fn csv_rows_read_back_cell_for_cell() {
     assert_eq!(cell(row, "fields.price"), "3 €");
     assert_eq!(cell(row, "fields.missing"), "");
     assert_eq!(cell(row, "fields.absent"), "");
+    // A list field: a JSON array in its cell.
+    assert_eq!(
+        serde_json::from_str::<Vec<String>>(&cell(row, "fields.imgs")).unwrap(),
+        ["https://example.com/a.png", "b, \"c\""]
+    );
     assert_eq!(cell(row, "error_kind"), "");
     assert_eq!(cell(&rows[1], "error_kind"), "http");
     assert_eq!(cell(&rows[1], "error_message"), "HTTP 404");

@@ -115,9 +115,11 @@ fn sqlite_stores_every_field_and_survives_a_reopen() {
         (status, depth, title.as_str()),
         (200, 2, "Title \"quoted\"")
     );
+    let fields = serde_json::from_str::<serde_json::Value>(&fields).unwrap();
+    assert_eq!(fields["price"], "3 €");
     assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&fields).unwrap()["price"],
-        "3 €"
+        fields["imgs"],
+        serde_json::json!(["https://example.com/a.png", "b, \"c\""])
     );
     assert_eq!(
         serde_json::from_str::<Vec<String>>(&links).unwrap(),

@@ -38,8 +38,15 @@ export interface CrawlOptions {
   scope?: "host" | "domain" | "any";
   /** Extra domains in scope (and their subdomains). */
   allowDomains?: string[];
-  /** User fields: ["price=.price", "img=img@src"] or { price: ".price" }. */
+  /** User fields: ["price=.price", "img=img@src", "imgs[]=img@src"] or { price: ".price" }.
+   * `@attr` reads an attribute (URL-valued ones such as href and src resolved
+   * against the page); `NAME[]` takes every match as an array. */
   select?: string[] | Record<string, string>;
+  /** Extra request headers, sent only to the seeds' sites and allowDomains
+   * hosts, never through a redirect to another site (so with headers, a
+   * browser's hidden redirect is an error). A seed's user:password@ becomes
+   * Basic auth for its site. Browsers refuse some names (Cookie). */
+  headers?: Record<string, string>;
   /** Obey robots.txt (default true). */
   obeyRobots?: boolean;
   /** Concurrent requests per host (default: concurrency). */
@@ -89,7 +96,8 @@ export interface CrawlRecord {
   canonical: string | null;
   links_count: number;
   links?: string[];
-  fields: Record<string, string | null>;
+  /** A string (first match), an array (NAME[] fields) or null (no match). */
+  fields: Record<string, string | string[] | null>;
   text?: string;
   content_type: string | null;
   bytes: number;
@@ -124,6 +132,20 @@ export interface CrawlProgress {
   elapsedMs: number;
   /** The concurrency limit now (moves with `concurrency: "auto"`). */
   limit: number;
+  /** Hosts held back by a delay so far (robots.txt Crawl-delay or delayMs). */
+  pacedHosts: number;
+  /** The slowest of them, or null. */
+  slowestPaced: PacedHost | null;
+}
+
+/** A host whose requests are spaced out by a delay. */
+export interface PacedHost {
+  /** scheme://host[:port] */
+  origin: string;
+  /** Pause between two requests to it; at most 60000 / delayMs pages a minute. */
+  delayMs: number;
+  /** "crawlDelay": its robots.txt asks for it; "delay": the delayMs option. */
+  source: "crawlDelay" | "delay";
 }
 
 /** The end of a crawl, in numbers. */
@@ -180,6 +202,10 @@ export interface CrawlSummary {
   resumed: boolean;
   /** On a resumed crawl, the pages the earlier runs had done; else 0. */
   resumedFrom: number;
+  /** Hosts held back by a delay, slowest first (at most 20). */
+  pacedHosts: PacedHost[];
+  /** How many hosts were held back by a delay, listed or not. */
+  pacedHostsTotal: number;
 }
 
 /**

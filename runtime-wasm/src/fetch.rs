@@ -5,7 +5,11 @@
 //!   still streaming. Dropping the body early (the core stopped reading at
 //!   the body cap) aborts the request too, so the browser frees the socket.
 //! * Browsers follow redirects themselves (`redirect: "follow"`); the final
-//!   URL is reported as [`Response::url`].
+//!   URL is reported as [`Response::url`]. A request that carries extra
+//!   headers ([`FetchRequest::headers`]) is sent with `redirect: "manual"`
+//!   instead, so they never reach the redirect's target: Node hands the
+//!   3xx to the core, which follows it with the target's own headers; a
+//!   browser hides it, and the page is recorded as refused.
 //! * The body is an [`AsyncRead`] over the `ReadableStream` reader: the core
 //!   pulls chunks one at a time and charges them to its byte gate as they
 //!   arrive, so a large page is never buffered whole outside the gate.
@@ -108,7 +112,25 @@ async fn fetch(request: FetchRequest) -> Result<Response, FetchError> {
     let mut deadline = Deadline::start(request.timeout)?;
     let init = RequestInit::new();
     init.set_method("GET");
-    init.set_redirect(RequestRedirect::Follow);
+    // A request with extra headers (a token, credentials) must not carry
+    // them to where a redirect points: the core follows it instead, as a
+    // request of its own (Node hands the 3xx and its Location over; a
+    // browser hides both, see `hidden_redirect`).
+    let carries_headers = !request.headers.is_empty();
+    init.set_redirect(if carries_headers {
+        RequestRedirect::Manual
+    } else {
+        RequestRedirect::Follow
+    });
+    if carries_headers {
+        let headers = web_sys::Headers::new().map_err(|e| FetchError::Refused(js::message(&e)))?;
+        for (name, value) in request.headers.iter() {
+            headers
+                .set(name, value)
+                .map_err(|e| FetchError::Refused(format!("header {name}: {}", js::message(&e))))?;
+        }
+        init.set_headers(&headers);
+    }
     // The crawler wants what the server says now, and the HTTP cache would
     // hold bodies outside the byte gate.
     init.set_cache(RequestCache::NoStore);
@@ -122,6 +144,9 @@ async fn fetch(request: FetchRequest) -> Result<Response, FetchError> {
         Ok(value) => value.unchecked_into(),
         Err(error) => return Err(failure(&error, &deadline, &request.url)),
     };
+    if response.type_() == web_sys::ResponseType::Opaqueredirect {
+        return Err(hidden_redirect());
+    }
     let headers = response.headers();
     let header = |name: &str| headers.get(name).ok().flatten();
     let url = Url::parse(&response.url()).unwrap_or_else(|_| request.url.clone());
@@ -147,7 +172,7 @@ async fn fetch(request: FetchRequest) -> Result<Response, FetchError> {
         url,
         content_type,
         content_length,
-        location: None,
+        location: header("location"),
         retry_after,
         robots_tag,
         body: Box::new(StreamBody {
@@ -157,6 +182,16 @@ async fn fetch(request: FetchRequest) -> Result<Response, FetchError> {
             chunk: None,
         }),
     })
+}
+
+/// A browser answers a `redirect: "manual"` request that was redirected
+/// with an opaque response: no status, no `Location`. The headers must not
+/// follow it blindly, so the page is an error that says why.
+fn hidden_redirect() -> FetchError {
+    FetchError::Refused(
+        "redirected, and the browser hides where to: a request with extra headers does not follow it"
+            .into(),
+    )
 }
 
 /// A response body as an [`AsyncRead`] over a `ReadableStream` reader.

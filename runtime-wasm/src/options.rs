@@ -54,6 +54,10 @@ pub struct CrawlOptions {
     pub allow_domains: Option<Vec<String>>,
     /// User fields: `["price=.price", "img=img@src"]` or `{ price: ".price" }`.
     pub select: Option<Select>,
+    /// Extra request headers, `{ "X-Token": "..." }`, sent only to the
+    /// seeds' sites and `allowDomains` hosts (browsers refuse some names,
+    /// such as `Cookie`; Node sends them all).
+    pub headers: Option<std::collections::BTreeMap<String, String>>,
     /// Obey robots.txt (default true).
     pub obey_robots: Option<bool>,
     /// Concurrent requests per host.
@@ -293,6 +297,9 @@ impl CrawlOptions {
             c.fields
                 .push(FieldSpec::parse(spec).map_err(|e| js_message(&e))?);
         }
+        for (name, value) in self.headers.iter().flatten() {
+            c.headers.push((name.clone(), value.clone()));
+        }
         if let Some(b) = self.obey_robots {
             c.obey_robots = b;
         }
@@ -349,6 +356,7 @@ pub fn js_name(setting: Setting) -> &'static str {
         Setting::Timeout => "timeoutMs",
         Setting::Select => "select",
         Setting::Scope => "scope",
+        Setting::Headers => "headers",
         Setting::Include => "include",
         Setting::Exclude => "exclude",
         Setting::AcceptType => "acceptTypes",
@@ -457,12 +465,20 @@ mod tests {
         assert_eq!(c.grace, Duration::from_millis(100));
         let c = config(r#"{"seeds": "/", "select": ["img=img@src"]}"#).unwrap();
         assert_eq!(c.fields[0].attr.as_deref(), Some("src"));
+        let c = config(
+            r#"{"seeds": "/", "select": {"imgs[]": "img@src"}, "headers": {"X-Token": "t"}}"#,
+        )
+        .unwrap();
+        assert_eq!((c.fields[0].name.as_str(), c.fields[0].all), ("imgs", true));
+        assert_eq!(c.headers, [("X-Token".to_owned(), "t".to_owned())]);
     }
 
     #[test]
     fn bad_options_have_clear_messages() {
         let err = |json| config(json).unwrap_err();
         assert!(err(r#"{}"#).contains("no seed URL"));
+        assert!(err(r#"{"seeds": "/", "headers": {"X-A": "1\r\nX-B: 2"}}"#)
+            .contains("invalid headers 'X-A': the header value contains a line break"));
         assert!(err(r#"{"seeds": "ftp://x/"}"#).contains("only http and https"));
         assert!(
             err(r#"{"seeds": "/", "concurrency": 0}"#).contains("concurrency must be at least 1")

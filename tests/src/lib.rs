@@ -29,6 +29,7 @@ use serde_json::Value;
 
 pub mod fanout;
 pub mod hostile;
+pub mod redis;
 
 /// The `semcrawl` binary, built on first use (see the crate docs).
 ///

@@ -51,6 +51,7 @@ use crate::record::{ErrorKind, Record, RecordError};
 use crate::robots::{Fetched, Robots, RobotsFetch, Unreachable, ROBOTS_MAX_AGE};
 use crate::runtime::{BoxFuture, Fetch, Runtime};
 use crate::sitemap::{MAX_SITEMAPS_PER_HOST, MAX_SITEMAP_URLS_PER_HOST};
+use crate::stats::PaceSource;
 use crate::stop::StopHandle;
 
 /// Most entries popped from the frontier at once.
@@ -334,6 +335,13 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                 Ok((entry, host)) => self.spawn_page(entry, host, permit),
                 Err(wake_at) => {
                     drop(permit);
+                    // A shared frontier changes without telling: ask it
+                    // again after its interval.
+                    let poll = self.frontier.poll_interval().map(|d| now + d);
+                    let wake_at = match (wake_at, poll) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
                     if !self.robots_todo.is_empty() || self.failure.is_some() {
                         // Hosts met for the first time want robots.txt.
                         continue;
@@ -395,6 +403,8 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         let politeness = &self.politeness;
         let hosts = &mut self.hosts;
         let robots_todo = &mut self.robots_todo;
+        let stats = &self.ctx.stats;
+        let crawl_delay = self.ctx.config.delay;
         let mut ready = |origin: &str| {
             let id = hosts.intern_origin(origin);
             let host = hosts.get_mut(id);
@@ -415,6 +425,18 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             if politeness.ready(&host.pace, now) {
                 politeness.start(&mut host.pace, now);
                 ids.push(id);
+                if !host.pace_reported {
+                    // Its first request: from now on the delay sets its rate.
+                    host.pace_reported = true;
+                    let delay = politeness.delay(&host.pace);
+                    if !delay.is_zero() {
+                        let source = match host.pace.crawl_delay() {
+                            Some(d) if d > crawl_delay => PaceSource::CrawlDelay,
+                            _ => PaceSource::Delay,
+                        };
+                        stats.paced(&host.origin, delay, source);
+                    }
+                }
                 return true;
             }
             if let Some(t) = politeness.ready_at(&host.pace, now) {
@@ -710,6 +732,8 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                 user_agent: &ctx.config.user_agent,
                 timeout: ctx.config.timeout,
                 retry: &ctx.retry,
+                headers: &ctx.headers,
+                scope: &ctx.scope,
             };
             let fetched_at = ctx.runtime.unix_millis();
             let t0 = ctx.runtime.now();

@@ -37,6 +37,7 @@ use crate::config::{Concurrency, Config, ConfigError};
 use crate::filter::UrlFilter;
 use crate::frontier::{Frontier, MemoryFrontier};
 use crate::gate::ByteGate;
+use crate::headers::RequestHeaders;
 use crate::parse::Extractor;
 use crate::retry::RetryPolicy;
 use crate::runtime::{Fetch, Runtime, Store, StoreError};
@@ -83,6 +84,8 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
             .filter_map(canon::canonicalize)
             .collect();
         let scope = Scope::new(config.scope, &seeds, &config.allow_domains);
+        // From the raw seeds: their userinfo is gone from `seeds`.
+        let headers = RequestHeaders::new(&config);
         let filter = UrlFilter::new(&config.include, &config.exclude)?;
         let types = ContentTypes::new(config.accept_types.clone(), config.all_types);
         let gate = ByteGate::new(config.memory);
@@ -99,6 +102,7 @@ impl<F: Fetch, R: Runtime> Crawler<F, R> {
                 stats,
                 extractor,
                 scope,
+                headers,
                 filter,
                 types,
                 retry,

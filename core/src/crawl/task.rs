@@ -41,6 +41,7 @@ use crate::config::Config;
 use crate::filter::UrlFilter;
 use crate::frontier::{Entry, HostId, MAX_URL_LEN};
 use crate::gate::{ByteGate, GateError, Reservation, PAGE_OVERHEAD};
+use crate::headers::RequestHeaders;
 use crate::normalize;
 use crate::parse::{is_html, robots_directives, Extractor, RawLinks};
 use crate::record::{ErrorKind, Record, MAX_RECORD_LINKS_BYTES};
@@ -68,6 +69,8 @@ pub(crate) struct Ctx<F, R> {
     pub stats: Arc<Stats>,
     pub extractor: Extractor,
     pub scope: Scope,
+    /// Which extra headers each request carries.
+    pub headers: RequestHeaders,
     /// Include/exclude patterns (applied by the coordinator).
     pub filter: UrlFilter,
     /// Which links are queued and which bodies read, by type.
@@ -590,6 +593,7 @@ async fn exchange<F: Fetch, R: Runtime>(
         url: entry.url.clone(),
         user_agent: ctx.config.user_agent.clone(),
         timeout: ctx.config.timeout,
+        headers: ctx.headers.for_url(&entry.url, &ctx.scope),
     };
     let mut response = match ctx.fetch.fetch(request).await {
         Ok(r) => r,

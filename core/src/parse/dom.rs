@@ -22,9 +22,30 @@ use super::charset::decode_body;
 use super::directives;
 use super::links::{self, RawLinks};
 use super::text::{truncate, Collapser};
-use super::{ParseCut, ParsedPage, MAX_FIELD_LEN, MAX_META_LEN, MAX_TEXT_LEN};
+use super::{ParseCut, ParsedPage, MAX_FIELD_LEN, MAX_FIELD_VALUES, MAX_META_LEN, MAX_TEXT_LEN};
 use crate::canon;
 use crate::config::FieldSpec;
+use crate::record::FieldValue;
+
+/// Attributes whose value is a URL (HTML's URL-valued content
+/// attributes): a field reading one gets it resolved against the page, as
+/// a browser would use it, not a relative path nobody can fetch.
+pub const URL_ATTRIBUTES: &[&str] = &[
+    "href",
+    "src",
+    "action",
+    "formaction",
+    "data",
+    "poster",
+    "cite",
+    "background",
+    "longdesc",
+    "manifest",
+    "icon",
+    "codebase",
+    "usemap",
+    "itemid",
+];
 
 /// One compiled user field.
 #[derive(Debug, Clone)]
@@ -32,17 +53,83 @@ pub(super) struct Field {
     name: String,
     selector: Selector,
     attr: Option<String>,
+    all: bool,
 }
 
 impl Field {
-    /// Compile `spec`'s selector; the error is the CSS parser's message.
+    /// Compile `spec`'s selector; the error is a readable description of
+    /// what is wrong with it.
     pub(super) fn compile(spec: &FieldSpec) -> Result<Field, String> {
         Ok(Field {
             name: spec.name.clone(),
-            selector: Selector::parse(&spec.css).map_err(|e| e.to_string())?,
+            selector: compile_selector(&spec.css)?,
             attr: spec.attr.clone(),
+            all: spec.all,
         })
     }
+
+    /// The value of one matching element: its text, or its attribute
+    /// (resolved against `base` if it holds a URL).
+    fn value(&self, el: ElementRef<'_>, base: &Url, max_text: usize) -> Option<String> {
+        match &self.attr {
+            Some(attr) => {
+                // HTML lowercases attribute names as it parses (SVG's
+                // keep their case: `viewBox`), so try both spellings.
+                let lower = attr.to_ascii_lowercase();
+                let raw = (el.value().attr(attr)).or_else(|| el.value().attr(&lower))?;
+                if URL_ATTRIBUTES.contains(&lower.as_str()) {
+                    let trimmed = raw.trim_matches(|c: char| c.is_ascii_whitespace());
+                    if let Ok(url) = base.join(trimmed) {
+                        return Some(truncate(url.as_str(), MAX_META_LEN).to_owned());
+                    }
+                }
+                Some(truncate(raw, MAX_META_LEN).to_owned())
+            }
+            None => {
+                let mut t = Collapser::new(max_text);
+                for s in el.text() {
+                    if t.is_full() {
+                        break;
+                    }
+                    t.push_str(s);
+                }
+                Some(t.finish())
+            }
+        }
+    }
+}
+
+/// A CSS selector, or why it is not one, in words (the CSS parser's own
+/// message for some mistakes is "Please report this to the developer").
+pub(crate) fn compile_selector(css: &str) -> Result<Selector, String> {
+    use scraper::error::SelectorErrorKind as K;
+    Selector::parse(css).map_err(|e| match e {
+        K::UnexpectedSelectorParseError(kind) => words(&format!("{kind:?}")),
+        K::EndOfLine => "it ends too early (an unclosed [, ( or a trailing combinator?)".to_owned(),
+        K::UnexpectedToken => "unexpected character or token".to_owned(),
+        other => other.to_string().to_lowercase(),
+    })
+}
+
+/// `UnsupportedPseudoClassOrElement` as "unsupported pseudo class or
+/// element": the variant's words (and its argument, if its `Debug` shows one).
+fn words(debug: &str) -> String {
+    let (variant, arg) = match debug.split_once('(') {
+        Some((v, a)) => (v, Some(a.trim_end_matches(')'))),
+        None => (debug, None),
+    };
+    let mut out = String::new();
+    for (i, c) in variant.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    if let Some(arg) = arg.filter(|a| !a.is_empty()) {
+        out.push(' ');
+        out.push_str(arg);
+    }
+    out
 }
 
 /// Parse `body` through a DOM: build a (budgeted) DOM, extract, drop it.
@@ -148,27 +235,27 @@ fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> (ParsedPage, 
         }
     }
     drop(distinct);
-    let links = RawLinks::new(base, page.canonical.clone(), hrefs, nofollow);
 
     for field in fields {
-        let first = elements().find(|e| field.selector.matches(e));
-        let value = first.and_then(|el| match &field.attr {
-            Some(attr) => el
-                .value()
-                .attr(attr)
-                .or_else(|| el.value().attr(&attr.to_ascii_lowercase()))
-                .map(|v| truncate(v, MAX_META_LEN).to_owned()),
-            None => {
-                let mut t = Collapser::new(MAX_FIELD_LEN);
-                for s in el.text() {
-                    if t.is_full() {
-                        break;
-                    }
-                    t.push_str(s);
+        let value = if field.all {
+            let mut values = Vec::new();
+            let mut bytes = 0;
+            for el in elements().filter(|e| field.selector.matches(e)) {
+                if values.len() >= MAX_FIELD_VALUES || bytes >= MAX_TEXT_LEN {
+                    break;
                 }
-                Some(t.finish())
+                if let Some(v) = field.value(el, &base, MAX_FIELD_LEN.min(MAX_TEXT_LEN - bytes)) {
+                    bytes += v.len();
+                    values.push(v);
+                }
             }
-        });
+            Some(FieldValue::All(values))
+        } else {
+            let first = elements().find(|e| field.selector.matches(e));
+            first
+                .and_then(|el| field.value(el, &base, MAX_FIELD_LEN))
+                .map(FieldValue::One)
+        };
         page.fields.insert(field.name.clone(), value);
     }
 
@@ -176,6 +263,7 @@ fn extract(doc: &Html, fields: &[Field], text: bool, url: &Url) -> (ParsedPage, 
         let body = elements().find(|e| is_html_element(e.value(), "body"));
         page.text = Some(body.map_or_else(String::new, visible_text));
     }
+    let links = RawLinks::new(base, page.canonical.clone(), hrefs, nofollow);
     (page, links)
 }
 
@@ -498,7 +586,7 @@ mod tests {
             let ex = super::super::Extractor::new(&fields, true).unwrap();
             let p = ex.parse(body.as_bytes(), None, &super::super::tests::url());
             assert_eq!(p.cut, Some(ParseCut::Depth));
-            assert_eq!(p.fields["d"].as_deref(), Some(""));
+            assert_eq!(p.fields["d"], Some("".into()));
             assert_eq!(p.text.as_deref(), Some(""));
         }
         // A shallow page of the same size is not cut.

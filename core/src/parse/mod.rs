@@ -84,6 +84,7 @@ use std::collections::BTreeMap;
 use url::Url;
 
 use crate::config::{ConfigError, FieldSpec};
+use crate::record::FieldValue;
 use crate::setting::Setting;
 
 mod charset;
@@ -98,7 +99,8 @@ mod text;
 pub use charset::decode_body;
 pub use cost::{PARSE_COST_RATIO, STREAM_PARSE_COST_RATIO};
 pub use directives::{robots_directives, Directives};
-pub use dom::{node_budget, MAX_DOM_DEPTH};
+pub(crate) use dom::compile_selector;
+pub use dom::{node_budget, MAX_DOM_DEPTH, URL_ATTRIBUTES};
 pub use links::{RawLinks, Resolver};
 pub use sniff::is_html;
 
@@ -113,6 +115,10 @@ pub const MAX_FIELD_LEN: usize = 64 * 1024;
 
 /// Longest visible text kept, in bytes.
 pub const MAX_TEXT_LEN: usize = 1024 * 1024;
+
+/// Most values a list field (`NAME[]=CSS`) keeps per page; it also stops
+/// once its values add up to [`MAX_TEXT_LEN`] bytes.
+pub const MAX_FIELD_VALUES: usize = 1_000;
 
 /// What the crawler keeps of a page.
 ///
@@ -137,7 +143,7 @@ pub struct ParsedPage {
     pub robots: Directives,
     /// User fields: one entry per field name, `None` when the selector
     /// matched nothing.
-    pub fields: BTreeMap<String, Option<String>>,
+    pub fields: BTreeMap<String, Option<FieldValue>>,
     /// Visible text (only if asked), at most [`MAX_TEXT_LEN`] bytes.
     pub text: Option<String>,
     /// Set when the DOM path stopped building before the end of the body
@@ -209,7 +215,7 @@ impl Extractor {
     /// use semcrawl_core::FieldSpec;
     /// use semcrawl_core::parse::Extractor;
     /// use semcrawl_core::Setting;
-    /// let bad = FieldSpec { name: "x".into(), css: "p[".into(), attr: None };
+    /// let bad = FieldSpec { name: "x".into(), css: "p[".into(), attr: None, all: false };
     /// let err = Extractor::new(&[bad], false).unwrap_err();
     /// assert_eq!(err.setting(), Setting::Select);
     /// assert!(err.to_string().contains("x=p["));
@@ -222,7 +228,7 @@ impl Extractor {
                     ConfigError::invalid(
                         Setting::Select,
                         format_args!("{}={}", f.name, f.css),
-                        format_args!("bad CSS selector: {e}"),
+                        format_args!("invalid CSS selector: {e}"),
                     )
                 })
             })
@@ -253,9 +259,14 @@ impl Extractor {
     ///   [`robots_directives`]).
     /// * `fields`: for each user field, the first match in document order: its
     ///   text (whitespace-collapsed, at most [`MAX_FIELD_LEN`] bytes) or, with
-    ///   an attribute, that attribute's value exactly as written (not
-    ///   resolved, at most [`MAX_META_LEN`] bytes; `None` when the first match
-    ///   lacks it).
+    ///   an attribute, that attribute's value (at most [`MAX_META_LEN`]
+    ///   bytes; `None` when the first match lacks it). A URL-valued
+    ///   attribute ([`URL_ATTRIBUTES`]: `href`, `src`, `action`, ...) is
+    ///   resolved against the page's URL (and its `<base href>`) into an
+    ///   absolute URL, as a browser reads it; other attributes are kept as
+    ///   written. A list field (`NAME[]=CSS`) takes every match instead, in
+    ///   document order (those lacking the attribute skipped), at most
+    ///   [`MAX_FIELD_VALUES`] of them; no match is an empty list.
     /// * `text` (only if enabled): the text of `<body>`, skipping
     ///   `script`, `style`, `noscript`, `template`, `iframe` and elements with
     ///   a `hidden` attribute; block elements and `<br>` separate words;
@@ -269,13 +280,16 @@ impl Extractor {
     ///     FieldSpec::parse("h=h1").unwrap(),
     ///     FieldSpec::parse("img=img@src").unwrap(),
     ///     FieldSpec::parse("none=.missing").unwrap(),
+    ///     FieldSpec::parse("b[]=b").unwrap(),
     /// ];
     /// let ex = Extractor::new(&fields, true).unwrap();
     /// let body = b"<h1>Big   <b>news</b></h1><img src='pic.png'><p>Hi<script>x()</script></p>";
-    /// let page = ex.parse(body, None, &Url::parse("http://a.com/").unwrap());
-    /// assert_eq!(page.fields["h"].as_deref(), Some("Big news"));
-    /// assert_eq!(page.fields["img"].as_deref(), Some("pic.png"));
+    /// let page = ex.parse(body, None, &Url::parse("http://a.com/x/").unwrap());
+    /// let text = |name: &str| page.fields[name].as_ref().and_then(|v| v.as_text());
+    /// assert_eq!(text("h"), Some("Big news"));
+    /// assert_eq!(text("img"), Some("http://a.com/x/pic.png"));
     /// assert_eq!(page.fields["none"], None);
+    /// assert_eq!(page.fields["b"].as_ref().unwrap().as_list(), ["news".to_owned()]);
     /// assert_eq!(page.text.as_deref(), Some("Big news Hi"));
     /// ```
     pub fn parse(&self, body: &[u8], content_type: Option<&str>, url: &Url) -> ParsedPage {
@@ -400,6 +414,7 @@ mod tests {
             name: "price".into(),
             css: "div[[".into(),
             attr: None,
+            all: false,
         };
         let e = Extractor::new(&[f], false).unwrap_err().to_string();
         assert!(e.contains("price=div[["), "{e}");
@@ -506,18 +521,61 @@ mod tests {
             Some("text/html"),
             &url(),
         );
-        assert_eq!(p.fields["h"].as_deref(), Some("Inside here"));
+        let text = |name: &str| p.fields[name].as_ref().and_then(|v| v.as_text());
+        assert_eq!(text("h"), Some("Inside here"));
         assert_eq!(
-            p.fields["link"].as_deref(),
-            Some("../rel.html"),
-            "attribute URLs are not resolved"
+            text("link"),
+            Some("https://example.com/rel.html"),
+            "URL attributes are resolved against the page"
         );
         assert_eq!(p.fields["missing_attr"], None);
         assert_eq!(p.fields["nothing"], None);
-        assert_eq!(p.fields["root"].as_deref(), Some("de"));
-        assert_eq!(p.fields["upper"].as_deref(), Some("i.png"));
+        assert_eq!(text("root"), Some("de"));
+        assert_eq!(text("upper"), Some("https://example.com/dir/i.png"));
         assert_eq!(p.fields.len(), 6);
         assert_eq!(p.text, None, "text not asked for");
+    }
+
+    #[test]
+    fn list_fields_take_every_match_resolved_against_the_base() {
+        let fields = [
+            FieldSpec::parse("imgs[]=img@src").unwrap(),
+            FieldSpec::parse("items[]=li").unwrap(),
+            FieldSpec::parse("none[]=table").unwrap(),
+            FieldSpec::parse("alt[]=img@alt").unwrap(),
+        ];
+        let ex = Extractor::new(&fields, false).unwrap();
+        let p = ex.parse(
+            br#"<base href="https://cdn.example.net/b/"><ul><li>one</li><li> two </li></ul>
+            <img src="a.png" alt="A"><img src="/c.png"><img src="data:image/gif;base64,R0">"#,
+            Some("text/html"),
+            &url(),
+        );
+        let list = |name: &str| p.fields[name].as_ref().unwrap().as_list().to_vec();
+        assert_eq!(
+            list("imgs"),
+            [
+                "https://cdn.example.net/b/a.png",
+                "https://cdn.example.net/c.png",
+                "data:image/gif;base64,R0"
+            ]
+        );
+        assert_eq!(list("items"), ["one", "two"]);
+        assert!(list("none").is_empty(), "no match is an empty list");
+        assert_eq!(list("alt"), ["A"], "matches without the attribute skipped");
+    }
+
+    #[test]
+    fn an_invalid_selector_is_described_in_words() {
+        for css in ["p:hoverr", "p[", "a >", "::", "#"] {
+            let err = FieldSpec::parse(&format!("x={css}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("invalid field 'x="), "{css}: {err}");
+            assert!(err.contains("invalid CSS selector: "), "{css}: {err}");
+            assert!(!err.to_lowercase().contains("report"), "{css}: {err}");
+            assert!(!err.contains('\n'), "{css}: {err}");
+        }
     }
 
     #[test]
@@ -603,7 +661,7 @@ mod tests {
             ["https://example.com/deep", "https://example.com/after"]
         );
         assert_eq!(p.text.as_deref(), Some("deep after"));
-        assert_eq!(p.fields["d"].as_deref(), Some("/deep"));
+        assert_eq!(p.fields["d"], Some("https://example.com/deep".into()));
         // Past it: the parse stops, and says so.
         let p = nested(10_000);
         assert_eq!(p.cut, Some(ParseCut::Depth));

@@ -34,8 +34,10 @@ use super::{robots_url, Robots, MAX_ROBOTS_BYTES};
 use crate::body::{read_body, ReadError};
 use crate::canon;
 use crate::gate::{ByteGate, PAGE_OVERHEAD};
+use crate::headers::RequestHeaders;
 use crate::retry::{parse_retry_after, Failure, RetryPolicy};
 use crate::runtime::{Fetch, FetchError, FetchRequest, Runtime};
+use crate::scope::Scope;
 
 /// Redirects followed to reach a robots.txt (RFC 9309 asks for at least five).
 const MAX_REDIRECTS: usize = 5;
@@ -49,6 +51,11 @@ pub(crate) struct RobotsFetch<'a, F, R> {
     pub timeout: Duration,
     /// The pages' retry policy, applied to robots.txt too.
     pub retry: &'a RetryPolicy,
+    /// The extra headers of each request, by URL (those of the pages: a
+    /// site behind a cookie may keep its robots.txt behind it too).
+    pub headers: &'a RequestHeaders,
+    /// The crawl's scope, which says which hosts are allowed domains.
+    pub scope: &'a Scope,
 }
 
 /// The rules of a host, and why they are what they are when the user must
@@ -195,6 +202,7 @@ impl<F: Fetch, R: Runtime> RobotsFetch<'_, F, R> {
             .await
             .map_err(|_| StepError::NotAsked)?;
         let request = FetchRequest {
+            headers: self.headers.for_url(&url, self.scope),
             url,
             user_agent: self.user_agent.to_owned(),
             timeout: self.timeout,

@@ -8,7 +8,8 @@
 //! configuration. A record's nested values are flattened so a spreadsheet can
 //! show them: `links` joined with a single space (canonical URLs never hold a
 //! raw space), `error` split into `error_kind` and `error_message`, absent
-//! values as empty cells. Quoting is the `csv` crate's (RFC 4180): a cell with
+//! values as empty cells, a list field (`--select NAME[]=...`) as a JSON
+//! array (`["a","b, c"]`: its values may hold spaces and commas). Quoting is the `csv` crate's (RFC 4180): a cell with
 //! a comma, a quote or a newline (visible text has many) is quoted, so a
 //! record is always one row to a CSV reader even when it spans lines.
 //!
@@ -22,7 +23,7 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use semcrawl_core::{BoxFuture, Record, Store, StoreError};
+use semcrawl_core::{BoxFuture, FieldValue, Record, Store, StoreError};
 
 /// The columns every CSV output starts with, in order; `fields.NAME`
 /// columns for the user's fields follow.
@@ -291,11 +292,17 @@ pub fn row(record: &Record, fields: &[String]) -> Vec<String> {
             .unwrap_or_default(),
         record.noindex.to_string(),
     ];
-    cells.extend(
-        fields
-            .iter()
-            .map(|f| record.fields.get(f).cloned().flatten().unwrap_or_default()),
-    );
+    cells.extend(fields.iter().map(|f| {
+        match record.fields.get(f).and_then(Option::as_ref) {
+            None => String::new(),
+            Some(FieldValue::One(text)) => text.clone(),
+            // Values may hold spaces and commas (text does): a JSON array
+            // keeps them apart, and every CSV consumer can read one.
+            Some(list @ FieldValue::All(_)) => {
+                serde_json::to_string(list).expect("strings serialize")
+            }
+        }
+    }));
     cells
 }
 

@@ -264,6 +264,13 @@ pub fn full_record(url: &str) -> semcrawl_core::Record {
     ]);
     r.fields.insert("price".into(), Some("3 €".into()));
     r.fields.insert("missing".into(), None);
+    r.fields.insert(
+        "imgs".into(),
+        Some(semcrawl_core::FieldValue::All(vec![
+            "https://example.com/a.png".into(),
+            "b, \"c\"".into(),
+        ])),
+    );
     r.text = Some("visible\ttext".into());
     r.content_type = Some("text/html; charset=utf-8".into());
     r.bytes = 1234;

@@ -176,6 +176,7 @@ fn request(url: Url, timeout_ms: u64) -> FetchRequest {
         url,
         user_agent: "semcrawl-test".into(),
         timeout: Duration::from_millis(timeout_ms),
+        headers: Default::default(),
     }
 }
 

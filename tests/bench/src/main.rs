@@ -41,7 +41,7 @@ use report::{Cell, Crawler, FrontierRow, Machine, Results, Run};
 
 const USAGE: &str = "\
 usage: bench [--quick] [--only fast|slow|big|matrix|frontier|parse]... [--runs N] [--out DIR]
-             [--semcrawl PATH] [--no-python]
+             [--semcrawl PATH] [--no-python] [--spider PATH]
 
   --quick          tiny sites, one run, no warm-up (CI smoke test, < 1 minute)
   --only SECTION   run only these sections (repeatable, or comma-separated)
@@ -49,7 +49,9 @@ usage: bench [--quick] [--only fast|slow|big|matrix|frontier|parse]... [--runs N
   --out DIR        where results.md, results.json and the SVG plots go
                    (default docs/bench; target/bench-quick with --quick)
   --semcrawl PATH  the semcrawl binary to measure (default: build target/release/semcrawl)
-  --no-python      skip the Python reference peer";
+  --no-python      skip the Python reference peer
+  --spider PATH    the spider-rs peer to run too (default: tests/bench/peers/spider's
+                   release build if there is one; never built by the harness)";
 
 const SECTIONS: [&str; 6] = ["fast", "slow", "big", "matrix", "frontier", "parse"];
 
@@ -64,6 +66,7 @@ struct Opts {
     out: Option<PathBuf>,
     semcrawl: Option<PathBuf>,
     python: bool,
+    spider: Option<PathBuf>,
 }
 
 fn parse_args(args: &[String]) -> Result<Opts, String> {
@@ -74,6 +77,7 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
         out: None,
         semcrawl: std::env::var_os("SEMCRAWL_BIN").map(PathBuf::from),
         python: true,
+        spider: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -102,6 +106,7 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
             }
             "--out" => o.out = Some(PathBuf::from(value()?)),
             "--semcrawl" => o.semcrawl = Some(PathBuf::from(value()?)),
+            "--spider" => o.spider = Some(PathBuf::from(value()?)),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument '{other}'")),
         }
@@ -157,10 +162,28 @@ fn semcrawl_binary(opts: &Opts) -> Result<PathBuf, String> {
     Ok(bin)
 }
 
+/// The spider-rs peer: given with `--spider`, or its release build in its
+/// own project (`tests/bench/peers/spider`, built by hand: CI never builds
+/// spider's dependencies) or in this target directory. Optional: `None`
+/// when not built.
+fn spider_binary(opts: &Opts) -> Option<PathBuf> {
+    if let Some(p) = &opts.spider {
+        return Some(p.clone());
+    }
+    let (target, _) = target_dir();
+    [
+        workspace().join("tests/bench/peers/spider/target/release/spider-peer"),
+        target.join("release/spider-peer"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
 struct Ctx {
     opts: Opts,
     semcrawl: PathBuf,
     peer: Option<peer::Peer>,
+    spider: Option<PathBuf>,
     tmp: PathBuf,
     seq: usize,
     failures: Vec<String>,
@@ -213,6 +236,10 @@ impl Ctx {
             }
             Crawler::Python => match &self.peer {
                 Some(p) => p.argv(url, concurrency, &out),
+                None => return Run::default(),
+            },
+            Crawler::Spider => match &self.spider {
+                Some(p) => peer::spider_argv(p, url, concurrency, &out),
                 None => return Run::default(),
             },
         };
@@ -344,6 +371,7 @@ fn crawl_section(ctx: &mut Ctx, results: &mut Results, name: &'static str, spec:
         }
     }
     let python = ctx.peer.is_some();
+    let spider = ctx.spider.is_some();
     for &c in concurrencies {
         let label = format!("{name} c{c}");
         if !ctx.opts.quick {
@@ -367,29 +395,45 @@ fn crawl_section(ctx: &mut Ctx, results: &mut Results, name: &'static str, spec:
                     &format!("{label} warm-up"),
                 );
             }
+            if spider {
+                ctx.crawl(
+                    &server,
+                    Crawler::Spider,
+                    &url,
+                    c,
+                    &[],
+                    &expected,
+                    &format!("{label} warm-up"),
+                );
+            }
         }
         let mut sem = Cell::new(name, Crawler::Semcrawl, c, None, expected.len());
         let mut py = Cell::new(name, Crawler::Python, c, None, expected.len());
+        let mut sp = Cell::new(name, Crawler::Spider, c, None, expected.len());
         for r in 0..ctx.opts.runs {
             let order = if r % 2 == 0 {
-                [Crawler::Semcrawl, Crawler::Python]
+                [Crawler::Semcrawl, Crawler::Spider, Crawler::Python]
             } else {
-                [Crawler::Python, Crawler::Semcrawl]
+                [Crawler::Python, Crawler::Spider, Crawler::Semcrawl]
             };
             for who in order {
-                if who == Crawler::Python && !python {
+                if (who == Crawler::Python && !python) || (who == Crawler::Spider && !spider) {
                     continue;
                 }
                 let run = ctx.crawl(&server, who, &url, c, &[], &expected, &label);
                 match who {
                     Crawler::Semcrawl => sem.runs.push(run),
                     Crawler::Python => py.runs.push(run),
+                    Crawler::Spider => sp.runs.push(run),
                 }
             }
         }
         results.cells.push(sem);
         if python {
             results.cells.push(py);
+        }
+        if spider {
+            results.cells.push(sp);
         }
     }
 }
@@ -713,10 +757,18 @@ fn main() -> ExitCode {
         runs: opts.runs,
         ..Results::default()
     };
+    let spider = spider_binary(&opts);
+    match &spider {
+        Some(p) => eprintln!("bench: the spider-rs peer: {}", p.display()),
+        None => eprintln!(
+            "bench: no spider-rs peer (build tests/bench/peers/spider or pass --spider PATH to add it)"
+        ),
+    }
     let mut ctx = Ctx {
         opts: opts.clone(),
         semcrawl,
         peer,
+        spider,
         tmp: tmp.clone(),
         seq: 0,
         failures: Vec::new(),

@@ -1,5 +1,6 @@
-//! The Python reference peer (`tests/bench/crawler.py`, the seed article's
-//! recipe) and its virtualenv.
+//! The peers: the Python reference (`tests/bench/crawler.py`, the seed
+//! article's recipe) and its virtualenv; and the spider-rs program
+//! (`tests/bench/peers/spider`), run only when built.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,6 +27,18 @@ impl Peer {
             out.display().to_string(),
         ]
     }
+}
+
+/// The command line of one crawl by the spider-rs peer at `program`.
+pub fn spider_argv(program: &Path, url: &str, concurrency: usize, out: &Path) -> Vec<String> {
+    vec![
+        program.display().to_string(),
+        url.to_owned(),
+        "--concurrency".into(),
+        concurrency.to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ]
 }
 
 fn run(cmd: &mut Command) -> Result<String, String> {

@@ -15,6 +15,8 @@ use crate::stats::{mib, size_label, utc_now, Spread, MIB};
 pub enum Crawler {
     Semcrawl,
     Python,
+    /// spider-rs (`tests/bench/peers/spider`), when built.
+    Spider,
 }
 
 impl Crawler {
@@ -22,6 +24,7 @@ impl Crawler {
         match self {
             Crawler::Semcrawl => "semcrawl",
             Crawler::Python => "python",
+            Crawler::Spider => "spider-rs",
         }
     }
 }
@@ -329,7 +332,7 @@ fn markdown(r: &Results, plots: &[&str]) -> String {
         line("| concurrency | crawler | wall s | CPU s | peak RSS MiB | pages/s | CPU ms/page | correct |".into());
         line("|---:|---|---:|---:|---:|---:|---:|---|".into());
         for &c in &cs {
-            for who in [Crawler::Semcrawl, Crawler::Python] {
+            for who in [Crawler::Semcrawl, Crawler::Spider, Crawler::Python] {
                 if let Some(cell) = r.find(site, who, c, None) {
                     line(format!(
                         "| {c} | {} | {} | {} | {} | {} | {} | {} |",
@@ -345,19 +348,20 @@ fn markdown(r: &Results, plots: &[&str]) -> String {
             }
         }
         line(String::new());
-        if cs
-            .iter()
-            .any(|&c| r.find(site, Crawler::Python, c, None).is_some())
-        {
+        for peer in [Crawler::Python, Crawler::Spider] {
+            if !cs.iter().any(|&c| r.find(site, peer, c, None).is_some()) {
+                continue;
+            }
             line(format!(
-                "Ratios on `{site}`, peer / semcrawl per alternating round (above 1: semcrawl is better):\n"
+                "Ratios on `{site}`, {} / semcrawl per alternating round (above 1: semcrawl is better):\n",
+                peer.name()
             ));
             line("| concurrency | wall | CPU | peak RSS |".into());
             line("|---:|---:|---:|---:|".into());
             for &c in &cs {
                 if let (Some(s), Some(p)) = (
                     r.find(site, Crawler::Semcrawl, c, None),
-                    r.find(site, Crawler::Python, c, None),
+                    r.find(site, peer, c, None),
                 ) {
                     line(format!(
                         "| {c} | {} | {} | {} |",
@@ -813,6 +817,7 @@ fn throughput_plot(r: &Results, path: &Path) -> Result<(), String> {
     let colors = [
         (Crawler::Semcrawl, BLUE, GREEN),
         (Crawler::Python, ORANGE, RED),
+        (Crawler::Spider, MAGENTA, CYAN),
     ];
     for site in ["fast", "slow"] {
         for (who, c_fast, c_slow) in colors {

@@ -1,0 +1,539 @@
+//! [`RedisFrontier`]: the core's `Frontier` seam over the shared state.
+//!
+//! Every call is one Lua script (see `scripts.rs`), run on smol's blocking
+//! pool over a reconnecting connection (see `client.rs`). What stays in the
+//! worker is small and bounded: the ids of its leases (renewed by a keeper
+//! thread with a connection of its own) and, for a moment, one batch.
+//!
+//! A popped entry is leased, not removed: it stays the worker's until the
+//! crawl acknowledges it with `done`, after the store has made its record
+//! durable. A worker that dies stops renewing; its leases expire after the
+//! lease time and the next worker to pop (or renew) requeues them. The
+//! lease on an entry is also its host's slot: a host has at most
+//! `--per-host` leases crawl-wide, so at most that many requests at once
+//! whichever workers make them, and a slot comes free when its lease is
+//! acknowledged or expires with its holder.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicU64;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use semcrawl_core::frontier::{self, Entry, Frontier, FrontierError, Pushed, Ready, MAX_URL_LEN};
+use semcrawl_core::BoxFuture;
+use url::Url;
+
+use super::client::{Address, Client};
+use super::scripts::Scripts;
+use super::RedisError;
+use crate::state::{fingerprint, CrawlIdentity};
+
+/// How long a lease lives without renewal: the time after which the pages
+/// of a worker that died are handed to others.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+/// How often a worker whose pop found nothing asks again (others push
+/// links and free hosts' slots; dead workers' leases come back).
+const POLL: Duration = Duration::from_millis(50);
+
+/// A worker that found a host's slots all taken has the next free slot of
+/// that host kept for it this long (see `scripts.rs`): three of its polls.
+const FAIR_WAIT: Duration = Duration::from_millis(150);
+
+/// An origin this worker's crawl refused (its robots.txt is being read) is
+/// left out of pops for this long, so its entries are not leased and given
+/// back over and over.
+const SKIP_FOR: Duration = Duration::from_millis(100);
+
+/// What a worker's frontier needs besides the address.
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// The crawl's name: its keys are `semcrawl:NAME:*`.
+    pub name: String,
+    /// Most requests one host gets at once, crawl-wide (`--per-host`).
+    pub per_host: usize,
+    /// Least time between two requests to one host, crawl-wide (`--delay`).
+    pub delay: Duration,
+    /// A lease's lifetime without renewal; renewed every fifth of it.
+    pub lease: Duration,
+    /// Bytes of memory the worker's part of the frontier stays within.
+    pub budget: u64,
+    /// This worker's name in `status` (default: host name and pid).
+    pub worker: String,
+}
+
+impl RedisOptions {
+    /// Options for the crawl `name`, with the default lease and this
+    /// process's worker name.
+    pub fn new(name: &str, per_host: usize, delay: Duration, budget: u64) -> RedisOptions {
+        RedisOptions {
+            name: name.to_owned(),
+            per_host: per_host.max(1),
+            delay,
+            lease: DEFAULT_LEASE,
+            budget,
+            worker: worker_name(),
+        }
+    }
+}
+
+/// `HOST:PID`, from `/etc/hostname` or `$HOSTNAME` (a pod's name).
+fn worker_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "worker".into());
+    format!("{host}:{}", std::process::id())
+}
+
+/// The key prefix of the crawl `name`.
+pub(crate) fn prefix(name: &str) -> String {
+    format!("semcrawl:{name}:")
+}
+
+/// Whether a worker started a crawl or joined one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joined {
+    /// This worker claimed the crawl: it seeds it.
+    Started,
+    /// The crawl existed with the same identity: this worker joins it.
+    Joined,
+}
+
+/// This worker's figures, published with each lease renewal for `status`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WorkerFigures {
+    /// Records stored without error.
+    pub pages: u64,
+    /// Error records stored.
+    pub errors: u64,
+}
+
+type Reporter = Box<dyn Fn() -> WorkerFigures + Send>;
+
+/// What the frontier and its keeper share.
+struct Shared {
+    scripts: Scripts,
+    prefix: String,
+    options: RedisOptions,
+    /// Ids of the leases this worker holds (popped, not acknowledged).
+    held: Mutex<HashSet<u64>>,
+    reporter: Mutex<Option<Reporter>>,
+}
+
+/// A [`Frontier`] in Redis, shared by every worker of a crawl (see the
+/// [module docs](super)).
+pub struct RedisFrontier {
+    shared: Arc<Shared>,
+    client: Arc<Mutex<Client>>,
+    trips: Arc<AtomicU64>,
+    /// Crawl-wide, as of the last round trip.
+    queued: u64,
+    leased: u64,
+    /// URLs this worker queued (new to the crawl).
+    seen: u64,
+    /// Origins the crawl refused lately, and when.
+    skip: HashMap<String, Instant>,
+    /// Dropped to stop the keeper thread.
+    _keeper: mpsc::Sender<()>,
+}
+
+fn failed(e: redis::RedisError) -> FrontierError {
+    FrontierError(format!("Redis: {e}"))
+}
+
+impl RedisFrontier {
+    /// Connect to `address`, claim or join the crawl `options.name` for
+    /// `identity`, and start the keeper thread that renews this worker's
+    /// leases. Each worker writes its own output, so the identity compared
+    /// leaves the output out.
+    pub fn open(
+        address: &Address,
+        options: RedisOptions,
+        identity: &CrawlIdentity,
+    ) -> Result<(RedisFrontier, Joined), RedisError> {
+        let trips = Arc::new(AtomicU64::new(0));
+        let mut client =
+            Client::connect(address, trips.clone()).map_err(RedisError::Unreachable)?;
+        let scripts = Scripts::new();
+        let prefix = prefix(&options.name);
+        let ours = shared_identity(identity);
+        let json = serde_json::to_string(&ours).map_err(|e| RedisError::Failed(e.to_string()))?;
+        let (claimed, theirs): (i64, String) = client
+            .call(|c| scripts.identity.arg(&prefix).arg(&json).invoke(c))
+            .map_err(|e| RedisError::Failed(e.to_string()))?;
+        let joined = if claimed == 1 {
+            Joined::Started
+        } else {
+            let was: CrawlIdentity = serde_json::from_str(&theirs).map_err(|e| {
+                RedisError::Refused(format!(
+                    "the crawl '{}' in Redis has an unreadable identity: {e}",
+                    options.name
+                ))
+            })?;
+            if let Some(what) = was.difference(&ours) {
+                return Err(RedisError::Refused(format!(
+                    "Redis holds another crawl under the name '{}' ({what}); pick another --name",
+                    options.name
+                )));
+            }
+            Joined::Joined
+        };
+        let keeper_client =
+            Client::connect(address, trips.clone()).map_err(RedisError::Unreachable)?;
+        let shared = Arc::new(Shared {
+            scripts,
+            prefix,
+            options,
+            held: Mutex::new(HashSet::new()),
+            reporter: Mutex::new(None),
+        });
+        let (stop, stopped) = mpsc::channel();
+        let keeper = shared.clone();
+        std::thread::Builder::new()
+            .name("semcrawl-redis-leases".into())
+            .spawn(move || keep(keeper, keeper_client, stopped))
+            .map_err(|e| RedisError::Failed(format!("cannot start the lease thread: {e}")))?;
+        let mut frontier = RedisFrontier {
+            shared,
+            client: Arc::new(Mutex::new(client)),
+            trips,
+            queued: 0,
+            leased: 0,
+            seen: 0,
+            skip: HashMap::new(),
+            _keeper: stop,
+        };
+        // Learn the crawl-wide counts before the crawl asks `is_empty`.
+        let counts: Vec<u64> = frontier
+            .lock()
+            .call(|c| {
+                frontier
+                    .shared
+                    .scripts
+                    .release
+                    .arg(&frontier.shared.prefix)
+                    .invoke(c)
+            })
+            .map_err(|e| RedisError::Failed(e.to_string()))?;
+        frontier.set_counts(&counts);
+        Ok((frontier, joined))
+    }
+
+    /// The count of round trips to Redis this worker made, shared: read it
+    /// after the crawl for the summary.
+    pub fn round_trips(&self) -> Arc<AtomicU64> {
+        self.trips.clone()
+    }
+
+    /// Publish `figures()` with every lease renewal, for `status`.
+    pub fn report_with(&self, figures: impl Fn() -> WorkerFigures + Send + 'static) {
+        *lock(&self.shared.reporter) = Some(Box::new(figures));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Client> {
+        lock(&self.client)
+    }
+
+    fn set_counts(&mut self, counts: &[u64]) {
+        if let [queued, leased, ..] = counts {
+            self.queued = *queued;
+            self.leased = *leased;
+        }
+    }
+
+    /// Run `f` with the connection on the blocking pool.
+    async fn unblock<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Client, &Shared) -> redis::RedisResult<T> + Send + 'static,
+    ) -> Result<T, FrontierError> {
+        let client = self.client.clone();
+        let shared = self.shared.clone();
+        smol::unblock(move || f(&mut lock(&client), &shared))
+            .await
+            .map_err(failed)
+    }
+
+    fn skipped(&mut self) -> String {
+        let now = Instant::now();
+        self.skip.retain(|_, at| now.duration_since(*at) < SKIP_FOR);
+        let mut list = String::new();
+        for origin in self.skip.keys() {
+            list.push_str(origin);
+            list.push('\n');
+        }
+        list
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding it leaves nothing half-done on our side: the
+    // state is in Redis.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The identity every worker must share: the output is each worker's own.
+fn shared_identity(identity: &CrawlIdentity) -> CrawlIdentity {
+    let mut ours = identity.clone();
+    ours.output_kind.clear();
+    ours.output_path.clear();
+    ours.other.remove("--post");
+    ours
+}
+
+/// An entry as Redis keeps it: `DEPTH \x1f REDIRECTS \x1f PARENT \x1f URL`
+/// (a canonical URL never holds a control character).
+fn encode(entry: &Entry) -> String {
+    format!(
+        "{}\x1f{}\x1f{}\x1f{}",
+        entry.depth,
+        entry.redirects,
+        entry.parent.as_deref().unwrap_or(""),
+        entry.url.as_str()
+    )
+}
+
+fn decode(id: u64, text: &str) -> Result<Entry, FrontierError> {
+    let bad = || FrontierError(format!("a queued entry in Redis does not parse: {text:?}"));
+    let mut parts = text.splitn(4, '\x1f');
+    let (Some(depth), Some(redirects), Some(parent), Some(url)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    Ok(Entry {
+        url: Url::parse(url).map_err(|_| bad())?,
+        depth: depth.parse().map_err(|_| bad())?,
+        parent: (!parent.is_empty()).then(|| Arc::from(parent)),
+        redirects: redirects.parse().map_err(|_| bad())?,
+        id: Some(id),
+    })
+}
+
+impl Frontier for RedisFrontier {
+    fn push(&mut self, entries: Vec<Entry>) -> BoxFuture<'_, Result<Pushed, FrontierError>> {
+        Box::pin(async move {
+            let mut pushed = Pushed::default();
+            let mut args: Vec<Vec<u8>> = Vec::with_capacity(entries.len() * 3);
+            // Duplicates within the batch never reach Redis.
+            let mut batch = HashSet::new();
+            let mut key = String::new();
+            for entry in &entries {
+                let url = entry.url.as_str();
+                if url.len() > MAX_URL_LEN {
+                    pushed.too_long += 1;
+                    continue;
+                }
+                let fp = fingerprint(url).to_be_bytes();
+                if !batch.insert(fp) {
+                    pushed.duplicates += 1;
+                    continue;
+                }
+                frontier::origin(&entry.url, &mut key);
+                args.push(fp.to_vec());
+                args.push(key.as_bytes().to_vec());
+                args.push(encode(entry).into_bytes());
+            }
+            if args.is_empty() {
+                return Ok(pushed);
+            }
+            let counts: Vec<u64> = self
+                .unblock(move |client, shared| {
+                    client.call(|c| shared.scripts.push.arg(&shared.prefix).arg(&args).invoke(c))
+                })
+                .await?;
+            if let [queued, duplicates, ..] = counts[..] {
+                pushed.queued = queued;
+                pushed.duplicates += duplicates;
+                self.seen += queued;
+            }
+            self.set_counts(counts.get(2..).unwrap_or(&[]));
+            Ok(pushed)
+        })
+    }
+
+    fn pop<'a>(
+        &'a mut self,
+        max: usize,
+        ready: &'a mut Ready<'_>,
+    ) -> BoxFuture<'a, Result<Vec<Entry>, FrontierError>> {
+        Box::pin(async move {
+            let skip = self.skipped();
+            let reply: Vec<String> = self
+                .unblock(move |client, shared| {
+                    let o = &shared.options;
+                    client.call(|c| {
+                        shared
+                            .scripts
+                            .pop
+                            .arg(&shared.prefix)
+                            .arg(max)
+                            .arg(o.per_host)
+                            .arg(o.delay.as_millis() as u64)
+                            .arg(o.lease.as_millis() as u64)
+                            .arg(&skip)
+                            .arg(&o.worker)
+                            .arg(FAIR_WAIT.as_millis() as u64)
+                            .invoke(c)
+                    })
+                })
+                .await?;
+            let counts: Vec<u64> = reply
+                .iter()
+                .take(2)
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            self.set_counts(&counts);
+            let mut out = Vec::new();
+            let mut back = Vec::new();
+            let mut key = String::new();
+            for pair in reply.get(2..).unwrap_or(&[]).chunks(2) {
+                let [id, text] = pair else { break };
+                let id: u64 = id
+                    .parse()
+                    .map_err(|_| FrontierError(format!("bad lease id {id}")))?;
+                let entry = decode(id, text)?;
+                frontier::origin(&entry.url, &mut key);
+                if ready(&key) {
+                    out.push(entry);
+                } else {
+                    back.push(id);
+                    self.skip.insert(key.clone(), Instant::now());
+                }
+            }
+            lock(&self.shared.held).extend(out.iter().filter_map(|e| e.id));
+            if !back.is_empty() {
+                let counts: Vec<u64> = self
+                    .unblock(move |client, shared| {
+                        client.call(|c| {
+                            shared
+                                .scripts
+                                .release
+                                .arg(&shared.prefix)
+                                .arg(&back)
+                                .invoke(c)
+                        })
+                    })
+                    .await?;
+                self.set_counts(&counts);
+            }
+            Ok(out)
+        })
+    }
+
+    fn done(&mut self, ids: Vec<u64>) -> BoxFuture<'_, Result<(), FrontierError>> {
+        Box::pin(async move {
+            if ids.is_empty() {
+                return Ok(());
+            }
+            {
+                let mut held = lock(&self.shared.held);
+                for id in &ids {
+                    held.remove(id);
+                }
+            }
+            let counts: Vec<u64> = self
+                .unblock(move |client, shared| {
+                    client.call(|c| shared.scripts.ack.arg(&shared.prefix).arg(&ids).invoke(c))
+                })
+                .await?;
+            self.set_counts(&counts);
+            Ok(())
+        })
+    }
+
+    /// Entries queued crawl-wide, as of the last round trip.
+    fn len(&self) -> u64 {
+        self.queued
+    }
+
+    /// The whole crawl is finished: nothing queued, nothing leased anywhere.
+    fn is_empty(&self) -> bool {
+        self.queued == 0 && self.leased == 0
+    }
+
+    fn poll_interval(&self) -> Option<Duration> {
+        Some(POLL)
+    }
+
+    fn seen(&self) -> u64 {
+        self.seen
+    }
+
+    fn budget(&self) -> Option<u64> {
+        Some(self.shared.options.budget)
+    }
+}
+
+impl Drop for RedisFrontier {
+    /// Give the leases still held back at once (a stopped crawl's popped
+    /// pages), rather than leaving them to expire: another worker takes
+    /// them now. Best effort, a second at most.
+    fn drop(&mut self) {
+        let shared = &self.shared;
+        let ids: Vec<u64> = lock(&shared.held).drain().collect();
+        // The last figures, for `status`.
+        let _ = heartbeat(shared, &mut lock(&self.client), Duration::from_secs(1));
+        if ids.is_empty() {
+            return;
+        }
+        let _ = lock(&self.client).call_for(Duration::from_secs(1), |c| {
+            shared
+                .scripts
+                .release
+                .arg(&shared.prefix)
+                .arg(&ids)
+                .invoke::<Vec<u64>>(c)
+        });
+    }
+}
+
+/// Renew this worker's leases, say it is alive (with its figures), and
+/// requeue expired leases of dead workers; for at most `retry_for` while
+/// Redis is unreachable. Returns the number of leases already gone.
+fn heartbeat(shared: &Shared, client: &mut Client, retry_for: Duration) -> redis::RedisResult<u64> {
+    let ids: Vec<u64> = lock(&shared.held).iter().copied().collect();
+    let figures = lock(&shared.reporter)
+        .as_ref()
+        .map_or_else(WorkerFigures::default, |f| f());
+    let info = format!("{} {}", figures.pages, figures.errors);
+    let ttl = shared.options.lease.as_millis() as u64;
+    client.call_for(retry_for, |c| {
+        shared
+            .scripts
+            .renew
+            .arg(&shared.prefix)
+            .arg(ttl)
+            .arg(&shared.options.worker)
+            .arg(&info)
+            .arg(&ids)
+            .invoke::<u64>(c)
+    })
+}
+
+/// The keeper thread: a heartbeat at once and then every fifth of the
+/// lease time. Ends when the frontier is dropped.
+fn keep(shared: Arc<Shared>, mut client: Client, stopped: mpsc::Receiver<()>) {
+    let every = shared.options.lease / 5;
+    let mut first = true;
+    loop {
+        if !first {
+            match stopped.recv_timeout(every) {
+                Err(RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+        }
+        first = false;
+        match heartbeat(&shared, &mut client, super::RETRY_FOR) {
+            Ok(0) => {}
+            Ok(lost) => tracing::warn!(
+                lost,
+                "leases expired before renewal (Redis or this worker stalled): their pages may be fetched twice"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot renew leases"),
+        }
+    }
+}
