@@ -55,5 +55,7 @@ fn crawl_record_declares_every_record_field() {
     // The optional ones are only serialized when present.
     record.links = Some(Vec::new());
     record.text = Some(String::new());
+    // Written only when true.
+    record.noindex = true;
     assert_eq!(declared("CrawlRecord"), serialized(&record));
 }
