@@ -22,6 +22,8 @@
 //! `interrupted`, and the store is flushed. Nothing fetched is lost.
 
 mod coordinator;
+mod exchange;
+mod handover;
 mod limits;
 mod messages;
 mod task;
