@@ -6,17 +6,20 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use semcrawl_core::scope::ScopeMode;
 use semcrawl_core::FieldSpec;
 use semcrawl_core::Setting;
-use semcrawl_core::{parse_duration, parse_size};
 use semcrawl_core::{Concurrency, Config, ConfigError};
 use semcrawl_smol::budget::{self, BudgetReport, FsSources};
 use semcrawl_smol::store::Format;
 use semcrawl_smol::FetchOptions;
 use url::Url;
+
+use crate::values::{
+    check_pem, check_proxy, format_parser, parse_concurrency, parse_domain, parse_duration_arg,
+    parse_field, parse_size_arg, parse_threads, parse_url, scope_parser,
+};
 
 const ABOUT: &str = "A web crawler whose memory stays bounded by construction.";
 
@@ -380,100 +383,6 @@ pub struct CrawlOptions {
     /// Worker threads (default: one per core; at most 1024).
     #[arg(long, value_name = "N", value_parser = parse_threads, help_heading = "Limits")]
     pub threads: Option<usize>,
-}
-
-/// `--scope`: the core's [`ScopeMode`] by its names, with a line of help
-/// for each (what `ValueEnum` would give an enum of our own).
-fn scope_parser() -> impl TypedValueParser<Value = ScopeMode> {
-    PossibleValuesParser::new([
-        PossibleValue::new(ScopeMode::Host.as_str()).help("The seeds' exact hosts"),
-        PossibleValue::new(ScopeMode::Domain.as_str())
-            .help("The seeds' domains and their subdomains"),
-        PossibleValue::new(ScopeMode::Any.as_str()).help("Any host"),
-    ])
-    .map(|name| {
-        name.parse::<ScopeMode>()
-            .expect("every possible value is a scope mode")
-    })
-}
-
-fn parse_url(s: &str) -> Result<Url, String> {
-    let url = Url::parse(s).map_err(|e| format!("invalid URL '{s}': {e}"))?;
-    semcrawl_core::seeds::require_http(s, url)
-}
-
-/// `--format`: the names of [`Format::ALL`], listed for help and completions.
-fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
-    use clap::builder::{PossibleValuesParser, TypedValueParser};
-    PossibleValuesParser::new(Format::ALL.map(Format::name))
-        .map(|s| s.parse::<Format>().expect("a possible value"))
-}
-
-/// A `--proxy`: a URL of a scheme curl speaks to proxies, with a host.
-fn check_proxy(s: &str) -> Result<(), String> {
-    let problem = match Url::parse(s) {
-        Err(e) => e.to_string(),
-        Ok(url) if url.host_str().is_none_or(str::is_empty) => "no host".to_owned(),
-        Ok(url) => match url.scheme() {
-            "http" | "https" | "socks4" | "socks4a" | "socks5" | "socks5h" => return Ok(()),
-            other => format!(
-                "unsupported scheme '{other}' (http, https, socks4, socks4a, socks5, socks5h)"
-            ),
-        },
-    };
-    Err(format!("invalid --proxy '{}': {problem}", s.escape_debug()))
-}
-
-/// A `--ca-cert` file: readable, and holding a PEM certificate (curl would
-/// only fail on the first HTTPS request, page after page).
-fn check_pem(path: &std::path::Path) -> Result<(), String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&bytes);
-    if !text.contains("-----BEGIN CERTIFICATE-----") {
-        return Err("no PEM certificate in it (-----BEGIN CERTIFICATE-----)".into());
-    }
-    Ok(())
-}
-
-/// An `--allow-domain`: not empty (an empty one would read as "no domain"
-/// or, worse, match every host by suffix).
-fn parse_domain(s: &str) -> Result<String, String> {
-    if s.trim().trim_start_matches('.').is_empty() {
-        return Err("an empty domain is not allowed".into());
-    }
-    Ok(s.to_owned())
-}
-
-/// Most `--threads`: a thread per core is the useful range; far more only
-/// costs stacks, and the system refuses to create some tens of thousands
-/// (which used to end in a panic).
-pub const MAX_THREADS: usize = 1024;
-
-fn parse_threads(s: &str) -> Result<usize, String> {
-    let n: usize = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a whole number"))?;
-    if !(1..=MAX_THREADS).contains(&n) {
-        return Err(format!("must be between 1 and {MAX_THREADS}"));
-    }
-    Ok(n)
-}
-
-fn parse_concurrency(s: &str) -> Result<Concurrency, String> {
-    s.parse::<Concurrency>().map_err(|e| usage_message(&e))
-}
-
-fn parse_size_arg(s: &str) -> Result<u64, String> {
-    parse_size(s)
-}
-
-fn parse_duration_arg(s: &str) -> Result<Duration, String> {
-    parse_duration(s)
-}
-
-fn parse_field(s: &str) -> Result<FieldSpec, String> {
-    FieldSpec::parse(s).map_err(|e| usage_message(&e))
 }
 
 /// How the CLI spells a core setting: the one place that maps the core's

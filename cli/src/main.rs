@@ -16,6 +16,7 @@ mod progress;
 mod seeds;
 mod state;
 mod summary;
+mod values;
 
 /// glibc allocator tuning, measured on the `big` benchmark site.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

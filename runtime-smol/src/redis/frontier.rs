@@ -24,9 +24,9 @@ use semcrawl_core::frontier::{
     self, Entry, Frontier, FrontierError, KeptRobots, Pushed, Ready, MAX_URL_LEN,
 };
 use semcrawl_core::BoxFuture;
-use url::Url;
 
 use super::client::{Address, Client};
+use super::codec::{decode, decode_robots, encode, encode_robots};
 use super::scripts::Scripts;
 use super::RedisError;
 use crate::state::{fingerprint, CrawlIdentity};
@@ -284,60 +284,6 @@ fn shared_identity(identity: &CrawlIdentity) -> CrawlIdentity {
     ours.output_path.clear();
     ours.other.remove("post");
     ours
-}
-
-/// An entry as Redis keeps it: `DEPTH \x1f REDIRECTS \x1f PARENT \x1f URL`
-/// (a canonical URL never holds a control character).
-fn encode(entry: &Entry) -> String {
-    format!(
-        "{}\x1f{}\x1f{}\x1f{}",
-        entry.depth,
-        entry.redirects,
-        entry.parent.as_deref().unwrap_or(""),
-        entry.url.as_str()
-    )
-}
-
-fn decode(id: u64, text: &str) -> Result<Entry, FrontierError> {
-    let bad = || FrontierError(format!("a queued entry in Redis does not parse: {text:?}"));
-    let mut parts = text.splitn(4, '\x1f');
-    let (Some(depth), Some(redirects), Some(parent), Some(url)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad());
-    };
-    Ok(Entry {
-        url: Url::parse(url).map_err(|_| bad())?,
-        depth: depth.parse().map_err(|_| bad())?,
-        parent: (!parent.is_empty()).then(|| Arc::from(parent)),
-        redirects: redirects.parse().map_err(|_| bad())?,
-        id: Some(id),
-    })
-}
-
-/// A kept robots.txt as Redis holds it: `FETCHED_AT \x1f` then `-` (the
-/// host has none) or `+` and the file's text.
-fn encode_robots(robots: &KeptRobots) -> Vec<u8> {
-    let mut value = format!("{}\x1f", robots.fetched_at).into_bytes();
-    match &robots.text {
-        None => value.push(b'-'),
-        Some(text) => {
-            value.push(b'+');
-            value.extend_from_slice(text.as_bytes());
-        }
-    }
-    value
-}
-
-fn decode_robots(value: &[u8]) -> Option<KeptRobots> {
-    let sep = value.iter().position(|&b| b == 0x1f)?;
-    let fetched_at = std::str::from_utf8(&value[..sep]).ok()?.parse().ok()?;
-    let text = match value.get(sep + 1)? {
-        b'-' => None,
-        b'+' => Some(String::from_utf8_lossy(&value[sep + 2..]).into_owned()),
-        _ => return None,
-    };
-    Some(KeptRobots { text, fetched_at })
 }
 
 impl Frontier for RedisFrontier {

@@ -63,6 +63,7 @@
 //! ```
 
 mod client;
+mod codec;
 mod frontier;
 mod scripts;
 mod status;

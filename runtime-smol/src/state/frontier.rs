@@ -11,54 +11,17 @@ use super::dir::StateDir;
 use super::error::{engine, StateError};
 use super::hosts::{Head, Hosts};
 use super::seen::{fingerprint, SeenCache};
+pub use super::split::FrontierBudget;
+use super::split::{Split, ENGINE_OVERHEAD};
 
 /// URLs longer than this many bytes are not queued (counted in
 /// [`PushStats::too_long`]): the crawl's one cap, from the core.
 pub use semcrawl_core::frontier::MAX_URL_LEN;
 
-/// Memory SQLite uses besides its page cache (schema, prepared statements,
-/// lookaside buffers), charged as a fixed amount.
-const ENGINE_OVERHEAD: u64 = 512 * 1024;
-/// The smallest budget a frontier works with.
-const MIN_BUDGET: u64 = 2 * 1024 * 1024;
 /// Most URLs of one host read ahead into memory at once.
 const HEAD_ROWS: usize = 32;
 /// Most hosts whose heads one [`DiskFrontier::prefetch`] reads.
 const PREFETCH_HOSTS: usize = 64;
-/// Bytes budgeted per active host (its entry, ring slot and name).
-const BYTES_PER_HOST: usize = 512;
-
-/// The frontier's memory budget in bytes: its in-memory part plus SQLite's
-/// page cache stay within it (at least 2 MiB is used).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FrontierBudget {
-    /// Bytes.
-    pub bytes: u64,
-}
-
-/// How the budget is split: the page cache keeps the hot parts of the
-/// indexes in memory, the seen cache answers repeated links, heads and hosts
-/// serve the round robin.
-#[derive(Debug, Clone, Copy)]
-struct Split {
-    sqlite_cache: u64,
-    seen: usize,
-    heads: usize,
-    max_hosts: usize,
-}
-
-impl Split {
-    fn of(budget: FrontierBudget) -> Split {
-        let usable = budget.bytes.max(MIN_BUDGET) - ENGINE_OVERHEAD;
-        let part = |percent: u64| usable / 100 * percent;
-        Split {
-            sqlite_cache: part(40),
-            seen: part(25) as usize,
-            heads: part(20) as usize,
-            max_hosts: (part(15) as usize / BYTES_PER_HOST).max(16),
-        }
-    }
-}
 
 /// A URL to push.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -74,6 +74,7 @@ mod frontier;
 mod hosts;
 mod identity;
 mod seen;
+mod split;
 
 pub use adapter::open_frontier;
 pub use dir::{CrawlIdentity, Resume, StateDir, STATE_FORMAT};
