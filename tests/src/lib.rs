@@ -30,6 +30,7 @@ use serde_json::Value;
 pub mod fanout;
 pub mod hostile;
 pub mod redis;
+pub mod tls;
 
 /// The `semcrawl` binary, built on first use (see the crate docs).
 ///

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use semcrawl_tests::tls::SelfSigned;
 use semcrawl_tests::{by_url, crawl_to_jsonl, error_kind, run, semcrawl_bin, TempDir, QUIET};
 use serde_json::Value;
 
@@ -443,7 +444,7 @@ fn a_socks5_proxy_carries_every_request() {
 
 #[test]
 fn the_https_proxy_variable_tunnels_https() {
-    let (port, pem) = self_signed_server();
+    let SelfSigned { port, pem, .. } = SelfSigned::start();
     let (proxy_port, relayed) = proxy();
     let dir = TempDir::new("reach-https-proxy");
     let ca = dir.join("ca.pem");
@@ -473,76 +474,8 @@ fn the_http_proxy_variable_is_honoured() {
     assert_eq!(relayed.load(Ordering::SeqCst), 3);
 }
 
-/// An HTTPS server on 127.0.0.1 with a fresh self-signed certificate;
-/// returns its port and the certificate (PEM).
-fn self_signed_server() -> (u16, String) {
-    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
-    let pem = pem(cert.cert.der());
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-    let config = Arc::new(
-        rustls::ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.cert.der().clone()], key)
-            .unwrap(),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut tcp) = stream else { continue };
-            let config = config.clone();
-            std::thread::spawn(move || {
-                let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
-                let mut tls = rustls::ServerConnection::new(config).unwrap();
-                while tls.is_handshaking() {
-                    if tls.complete_io(&mut tcp).is_err() {
-                        return;
-                    }
-                }
-                let mut stream = rustls::StreamOwned::new(tls, tcp);
-                let mut head = [0u8; 4096];
-                let _ = stream.read(&mut head);
-                let _ = stream.write_all(html("<title>tls</title>").as_bytes());
-                // A clean end: close_notify, then the client's close.
-                stream.conn.send_close_notify();
-                let _ = stream.flush();
-                let _ = stream.sock.shutdown(std::net::Shutdown::Write);
-                let _ = stream.sock.read_to_end(&mut Vec::new());
-            });
-        }
-    });
-    (port, pem)
-}
-
-/// A DER certificate as PEM (base64 in lines of 64).
-fn pem(der: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut b64 = String::new();
-    for chunk in der.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            b64.push(if i <= chunk.len() {
-                ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char
-            } else {
-                '='
-            });
-        }
-    }
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap());
-        out.push('\n');
-    }
-    out + "-----END CERTIFICATE-----\n"
-}
-
 fn tls_record(extra: &[&str], quiet: bool) -> (Value, String) {
-    let (port, pem) = self_signed_server();
+    let SelfSigned { port, pem, .. } = SelfSigned::start();
     let dir = TempDir::new("reach-tls");
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, pem).unwrap();
