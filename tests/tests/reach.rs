@@ -381,7 +381,8 @@ fn small_site() -> Server {
 
 /// Crawl `seed` into `dir/out.jsonl` with `args`, in an environment whose
 /// proxy variables are only `env` (the machine's own, `no_proxy` above all,
-/// would change where requests go); returns the records.
+/// would change where requests go); returns the records. No sitemap is
+/// sought, so that the requests counted are the pages (and robots.txt).
 fn crawl_without_proxy_env(
     dir: &TempDir,
     seed: &str,
@@ -392,6 +393,7 @@ fn crawl_without_proxy_env(
     let mut command = Command::new(semcrawl_bin());
     command
         .arg("crawl")
+        .arg("--no-sitemaps")
         .args(args)
         .arg("-o")
         .arg(&out)
