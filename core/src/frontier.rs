@@ -215,6 +215,31 @@ pub trait Frontier: MaybeSend {
     /// Acknowledge entries as done: their records are stored. They are
     /// never handed out again.
     fn done(&mut self, ids: Vec<u64>) -> BoxFuture<'_, Result<(), FrontierError>>;
+    /// [`push`](Frontier::push) `entries`, then acknowledge `ids` as
+    /// [`done`](Frontier::done), as one step: the crawl hands over the
+    /// links of the pages that finished since its last call together with
+    /// the ids of the pages stored since, so a frontier can make it one
+    /// round trip and one transaction instead of two. The pushes come
+    /// first: a page among `ids` may have its links in `entries`, and must
+    /// not be acknowledged without them. The default calls the two in
+    /// turn.
+    fn push_and_done(
+        &mut self,
+        entries: Vec<Entry>,
+        ids: Vec<u64>,
+    ) -> BoxFuture<'_, Result<Pushed, FrontierError>> {
+        Box::pin(async move {
+            let pushed = if entries.is_empty() {
+                Pushed::default()
+            } else {
+                self.push(entries).await?
+            };
+            if !ids.is_empty() {
+                self.done(ids).await?;
+            }
+            Ok(pushed)
+        })
+    }
     /// Entries queued and not handed out.
     fn len(&self) -> u64;
     /// Whether nothing is queued. The crawl ends when this holds and none

@@ -365,26 +365,27 @@ fn another_identity_is_refused_naming_the_first_difference() {
     assert!(resume.is_resumed());
     let text = std::fs::read_to_string(tmp.0.join("state.json")).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(json["format"], 1);
+    assert_eq!(json["format"], 2);
     assert_eq!(json["identity"]["options"]["concurrency"], "64");
     assert_eq!(json["identity"]["seeds"][0], "https://a.test/");
 }
 
 #[test]
 fn another_format_version_is_refused() {
+    // Format 1 (its seen set keyed by SHA-256) is the previous release's.
     let tmp = TempDir::new("version");
     drop(StateDir::open(&tmp.0, &identity()).unwrap());
     let path = tmp.0.join("state.json");
     let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replacen("\"format\": 1", "\"format\": 2", 1)).unwrap();
+    std::fs::write(&path, text.replacen("\"format\": 2", "\"format\": 1", 1)).unwrap();
     let err = StateDir::open(&tmp.0, &identity()).unwrap_err();
     assert!(err.is_usage());
     assert!(
         matches!(
             err,
             StateError::Version {
-                found: 2,
-                expected: 1
+                found: 1,
+                expected: 2
             }
         ),
         "{err:?}"

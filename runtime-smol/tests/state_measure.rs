@@ -71,6 +71,8 @@ fn measure_disk_frontier() {
     let mut frontier = DiskFrontier::open(&dir, budget).unwrap();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
 
+    // A progress line every tenth of N (at least every 500 batches).
+    let step = (n / 10).clamp(500, 1_000_000) / 500 * 500;
     let started = Instant::now();
     let (mut next, mut pushed, mut page) = (0u64, 0u64, 0u64);
     while next < n {
@@ -97,6 +99,16 @@ fn measure_disk_frontier() {
         }
         pushed += batch.len() as u64;
         frontier.push_batch(batch).unwrap();
+        if next % step == 0 && next < n {
+            // Progress, so that a run stopped early still gives a rate.
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "  pushed {pushed} ({next} queued) in {secs:.1} s = {:.0} URLs/s; disk {:.1} MiB; VmRSS {:.1} MiB",
+                pushed as f64 / secs,
+                dir_bytes(dir.path()) as f64 / 1048576.0,
+                status_kib("VmRSS:") as f64 / 1024.0
+            );
+        }
     }
     let push_secs = started.elapsed().as_secs_f64();
     let disk = dir_bytes(dir.path());
@@ -126,11 +138,19 @@ fn measure_disk_frontier() {
         if batch.is_empty() {
             break;
         }
+        let before = popped;
         popped += batch.len() as u64;
         let ids: Vec<u64> = batch.iter().map(|q| q.id).collect();
         let t = Instant::now();
         frontier.mark_done(&ids).unwrap();
         done_secs += t.elapsed().as_secs_f64();
+        if popped / step > before / step && popped < n {
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "  popped and done {popped} in {secs:.1} s = {:.0} URLs/s",
+                popped as f64 / secs
+            );
+        }
     }
     let total = started.elapsed().as_secs_f64();
     assert_eq!(popped, n);

@@ -5,7 +5,11 @@
 //! mutex, and every call that may touch the database runs on smol's
 //! blocking thread pool ([`smol::unblock`]), never on the executor:
 //! pushes, acknowledgements, and the read-ahead of a pop
-//! ([`DiskFrontier::prefetch`]). The pop itself asks the coordinator's
+//! ([`DiskFrontier::prefetch`]). Each hop costs two thread switches, which
+//! on a CPU-bound crawl weigh as much as the SQLite work itself, so a
+//! crawl's turn makes one: its pushes and acknowledgements go in one
+//! transaction ([`Frontier::push_and_done`]), followed on the same thread
+//! by the read-ahead when one is due. The pop itself asks the coordinator's
 //! `ready` question per URL, which borrows the coordinator's state and so
 //! cannot leave its thread: it runs on the caller's thread, over the heads
 //! the read-ahead just brought into memory (it reads the database itself
@@ -116,10 +120,28 @@ fn to_entry(q: Queued) -> Result<Entry, FrontierError> {
 
 impl Frontier for SharedFrontier {
     fn push(&mut self, entries: Vec<Entry>) -> BoxFuture<'_, Result<Pushed, FrontierError>> {
+        self.push_and_done(entries, Vec::new())
+    }
+
+    fn push_and_done(
+        &mut self,
+        entries: Vec<Entry>,
+        ids: Vec<u64>,
+    ) -> BoxFuture<'_, Result<Pushed, FrontierError>> {
         Box::pin(async move {
             let mut key = String::new();
             let urls: Vec<NewUrl> = entries.into_iter().map(|e| to_new(e, &mut key)).collect();
-            let stats = self.unblock(move |disk| disk.push_batch(urls)).await?;
+            let stats = self
+                .unblock(move |disk| {
+                    let stats = disk.push_and_done(urls, &ids)?;
+                    // Already on the pool: read ahead for the next pop now
+                    // rather than in a hop of its own.
+                    if disk.wants_prefetch() {
+                        disk.prefetch()?;
+                    }
+                    Ok(stats)
+                })
+                .await?;
             Ok(Pushed {
                 queued: stats.queued,
                 duplicates: stats.duplicates,
@@ -152,7 +174,7 @@ impl Frontier for SharedFrontier {
     }
 
     fn done(&mut self, ids: Vec<u64>) -> BoxFuture<'_, Result<(), FrontierError>> {
-        Box::pin(async move { self.unblock(move |disk| disk.mark_done(&ids)).await })
+        Box::pin(async move { self.push_and_done(Vec::new(), ids).await.map(|_| ()) })
     }
 
     fn robots(&mut self, origin: &str) -> BoxFuture<'_, Result<Option<KeptRobots>, FrontierError>> {

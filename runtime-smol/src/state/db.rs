@@ -4,7 +4,7 @@
 //! # Tables (`frontier.sqlite`)
 //!
 //! * `seen(fp)`: the 64-bit fingerprint of every URL ever pushed (see
-//!   [`fingerprint`](super::fingerprint)); kept when the URL is done.
+//!   [`seen_key`](super::seen_key)); kept when the URL is done.
 //! * `queue(id, host, depth, url, parent, redirects)`: URLs pushed and not done. `id`
 //!   grows with every push, so `(host, id)` order (an index) is each host's
 //!   FIFO. A row is deleted when marked done; popping writes nothing, so
@@ -22,14 +22,15 @@
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::error::{engine, StateError};
 
 /// The database's file name in the state directory.
 pub(crate) const DB_FILE: &str = "frontier.sqlite";
-/// The database layout version, in SQLite's `user_version`.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+/// The database layout version, in SQLite's `user_version`. 2: the seen
+/// set's keys are [`seen_key`](super::seen_key)s (SHA-256 prefixes in 1).
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
@@ -51,11 +52,6 @@ CREATE TABLE IF NOT EXISTS queue (
     redirects INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS queue_host ON queue(host, id);
-";
-
-/// Added to layout 1 after its first release: created when missing, so
-/// older state directories open as they are.
-const ROBOTS_TABLE: &str = "
 CREATE TABLE IF NOT EXISTS robots (
     host       TEXT PRIMARY KEY,
     text       TEXT,
@@ -102,11 +98,10 @@ pub(crate) fn open(dir: &Path, create: bool) -> Result<Option<Connection>, State
     match version {
         0 => {
             conn.execute_batch(SCHEMA).map_err(engine)?;
-            conn.execute_batch(ROBOTS_TABLE).map_err(engine)?;
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(engine)?;
         }
-        SCHEMA_VERSION => conn.execute_batch(ROBOTS_TABLE).map_err(engine)?,
+        SCHEMA_VERSION => {}
         other => {
             return Err(StateError::Corrupt {
                 path,
@@ -136,7 +131,7 @@ pub(crate) fn stored_counts(dir: &Path) -> Result<(u64, u64), StateError> {
 }
 
 /// Add a fingerprint to the seen set; whether it was new.
-pub(crate) fn insert_seen(tx: &Transaction<'_>, fp: i64) -> Result<bool, StateError> {
+pub(crate) fn insert_seen(tx: &Connection, fp: i64) -> Result<bool, StateError> {
     tx.prepare_cached("INSERT OR IGNORE INTO seen (fp) VALUES (?1)")
         .and_then(|mut s| s.execute([fp]))
         .map(|changed| changed == 1)
@@ -144,7 +139,7 @@ pub(crate) fn insert_seen(tx: &Transaction<'_>, fp: i64) -> Result<bool, StateEr
 }
 
 /// The id of a host's row and its pending count, adding the row if new.
-pub(crate) fn host_row(tx: &Transaction<'_>, host: &str) -> Result<(i64, u64), StateError> {
+pub(crate) fn host_row(tx: &Connection, host: &str) -> Result<(i64, u64), StateError> {
     let found = tx
         .prepare_cached("SELECT id, pending FROM hosts WHERE host = ?1")
         .and_then(|mut s| {
@@ -162,7 +157,7 @@ pub(crate) fn host_row(tx: &Transaction<'_>, host: &str) -> Result<(i64, u64), S
 }
 
 /// The id of a parent URL's row, adding the row if new.
-pub(crate) fn parent_row(tx: &Transaction<'_>, url: &str) -> Result<i64, StateError> {
+pub(crate) fn parent_row(tx: &Connection, url: &str) -> Result<i64, StateError> {
     tx.prepare_cached("INSERT OR IGNORE INTO parents (url) VALUES (?1)")
         .and_then(|mut s| s.execute([url]))
         .map_err(engine)?;
@@ -172,7 +167,7 @@ pub(crate) fn parent_row(tx: &Transaction<'_>, url: &str) -> Result<i64, StateEr
 }
 
 /// Add `by` to a counter of the `meta` table.
-pub(crate) fn bump(tx: &Transaction<'_>, key: &str, by: i64) -> Result<(), StateError> {
+pub(crate) fn bump(tx: &Connection, key: &str, by: i64) -> Result<(), StateError> {
     if by != 0 {
         tx.prepare_cached("UPDATE meta SET value = value + ?1 WHERE key = ?2")
             .and_then(|mut s| s.execute(params![by, key]))

@@ -24,7 +24,9 @@ use super::error::StateError;
 
 /// The format of a state directory that this version reads and writes. A
 /// directory of another format is refused with [`StateError::Version`].
-pub const STATE_FORMAT: u64 = 1;
+/// 2: the frontier's seen set is keyed by SipHash-1-3 (SHA-256 in 1), so a
+/// format-1 directory's seen set would not match a single URL.
+pub const STATE_FORMAT: u64 = 2;
 
 const STATE_FILE: &str = "state.json";
 const STATE_TMP: &str = "state.json.tmp";

@@ -10,7 +10,7 @@ use super::db::{self, bump, host_row, insert_seen, parent_row, DB_FILE};
 use super::dir::StateDir;
 use super::error::{engine, StateError};
 use super::hosts::{Head, Hosts};
-use super::seen::{fingerprint, SeenCache};
+use super::seen::{seen_key, SeenCache};
 pub use super::split::FrontierBudget;
 use super::split::{Split, ENGINE_OVERHEAD};
 
@@ -65,6 +65,24 @@ pub struct Queued {
     pub parent: Option<String>,
     /// Redirect hops that led to it (0 for a link).
     pub redirects: u32,
+}
+
+/// The rows a push wrote, for memory to follow once they are committed.
+struct PushRows {
+    stats: PushStats,
+    /// Per host touched: (pending before the push, URLs added).
+    added: HashMap<i64, (u64, u64)>,
+    /// Hosts that were not active, by name.
+    names: HashMap<String, i64>,
+}
+
+/// The rows a `mark_done` deleted, for memory to follow once committed.
+#[derive(Default)]
+struct DoneRows {
+    /// (queue id, host id) of each URL done.
+    done: Vec<(i64, i64)>,
+    /// Per host: (URLs done, pending after).
+    per_host: HashMap<i64, (u64, u64)>,
 }
 
 /// The crawl frontier on disk: per-host FIFO queues served round robin, a
@@ -191,33 +209,63 @@ impl DiskFrontier {
         &mut self,
         urls: impl IntoIterator<Item = NewUrl>,
     ) -> Result<PushStats, StateError> {
-        let first_id = self.next_id;
-        let result = self.push_in_transaction(urls);
-        if result.is_err() {
-            // Nothing was committed: the cache may name URLs that were not.
-            self.seen.clear();
-            self.next_id = first_id;
-        }
-        result
+        self.push_and_done(urls, &[])
     }
 
-    fn push_in_transaction(
+    /// [`push_batch`](Self::push_batch) then [`mark_done`](Self::mark_done),
+    /// in one transaction: a crawl acknowledges the pages stored together
+    /// with the links of the pages that finished meanwhile, one commit
+    /// rather than two. The pushes come first, so a page whose links are in
+    /// `urls` may be among `ids`: a kill leaves both or neither.
+    pub fn push_and_done(
         &mut self,
         urls: impl IntoIterator<Item = NewUrl>,
+        ids: &[u64],
     ) -> Result<PushStats, StateError> {
+        let first_id = self.next_id;
+        self.conn.execute_batch("BEGIN").map_err(engine)?;
+        let result = self.push_rows(urls).and_then(|pushed| {
+            let done = self.done_rows(ids)?;
+            self.conn.execute_batch("COMMIT").map_err(engine)?;
+            Ok((pushed, done))
+        });
+        match result {
+            Ok((pushed, done)) => {
+                let stats = pushed.stats;
+                self.apply_push(pushed);
+                self.apply_done(done);
+                Ok(stats)
+            }
+            Err(e) => {
+                // Nothing was committed (a failed COMMIT rolls back too):
+                // the cache may name URLs that were not.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.seen.clear();
+                self.next_id = first_id;
+                Err(e)
+            }
+        }
+    }
+
+    /// The rows of a push, inside the caller's transaction; what memory
+    /// must learn once it commits.
+    fn push_rows(
+        &mut self,
+        urls: impl IntoIterator<Item = NewUrl>,
+    ) -> Result<PushRows, StateError> {
         let mut stats = PushStats::default();
         // Per host touched: (pending before this batch, URLs added).
         let mut added: HashMap<i64, (u64, u64)> = HashMap::new();
         let mut names: HashMap<String, i64> = HashMap::new();
         let mut last_parent: Option<(Arc<str>, i64)> = None;
-        let tx = self.conn.transaction().map_err(engine)?;
+        let tx = &self.conn;
         for new in urls {
             if new.url.len() > MAX_URL_LEN {
                 stats.too_long += 1;
                 continue;
             }
-            let fp = fingerprint(&new.url);
-            if self.seen.contains(fp) || !insert_seen(&tx, fp)? {
+            let fp = seen_key(&new.url);
+            if self.seen.contains(fp) || !insert_seen(tx, fp)? {
                 self.seen.insert(fp);
                 stats.duplicates += 1;
                 continue;
@@ -230,7 +278,7 @@ impl DiskFrontier {
             {
                 Some(id) => id,
                 None => {
-                    let (id, before) = host_row(&tx, &new.host)?;
+                    let (id, before) = host_row(tx, &new.host)?;
                     names.insert(new.host.clone(), id);
                     added.insert(id, (before, 0));
                     id
@@ -241,7 +289,7 @@ impl DiskFrontier {
                 Some(url) => match &last_parent {
                     Some((last, id)) if *last == url => Some(*id),
                     _ => {
-                        let id = parent_row(&tx, &url)?;
+                        let id = parent_row(tx, &url)?;
                         last_parent = Some((url, id));
                         Some(id)
                     }
@@ -274,19 +322,30 @@ impl DiskFrontier {
                     .map_err(engine)?;
             }
         }
-        bump(&tx, "pending", stats.queued as i64)?;
-        tx.commit().map_err(engine)?;
+        bump(tx, "pending", stats.queued as i64)?;
+        Ok(PushRows {
+            stats,
+            added,
+            names,
+        })
+    }
 
-        // Committed: bring the memory in line. `names` holds only hosts
-        // that were not active.
+    /// A push committed: bring the memory in line.
+    fn apply_push(&mut self, pushed: PushRows) {
+        let PushRows {
+            stats,
+            added,
+            names,
+        } = pushed;
         self.pending += stats.queued;
         for (&id, &(_, n)) in &added {
             if let Some(host) = self.hosts.get_mut(id) {
                 host.pending += n;
             }
         }
-        // In order of first appearance (host ids grow), so the ring order
-        // does not depend on a hash map's.
+        // `names` holds only hosts that were not active. In order of first
+        // appearance (host ids grow), so the ring order does not depend on
+        // a hash map's.
         let mut names: Vec<(String, i64)> = names.into_iter().collect();
         names.sort_unstable_by_key(|&(_, id)| id);
         for (name, id) in names {
@@ -301,7 +360,6 @@ impl DiskFrontier {
                 self.hosts.admit(id, &name, before + n);
             }
         }
-        Ok(stats)
     }
 
     /// Hand out up to `max` URLs, one per host in turn (round robin over
@@ -424,21 +482,28 @@ impl DiskFrontier {
     /// it only once their records are durable in the output. Unknown or
     /// already done ids are ignored.
     pub fn mark_done(&mut self, ids: &[u64]) -> Result<(), StateError> {
-        // Per host: (URLs done, pending after).
-        let mut per_host: HashMap<i64, (u64, u64)> = HashMap::new();
-        let mut done = Vec::with_capacity(ids.len());
-        let tx = self.conn.transaction().map_err(engine)?;
+        self.push_and_done(std::iter::empty(), ids).map(|_| ())
+    }
+
+    /// The rows of a [`mark_done`](Self::mark_done), inside the caller's
+    /// transaction; what memory must learn once it commits.
+    fn done_rows(&mut self, ids: &[u64]) -> Result<DoneRows, StateError> {
+        let mut rows = DoneRows::default();
+        if ids.is_empty() {
+            return Ok(rows);
+        }
+        let tx = &self.conn;
         for &id in ids {
             let host: Option<i64> = tx
                 .prepare_cached("DELETE FROM queue WHERE id = ?1 RETURNING host")
                 .and_then(|mut s| s.query_row([id as i64], |r| r.get(0)).optional())
                 .map_err(engine)?;
             if let Some(host) = host {
-                per_host.entry(host).or_default().0 += 1;
-                done.push((id as i64, host));
+                rows.per_host.entry(host).or_default().0 += 1;
+                rows.done.push((id as i64, host));
             }
         }
-        for (&host, entry) in per_host.iter_mut() {
+        for (&host, entry) in rows.per_host.iter_mut() {
             let left: i64 = tx
                 .prepare_cached(
                     "UPDATE hosts SET pending = pending - ?1 WHERE id = ?2 RETURNING pending",
@@ -447,14 +512,18 @@ impl DiskFrontier {
                 .map_err(engine)?;
             entry.1 = left as u64;
         }
-        let n = done.len() as i64;
-        bump(&tx, "done", n)?;
-        bump(&tx, "pending", -n)?;
-        tx.commit().map_err(engine)?;
+        let n = rows.done.len() as i64;
+        bump(tx, "done", n)?;
+        bump(tx, "pending", -n)?;
+        Ok(rows)
+    }
 
-        self.done += n as u64;
-        self.pending -= n as u64;
-        for (id, host) in done {
+    /// URLs marked done, committed: bring the memory in line.
+    fn apply_done(&mut self, rows: DoneRows) {
+        let n = rows.done.len() as u64;
+        self.done += n;
+        self.pending -= n;
+        for (id, host) in rows.done {
             let was_in_flight = self.in_flight.remove(&id).is_some();
             if !was_in_flight {
                 self.hosts.remove_head(host, id);
@@ -464,13 +533,12 @@ impl DiskFrontier {
                 h.pending -= 1;
             }
         }
-        for (host, (_, left)) in per_host {
+        for (host, (_, left)) in rows.per_host {
             if left == 0 {
                 self.hosts_pending -= 1;
                 self.hosts.evict(host);
             }
         }
-        Ok(())
     }
 
     /// Bring parked hosts (with URLs pending but not in memory) in while

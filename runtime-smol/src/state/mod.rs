@@ -19,7 +19,7 @@
 //! | file              | what                                                      |
 //! |-------------------|-----------------------------------------------------------|
 //! | `lock`            | held with `flock(2)` by the one process using the directory; holds its pid |
-//! | `state.json`      | `{"format": 1, "identity": {...}}`: the [`CrawlIdentity`] |
+//! | `state.json`      | `{"format": 2, "identity": {...}}`: the [`CrawlIdentity`] |
 //! | `frontier.sqlite` | queue, seen set, hosts, counters (SQLite, WAL)            |
 //! | `frontier.sqlite-wal`, `-shm` | SQLite's write-ahead log and its index        |
 //!
@@ -81,4 +81,4 @@ pub use dir::{CrawlIdentity, Resume, StateDir, STATE_FORMAT};
 pub use error::StateError;
 pub use frontier::{DiskFrontier, FrontierBudget, NewUrl, PushStats, Queued, MAX_URL_LEN};
 pub use identity::{identity, OutputTarget};
-pub use seen::fingerprint;
+pub use seen::{fingerprint, seen_key};

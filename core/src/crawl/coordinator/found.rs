@@ -33,7 +33,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
     }
 
     /// Queue what a page at `page_depth`, reached through `page_redirects`
-    /// hops, found, at the next [`flush`](Self::flush): within the depth
+    /// hops, found, at the next [`sync`](Self::sync): within the depth
     /// limit and the scope, the include/exclude patterns and the ignored
     /// extensions, and (on `host`, the page's) the sitemap caps.
     pub(super) fn queue_found(

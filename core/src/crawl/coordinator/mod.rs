@@ -60,6 +60,10 @@ mod robots;
 /// Most entries popped from the frontier at once.
 const POP_BATCH: usize = 16;
 
+/// Most links held back from the frontier between two pops (see
+/// [`Coordinator::sync`]): a few pages' worth, a bounded amount of memory.
+const HELD_LINKS: usize = 512;
+
 pub(crate) struct Coordinator<F: Fetch, R: Runtime> {
     pub ctx: Arc<Ctx<F, R>>,
     pub frontier: Box<dyn Frontier>,
@@ -68,10 +72,10 @@ pub(crate) struct Coordinator<F: Fetch, R: Runtime> {
     popped: VecDeque<(Entry, HostId)>,
     /// Ids of pages done (stored, or skipped) not yet acknowledged.
     acks: Vec<u64>,
-    /// Links found by the reports absorbed in this turn of the loop, pushed
-    /// to the frontier at once at its end ([`flush`](Self::flush)): one
-    /// call (one transaction for a disk frontier) for all the pages that
-    /// finished meanwhile rather than one each.
+    /// Links found by the pages that finished, not yet pushed: they go to
+    /// the frontier together with the acknowledgements
+    /// ([`sync`](Self::sync)), one call (one transaction for a disk
+    /// frontier) for all the pages that finished meanwhile.
     to_push: Vec<Entry>,
     /// Ids of stored pages, from the writer.
     done: mpsc::UnboundedReceiver<Vec<u64>>,
@@ -149,14 +153,14 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         reports: mpsc::UnboundedReceiver<Report>,
     ) -> Result<(), FrontierError> {
         self.crawl(stop, store_failed, reports).await;
-        self.flush().await;
+        self.sync().await;
         // No more records: the writer ends once it has stored the last
         // ones, and hands back their ids until then.
         self.records = None;
         // (Every page's report is in: its links are queued.)
         while let Some(ids) = self.done.next().await {
             self.acks.extend(ids);
-            self.acknowledge().await;
+            self.sync().await;
         }
         self.set_queued();
         self.report_limits();
@@ -187,14 +191,26 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         }
     }
 
-    /// Tell the frontier which pages are done (see `collect_done`).
-    async fn acknowledge(&mut self) {
-        if self.acks.is_empty() || self.failure.is_some() {
+    /// Push the links held back and tell the frontier which pages are done
+    /// (see `collect_done`), in one call: the links first, so no page is
+    /// acknowledged before its links are queued.
+    ///
+    /// A turn of the loop calls it when it has pages to acknowledge (as
+    /// soon as they are stored, so a kill refetches no more than before),
+    /// when it is about to pop, or when [`HELD_LINKS`] links are held.
+    /// Otherwise links wait for the next call: on a fast site most turns
+    /// have links and nothing to acknowledge, and a call per turn was a
+    /// frontier round trip (for a disk frontier, two thread switches and a
+    /// commit) per page.
+    async fn sync(&mut self) {
+        if (self.acks.is_empty() && self.to_push.is_empty()) || self.failure.is_some() {
             return;
         }
+        let entries = std::mem::take(&mut self.to_push);
         let ids = std::mem::take(&mut self.acks);
-        if let Err(e) = self.frontier.done(ids).await {
-            self.fail(e);
+        match self.frontier.push_and_done(entries, ids).await {
+            Ok(pushed) => self.ctx.stats.urls_too_long(pushed.too_long),
+            Err(e) => self.fail(e),
         }
     }
 
@@ -239,8 +255,9 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             while let Ok(r) = reports.try_recv() {
                 self.absorb(r).await;
             }
-            self.flush().await;
-            self.acknowledge().await;
+            if !self.acks.is_empty() || self.popped.is_empty() || self.to_push.len() >= HELD_LINKS {
+                self.sync().await;
+            }
             // Permits in use come back all the time: keep retiring them
             // while the circulating count is above the limit.
             self.limits.follow(&self.ctx.stats);
@@ -400,6 +417,8 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
     /// the next one counts it). Hosts met for the first time are interned,
     /// and their robots.txt is asked for.
     async fn pop(&mut self, now: Duration) -> Result<(), Option<Duration>> {
+        // Links held back may be what there is to pop.
+        self.sync().await;
         let obey = self.ctx.config.obey_robots;
         let mut wake: Option<Duration> = None;
         let mut ids = Vec::new();
@@ -497,18 +516,12 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             Report::Links(chunk) => {
                 let links = chunk.links.into_iter().map(Found::Link);
                 self.queue_found(None, chunk.depth, 0, &chunk.parent, links);
-                self.flush().await;
+                self.sync().await;
                 // The page resolves its next links only now: its chunks are
                 // never more than one at a time in memory.
                 let _ = chunk.queued.send(());
             }
         }
-    }
-
-    /// Push the links queued by [`queue_found`](Self::queue_found).
-    async fn flush(&mut self) {
-        let entries = std::mem::take(&mut self.to_push);
-        self.push(entries).await;
     }
 
     fn spawn_page(&mut self, entry: Entry, id: HostId, permit: SemaphoreGuardArc) {
