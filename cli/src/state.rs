@@ -9,7 +9,6 @@
 
 use std::path::Path;
 
-use semcrawl_core::frontier::frontier_share;
 use semcrawl_core::Config;
 use semcrawl_smol::redis::{Address, Joined, RedisError, RedisFrontier, RedisOptions};
 use semcrawl_smol::state::{CrawlIdentity, Resume, StateDir, StateError};
@@ -56,12 +55,7 @@ pub fn open_redis(
     identity: &CrawlIdentity,
 ) -> Result<Shared, Failure> {
     let address = Address::parse(url).map_err(|e| Failure::Usage(format!("--state {e}")))?;
-    let options = RedisOptions::new(
-        name,
-        config.per_host,
-        config.delay,
-        frontier_share(config.memory),
-    );
+    let options = RedisOptions::for_crawl(name, config);
     let (frontier, joined) = RedisFrontier::open(&address, options, identity).map_err(|e| {
         let msg = format!("--state {url}: {}", one_line(&e.to_string()));
         match e {
