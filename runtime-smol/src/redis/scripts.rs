@@ -19,7 +19,7 @@
 //! | `claim:ORIGIN` | string | the worker fetching the origin's robots.txt (expires) |
 //! | `count`      | hash   | `queued`, `done`, `reclaimed`, `late`, `started`, `limit` |
 //! | `nextid`     | string | the last lease id given                           |
-//! | `want`       | hash   | origin -> `WORKER MS`: who last found its slots all taken |
+//! | `want`       | hash   | origin -> `WORKER MS`: who waits for it, since when (or until when its delay runs) |
 //! | `workers`    | hash   | worker -> `LAST_SEEN_MS PAGES ERRORS`             |
 //!
 //! Times come from the server's clock (`TIME`), so workers' clocks need not
@@ -157,7 +157,11 @@ return {new, dup, c[1], c[2], c[3]}
 /// Fairness: the worker that frees a host's slot (by acknowledging) is
 /// usually the next to pop, and would keep the host to itself. So a worker
 /// that finds a host's slots all taken records itself in `want`, and for
-/// `fair` ms the next free slot of that host is left to it.
+/// `fair` ms the next free slot of that host is left to it. A host waiting
+/// for its delay is likewise left to the first worker that waited for it,
+/// until `fair` ms after its time has come: the worker that made the last
+/// request polls in step with its own acknowledgement, and would otherwise
+/// be first every time.
 ///
 /// ARGV: prefix, max, per_host, delay_ms, ttl_ms, skipped origins
 /// (newline-separated), worker, fair_ms, max_pages (-1: none). Returns
@@ -169,6 +173,13 @@ local me, fair = ARGV[7], tonumber(ARGV[8])
 local max_pages = tonumber(ARGV[9])
 local skip = {}
 for o in string.gmatch(ARGV[6], '[^\n]+') do skip[o] = true end
+-- Who waits for the host, since when (or until when its delay is over).
+local function wanted(o)
+  local w = redis.call('HGET', p .. 'want', o)
+  if not w then return nil end
+  local sp = string.find(w, ' ', 1, true)
+  return string.sub(w, 1, sp - 1), tonumber(string.sub(w, sp + 1))
+end
 local now = now_ms()
 reclaim(now)
 local started = tonumber(redis.call('HGET', p .. 'count', 'started') or '0')
@@ -192,12 +203,14 @@ while handed < max do
       redis.call('HSET', p .. 'want', o, me .. ' ' .. now)
       ok = false
     elseif nxt > now then
+      local who, at = wanted(o)
+      if not who or who == me or now - at > fair then
+        redis.call('HSET', p .. 'want', o, me .. ' ' .. nxt)
+      end
       ok = false
     else
-      local w = redis.call('HGET', p .. 'want', o)
-      if w then
-        local sp = string.find(w, ' ', 1, true)
-        local who, at = string.sub(w, 1, sp - 1), tonumber(string.sub(w, sp + 1))
+      local who, at = wanted(o)
+      if who then
         if who == me or now - at > fair then
           redis.call('HDEL', p .. 'want', o)
         else

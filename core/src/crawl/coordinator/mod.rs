@@ -541,7 +541,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         self.in_flight += 1;
         self.started += 1;
         let slot = Slot::new(permit, self.ctx.stats.clone());
-        let sitemap = (self.sitemap_docs.remove(&entry.url)).unwrap_or(SitemapHint::No);
+        let sitemap = self.sitemap_hint(&entry);
         task::spawn_page(
             &self.ctx,
             entry,
