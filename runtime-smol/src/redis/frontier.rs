@@ -262,6 +262,7 @@ impl RedisFrontier {
                     .scripts
                     .release
                     .arg(&frontier.shared.prefix)
+                    .arg(0)
                     .invoke(c)
             })
             .map_err(|e| RedisError::Failed(e.to_string()))?;
@@ -464,6 +465,7 @@ impl Frontier for RedisFrontier {
                                 .scripts
                                 .release
                                 .arg(&shared.prefix)
+                                .arg(1)
                                 .arg(&back)
                                 .invoke(c)
                         })
@@ -626,6 +628,8 @@ impl Drop for RedisFrontier {
                 .scripts
                 .release
                 .arg(&shared.prefix)
+                // Some were in flight: their requests were made.
+                .arg(0)
                 .arg(&ids)
                 .invoke::<Vec<u64>>(c)
         });

@@ -43,12 +43,13 @@
 //! # Pages counted for `--max-pages`
 //!
 //! `count.started` is the number of entries handed out and not given back:
-//! a pop adds the entries it leases; giving a lease back unworked, a lease
-//! that expired with its holder, and an entry robots.txt disallowed take
-//! theirs off. That is what `--max-pages` counts on one machine: the
-//! entries whose fetch started (pages, error pages, sitemaps; not
-//! robots.txt files, nor URLs robots.txt disallows). A pop hands out
-//! nothing once it reaches the worker's `--max-pages`.
+//! a pop adds the entries it leases; a lease given back (unworked, or by
+//! a worker that stops), a lease that expired with its holder, and an
+//! entry robots.txt disallowed take theirs off (an entry given back is
+//! counted again when handed out again). That is what `--max-pages` counts
+//! on one machine: the entries whose fetch started (pages, error pages,
+//! sitemaps; not robots.txt files, nor URLs robots.txt disallows). A pop
+//! hands out nothing once the count reaches the worker's `--max-pages`.
 
 use redis::Script;
 
@@ -281,11 +282,14 @@ if #ARGV - 3 > acked then redis.call('HINCRBY', p .. 'count', 'late', #ARGV - 3 
 return counts()
 "#;
 
-/// Give leases back unworked (the worker could not start them): their
-/// entries go back to the front of their queues. ARGV: prefix, ids.
-/// Returns `[queued, leased, started]`.
+/// Give leases back: their entries go back to the front of their queues.
+/// `unworked` (`1`): the worker could not start them, so their hosts'
+/// pacing is undone; `0` for a worker that stops, whose requests in flight
+/// were made. ARGV: prefix, unworked, ids. Returns `[queued, leased,
+/// started]`.
 const RELEASE: &str = r#"
-for i = 2, #ARGV do requeue(ARGV[i], true) end
+local unworked = ARGV[2] == '1'
+for i = 3, #ARGV do requeue(ARGV[i], unworked) end
 return counts()
 "#;
 
