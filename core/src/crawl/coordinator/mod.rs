@@ -66,8 +66,11 @@ pub(crate) struct Coordinator<F: Fetch, R: Runtime> {
     /// Entries popped, their requests started in their hosts' pace, not
     /// yet spawned (waiting for permits).
     popped: VecDeque<(Entry, HostId)>,
-    /// Ids of pages done (stored, or skipped) not yet acknowledged.
+    /// Ids of pages done (stored) not yet acknowledged.
     acks: Vec<u64>,
+    /// Ids of entries robots.txt disallowed (never fetched), not yet
+    /// acknowledged.
+    skips: Vec<u64>,
     /// Links found by the reports absorbed in this turn of the loop, pushed
     /// to the frontier at once at its end ([`flush`](Self::flush)): one
     /// call (one transaction for a disk frontier) for all the pages that
@@ -123,6 +126,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             frontier,
             popped: VecDeque::new(),
             acks: Vec::new(),
+            skips: Vec::new(),
             to_push: Vec::new(),
             done,
             failure: None,
@@ -187,9 +191,20 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         }
     }
 
-    /// Tell the frontier which pages are done (see `collect_done`).
+    /// Tell the frontier which pages are done (see `collect_done`), and
+    /// which entries were skipped.
     async fn acknowledge(&mut self) {
-        if self.acks.is_empty() || self.failure.is_some() {
+        if self.failure.is_some() {
+            return;
+        }
+        if !self.skips.is_empty() {
+            let ids = std::mem::take(&mut self.skips);
+            if let Err(e) = self.frontier.skipped(ids).await {
+                self.fail(e);
+                return;
+            }
+        }
+        if self.acks.is_empty() {
             return;
         }
         let ids = std::mem::take(&mut self.acks);
@@ -328,7 +343,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
 
             // 2. robots.txt first, then the next ready page.
             if let Some((host, url)) = self.robots_todo.pop() {
-                if !self.kept_robots(host).await {
+                if !self.kept_robots(host).await && self.claim_robots(host).await {
                     self.spawn_robots(host, url, permit);
                 }
                 continue;
@@ -386,7 +401,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                         self.ctx.stats.robots_skipped();
                         let pace = &mut self.hosts.get_mut(host).pace;
                         self.politeness.cancel(pace);
-                        self.acks.extend(entry.id);
+                        self.skips.extend(entry.id);
                         continue;
                     }
                 }
@@ -482,10 +497,15 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             Report::Robots { host, rules, keep } => {
                 self.in_flight -= 1;
                 self.set_robots(host, rules);
-                if let (Some((text, fetched_at)), None) = (keep, &self.failure) {
+                if self.failure.is_none() {
                     let origin = self.hosts.get(host).origin.clone();
-                    let kept = KeptRobots { text, fetched_at };
-                    if let Err(e) = self.frontier.keep_robots(&origin, kept).await {
+                    if let Some((text, fetched_at)) = keep {
+                        let kept = KeptRobots { text, fetched_at };
+                        if let Err(e) = self.frontier.keep_robots(&origin, kept).await {
+                            self.fail(e);
+                        }
+                    }
+                    if let Err(e) = self.frontier.robots_fetched(&origin).await {
                         self.fail(e);
                     }
                 }
@@ -521,7 +541,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         self.in_flight += 1;
         self.started += 1;
         let slot = Slot::new(permit, self.ctx.stats.clone());
-        let sitemap = (self.sitemap_docs.remove(&entry.url)).unwrap_or(SitemapHint::No);
+        let sitemap = self.sitemap_hint(&entry);
         task::spawn_page(
             &self.ctx,
             entry,
