@@ -240,6 +240,13 @@ pub trait Frontier: MaybeSend {
             Ok(pushed)
         })
     }
+    /// Acknowledge entries handed out and never fetched (robots.txt
+    /// disallowed them): like [`done`](Self::done), but no request was
+    /// made. A frontier that counts pages or paces hosts for several
+    /// processes does not count these (the default: `done`).
+    fn skipped(&mut self, ids: Vec<u64>) -> BoxFuture<'_, Result<(), FrontierError>> {
+        self.done(ids)
+    }
     /// Entries queued and not handed out.
     fn len(&self) -> u64;
     /// Whether nothing is queued. The crawl ends when this holds and none
@@ -277,6 +284,25 @@ pub trait Frontier: MaybeSend {
         robots: KeptRobots,
     ) -> BoxFuture<'_, Result<(), FrontierError>> {
         let _ = (origin, robots);
+        Box::pin(std::future::ready(Ok(())))
+    }
+    /// Ask to fetch `origin`'s robots.txt, none being kept (see
+    /// [`robots`](Self::robots)). `true` (the default): fetch it, then call
+    /// [`robots_fetched`](Self::robots_fetched). `false`: another process
+    /// of a shared crawl is fetching it; the crawl asks again, kept file
+    /// first, when it next meets the host, so the file is fetched once for
+    /// the whole crawl.
+    fn claim_robots(&mut self, origin: &str) -> BoxFuture<'_, Result<bool, FrontierError>> {
+        let _ = origin;
+        Box::pin(std::future::ready(Ok(true)))
+    }
+    /// The fetch of `origin`'s robots.txt claimed with
+    /// [`claim_robots`](Self::claim_robots) is over, kept (after
+    /// [`keep_robots`](Self::keep_robots)) or not (unreachable): a claim
+    /// not kept is given up, for another process to try (the default does
+    /// nothing).
+    fn robots_fetched(&mut self, origin: &str) -> BoxFuture<'_, Result<(), FrontierError>> {
+        let _ = origin;
         Box::pin(std::future::ready(Ok(())))
     }
     /// The bytes of memory this frontier promises to stay within, which the

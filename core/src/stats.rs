@@ -38,6 +38,11 @@ pub struct Stats {
     max_fetching: AtomicU64,
     /// A running average of body sizes (1/8 per page), for admissions.
     typical_body: AtomicU64,
+    /// The size of the large bodies lately: up at once to a larger body,
+    /// down by 1/8 of the gap per smaller one. What a body of unknown
+    /// length is expected to need: erring large parks a page, erring small
+    /// gets it preempted and fetched again.
+    large_body: AtomicU64,
     queued: AtomicU64,
     interrupted: AtomicBool,
     limit: AtomicU64,
@@ -261,6 +266,7 @@ impl Stats {
             fetching: AtomicU64::new(0),
             max_fetching: AtomicU64::new(0),
             typical_body: AtomicU64::new(0),
+            large_body: AtomicU64::new(0),
             queued: AtomicU64::new(0),
             interrupted: AtomicBool::new(false),
             limit: AtomicU64::new(0),
@@ -438,6 +444,14 @@ impl Stats {
         let old = self.typical_body.load(Relaxed);
         let new = if old == 0 { n } else { old - old / 8 + n / 8 };
         self.typical_body.store(new.max(1), Relaxed);
+        let old = self.large_body.load(Relaxed);
+        let new = if n >= old { n } else { old - (old - n) / 8 };
+        self.large_body.store(new.max(1), Relaxed);
+    }
+
+    /// The size of the large bodies lately (0 before the first body).
+    pub(crate) fn large_body(&self) -> u64 {
+        self.large_body.load(Relaxed)
     }
 
     /// The running average of body sizes so far (0 before the first).

@@ -166,12 +166,7 @@ fn join(
     identity: &CrawlIdentity,
 ) -> Result<SharedCrawl, OpenError> {
     let address = Address::parse(url).map_err(OpenError::Address)?;
-    let options = RedisOptions::new(
-        name,
-        config.per_host,
-        config.delay,
-        frontier_share(config.memory),
-    );
+    let options = RedisOptions::for_crawl(name, config);
     let (frontier, joined) = RedisFrontier::open(&address, options, identity)
         .map_err(|e| OpenError::Redis(url.to_owned(), e))?;
     Ok(SharedCrawl {

@@ -6,11 +6,15 @@
 //! `redis-server` on a fresh machine. Under `CI=true` a missing
 //! `redis-server` fails the test that needs it; elsewhere the test is
 //! skipped with a printed reason ([`RedisServer::start_or_skip`]).
+//!
+//! [`LoggingSite`] is the site of the politeness tests: it logs when each
+//! request arrived.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::TempDir;
@@ -161,4 +165,111 @@ impl Drop for RedisServer {
             let _ = child.wait();
         }
     }
+}
+
+/// A small site that logs when each request arrived, for the tests of
+/// politeness across workers: `/` links to `/p/1` ... `/p/N-1`, which link
+/// back to `/`; `/robots.txt` is the text given, answered after a pause
+/// (so that workers started together all want it while it is on its way);
+/// anything else is a 404. One thread per connection, `Connection: close`.
+pub struct LoggingSite {
+    port: u16,
+    log: Arc<Mutex<Vec<(String, Instant)>>>,
+}
+
+impl LoggingSite {
+    /// Serve `pages` pages (`/` and `/p/1` ...) and `robots` as
+    /// `/robots.txt`, answered `robots_pause` after it was asked for.
+    pub fn start(pages: usize, robots: &str, robots_pause: Duration) -> LoggingSite {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let port = listener.local_addr().expect("local_addr").port();
+        let log: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+        let robots: Arc<str> = Arc::from(robots);
+        let logger = log.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (log, robots) = (logger.clone(), robots.clone());
+                std::thread::spawn(move || serve(stream, pages, &robots, robots_pause, &log));
+            }
+        });
+        LoggingSite { port, log }
+    }
+
+    /// `http://127.0.0.1:PORT/`.
+    pub fn seed(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    /// Every request so far: its path, and when its head arrived, in
+    /// order of arrival.
+    pub fn requests(&self) -> Vec<(String, Instant)> {
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        log.sort_by_key(|(_, at)| *at);
+        log
+    }
+
+    /// Requests for `path`.
+    pub fn count(&self, path: &str) -> usize {
+        self.requests().iter().filter(|(p, _)| p == path).count()
+    }
+
+    /// The URLs of the site's pages.
+    pub fn pages(&self, pages: usize) -> Vec<String> {
+        let mut urls = vec![self.seed()];
+        urls.extend((1..pages).map(|i| format!("{}p/{i}", self.seed())));
+        urls
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    pages: usize,
+    robots: &str,
+    robots_pause: Duration,
+    log: &Mutex<Vec<(String, Instant)>>,
+) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut reader = BufReader::new(&stream);
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    loop {
+        let mut header = String::new();
+        match reader.read_line(&mut header) {
+            Ok(0) | Err(_) => break,
+            Ok(_) if header.trim().is_empty() => break,
+            Ok(_) => {}
+        }
+    }
+    let arrived = Instant::now();
+    let path = line.split(' ').nth(1).unwrap_or("").to_owned();
+    log.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((path.clone(), arrived));
+    let page = |body: String| ("200 OK", "text/html", body);
+    let (status, kind, body) = match path.as_str() {
+        "/robots.txt" => {
+            std::thread::sleep(robots_pause);
+            ("200 OK", "text/plain", robots.to_owned())
+        }
+        "/" => page(
+            (1..pages)
+                .map(|i| format!("<a href=\"/p/{i}\">{i}</a>"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        p => match p.strip_prefix("/p/").and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) if (1..pages).contains(&n) => {
+                page(format!("<title>page {n}</title><a href=\"/\">home</a>"))
+            }
+            _ => ("404 Not Found", "text/plain", String::new()),
+        },
+    };
+    let reply = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = (&stream).write_all(reply.as_bytes());
 }

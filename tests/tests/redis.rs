@@ -7,7 +7,13 @@
 //!   at once, and each survivor did a real share;
 //! * Redis stopped for a few seconds mid-crawl, then restarted: the worker
 //!   waits, resumes, and nothing is lost;
-//! * Redis absent at start, or holding another crawl: exit 2, one line.
+//! * Redis absent at start, or holding another crawl: exit 2, one line;
+//! * robots.txt `Crawl-delay` holds across the workers together: no two
+//!   requests to the host start closer than the delay;
+//! * robots.txt is fetched once for the whole crawl by workers started
+//!   together, and obeyed by all;
+//! * `--max-pages` counts crawl-wide: three workers store as many pages as
+//!   one `--state DIR` crawl, and each exits 0.
 //!
 //! Each test starts its own `redis-server` (see `semcrawl_tests::redis`).
 
@@ -18,7 +24,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use semcrawl_site::{wait_for, ExpectOptions, Site, SiteServer, SiteSpec};
-use semcrawl_tests::redis::{free_port, RedisServer};
+use semcrawl_tests::redis::{free_port, LoggingSite, RedisServer};
 use semcrawl_tests::{
     complete_lines, crawl_args, error_kind, read_jsonl, read_summary, run, spawn, summary_u64,
     Running, TempDir,
@@ -384,4 +390,183 @@ fn bench_scaling() {
             r.round_trips as f64 / r.pages as f64
         );
     }
+}
+
+/// Workers of the crawl `name` of `seed` on `redis`, started together,
+/// each with its own output, `extra` flags after the shared ones.
+fn start_workers(
+    seed: &str,
+    redis: &str,
+    name: &str,
+    dir: &TempDir,
+    extra: &[&str],
+) -> Vec<Running> {
+    let args: Vec<Vec<String>> = (0..3)
+        .map(|n| {
+            let mut flags = vec!["--state", redis, "--name", name, "--concurrency", "4"];
+            flags.extend(extra);
+            crawl_args(
+                seed,
+                &dir.join(&format!("out{n}.jsonl")),
+                &dir.join(&format!("summary{n}.json")),
+                &flags,
+            )
+        })
+        .collect();
+    // Built first (the first spawn may build the binary): then the three
+    // start within milliseconds of each other.
+    semcrawl_tests::semcrawl_bin();
+    args.into_iter().map(spawn).collect()
+}
+
+fn outputs(dir: &TempDir) -> Vec<PathBuf> {
+    (0..3).map(|n| dir.join(&format!("out{n}.jsonl"))).collect()
+}
+
+#[test]
+fn crawl_delay_holds_across_all_workers_together() {
+    let Some(redis) = RedisServer::start_or_skip("crawl_delay_holds_across_workers") else {
+        return;
+    };
+    const PAGES: usize = 16;
+    const DELAY: Duration = Duration::from_millis(300);
+    // The server logs a request when its head has arrived: the crawler
+    // starts it a moment before, so a little less than the delay is fine.
+    const TOLERANCE: Duration = Duration::from_millis(30);
+    let site = LoggingSite::start(PAGES, "User-agent: *\nCrawl-delay: 0.3\n", Duration::ZERO);
+    let dir = TempDir::new("redis-paced");
+    let workers = start_workers(&site.seed(), &redis.url(), "paced", &dir, &[]);
+    for worker in workers {
+        worker.wait(DEADLINE).assert_code(0);
+    }
+    let requests: Vec<_> = (site.requests().into_iter())
+        .filter(|(path, _)| path != "/robots.txt")
+        .collect();
+    let gaps: Vec<Duration> = requests
+        .windows(2)
+        .map(|w| w[1].1.duration_since(w[0].1))
+        .collect();
+    let min = gaps.iter().min().copied().unwrap_or(Duration::MAX);
+    let stored = ok_counts(&outputs(&dir));
+    let shares: Vec<usize> = (outputs(&dir).iter())
+        .map(|out| ok_counts(std::slice::from_ref(out)).len())
+        .collect();
+    eprintln!(
+        "Crawl-delay 0.3s, 3 workers: {} requests, min gap {min:?}, pages per worker {shares:?}",
+        requests.len()
+    );
+    assert!(
+        min + TOLERANCE >= DELAY,
+        "two requests {min:?} apart, Crawl-delay {DELAY:?}: {:?}",
+        requests
+            .iter()
+            .map(|(p, at)| (p, at.duration_since(requests[0].1)))
+            .collect::<Vec<_>>()
+    );
+    let got: BTreeSet<String> = stored.keys().cloned().collect();
+    let want: BTreeSet<String> = site.pages(PAGES).into_iter().collect();
+    assert_eq!(got, want, "{}", semcrawl_tests::set_diff(&got, &want));
+    assert!(
+        stored.values().all(|&n| n == 1),
+        "a page stored twice: {stored:?}"
+    );
+    // The host's pace is the crawl's, not one worker's: still shared.
+    assert!(
+        shares.iter().filter(|&&n| n > 0).count() >= 2,
+        "one worker did all the work: {shares:?}"
+    );
+}
+
+#[test]
+fn robots_txt_is_fetched_once_for_the_whole_crawl() {
+    let Some(redis) = RedisServer::start_or_skip("robots_txt_is_fetched_once") else {
+        return;
+    };
+    const PAGES: usize = 12;
+    // Slow to answer: every worker wants it while it is on its way.
+    let site = LoggingSite::start(
+        PAGES,
+        "User-agent: *\nDisallow: /p/3\n",
+        Duration::from_millis(500),
+    );
+    let dir = TempDir::new("redis-robots");
+    let workers = start_workers(&site.seed(), &redis.url(), "robots", &dir, &[]);
+    for worker in workers {
+        worker.wait(DEADLINE).assert_code(0);
+    }
+    let robots = site.count("/robots.txt");
+    eprintln!(
+        "robots.txt: {robots} GET(s) for 3 workers; {} requests in all",
+        site.requests().len()
+    );
+    assert_eq!(robots, 1, "{:?}", site.requests());
+    // Every worker obeys it, whichever fetched it.
+    assert_eq!(site.count("/p/3"), 0);
+    let got: BTreeSet<String> = ok_counts(&outputs(&dir)).into_keys().collect();
+    let want: BTreeSet<String> = (site.pages(PAGES).into_iter())
+        .filter(|u| !u.ends_with("/p/3"))
+        .collect();
+    assert_eq!(got, want, "{}", semcrawl_tests::set_diff(&got, &want));
+}
+
+/// Every record stored (pages and errors), by URL.
+fn all_counts(paths: &[PathBuf]) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for path in paths.iter().filter(|p| p.exists()) {
+        for r in read_jsonl(path) {
+            *counts
+                .entry(r["url"].as_str().unwrap().to_owned())
+                .or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+#[test]
+fn max_pages_counts_across_all_workers_together() {
+    let Some(redis) = RedisServer::start_or_skip("max_pages_counts_across_workers") else {
+        return;
+    };
+    let server = site();
+    let seed = server.base_url().to_string();
+    // One machine, one worker: the figure to match.
+    let one = TempDir::new("redis-max-one");
+    let state = one.join("state").display().to_string();
+    run(
+        crawl_args(
+            &seed,
+            &one.join("out.jsonl"),
+            &one.join("summary.json"),
+            &["--state", &state, "--concurrency", "4", "--max-pages", "50"],
+        ),
+        DEADLINE,
+    )
+    .assert_code(0);
+    let alone = read_jsonl(&one.join("out.jsonl")).len();
+    let requests_alone = page_requests(&server);
+    let dir = TempDir::new("redis-max");
+    let url = redis.url();
+    let workers = start_workers(&seed, &url, "e2e", &dir, &["--max-pages", "50"]);
+    for worker in workers {
+        worker.wait(DEADLINE).assert_code(0);
+    }
+    let stored = all_counts(&outputs(&dir));
+    let shares: Vec<usize> = (outputs(&dir).iter())
+        .map(|out| read_jsonl(out).len())
+        .collect();
+    let total: u64 = stored.values().sum();
+    let state = status(&url);
+    eprintln!(
+        "--max-pages 50: one worker stored {alone} records; three stored {total} ({shares:?}); \
+         status: started {}, queued {}",
+        state["started"], state["queued"]
+    );
+    assert_eq!(total, alone as u64, "{shares:?}");
+    assert!(stored.values().all(|&n| n == 1), "a page stored twice");
+    assert_eq!(state["started"], 50, "{state}");
+    assert_eq!(state["maxPages"], 50, "{state}");
+    assert_eq!(state["leased"], 0, "{state}");
+    assert!(state["queued"].as_u64().unwrap() > 0, "{state}");
+    let requests = page_requests(&server) - requests_alone;
+    assert!(requests <= 50, "{requests} page requests");
 }

@@ -1,9 +1,11 @@
 //! `RedisFrontier` itself, two workers' frontiers on one real Redis: the
 //! atomic "mark seen and enqueue", crawl-wide per-host slots, leases given
 //! back by a worker that stops, and "finished" meaning nothing queued and
-//! nothing leased anywhere.
+//! nothing leased anywhere; robots.txt claimed by one worker and its
+//! `Crawl-delay` pacing the host crawl-wide; `--max-pages` counted
+//! crawl-wide.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use semcrawl_core::frontier::{Entry, Frontier, KeptRobots};
 use semcrawl_smol::redis::{Address, RedisFrontier, RedisOptions};
@@ -12,9 +14,18 @@ use semcrawl_smol::SmolRuntime;
 use semcrawl_tests::redis::RedisServer;
 
 fn worker(redis: &RedisServer, per_host: usize) -> RedisFrontier {
+    worker_with(redis, per_host, |_| {})
+}
+
+fn worker_with(
+    redis: &RedisServer,
+    per_host: usize,
+    set: impl FnOnce(&mut RedisOptions),
+) -> RedisFrontier {
     let address = Address::parse(&redis.url()).unwrap();
     let mut options = RedisOptions::new("unit", per_host, Duration::ZERO, 2 << 20);
     options.worker = format!("w{}", rand_suffix());
+    set(&mut options);
     let identity = CrawlIdentity {
         seeds: vec!["http://a.test/".into()],
         ..Default::default()
@@ -165,4 +176,95 @@ fn a_robots_txt_kept_by_one_worker_is_read_by_another() {
     rt.block_on(b.keep_robots("http://b.test", none.clone()))
         .unwrap();
     assert_eq!(rt.block_on(a.robots("http://b.test")).unwrap(), Some(none));
+}
+
+fn ids(batch: &[Entry]) -> Vec<u64> {
+    batch.iter().filter_map(|e| e.id).collect()
+}
+
+#[test]
+fn max_pages_counts_the_entries_handed_out_crawl_wide() {
+    let Some(redis) = RedisServer::start_or_skip("max_pages_counts_crawl_wide") else {
+        return;
+    };
+    let rt = SmolRuntime::new().unwrap();
+    let limit = |o: &mut RedisOptions| o.max_pages = Some(3);
+    let (mut a, mut b) = (worker_with(&redis, 8, limit), worker_with(&redis, 8, limit));
+    let urls = (0..10).map(|i| format!("http://h{}.test/{i}", i % 5));
+    rt.block_on(a.push(entries(urls))).unwrap();
+    let first = pop_all(&rt, &mut a, 2);
+    assert_eq!(first.len(), 2);
+    let second = pop_all(&rt, &mut b, 16);
+    assert_eq!(second.len(), 1, "the third of --max-pages 3, crawl-wide");
+    assert!(pop_all(&rt, &mut a, 16).is_empty(), "the limit is reached");
+    assert!(!a.is_empty(), "pages leased: not finished");
+    // An entry robots.txt disallowed was no page: its count comes back.
+    rt.block_on(b.skipped(ids(&second))).unwrap();
+    let third = pop_all(&rt, &mut b, 16);
+    assert_eq!(third.len(), 1, "one more after a skipped entry");
+    rt.block_on(a.done(ids(&first))).unwrap();
+    rt.block_on(b.done(ids(&third))).unwrap();
+    assert!(b.is_empty(), "the limit reached, nothing leased: finished");
+    assert_eq!(b.len(), 6, "still queued, never handed out");
+}
+
+#[test]
+fn robots_txt_is_claimed_once_and_its_crawl_delay_paces_the_host_crawl_wide() {
+    let Some(redis) = RedisServer::start_or_skip("robots_txt_is_claimed_once") else {
+        return;
+    };
+    let rt = SmolRuntime::new().unwrap();
+    let (mut a, mut b) = (worker(&redis, 4), worker(&redis, 4));
+    let origin = "http://one.test";
+    assert!(rt.block_on(a.claim_robots(origin)).unwrap());
+    assert!(
+        !rt.block_on(b.claim_robots(origin)).unwrap(),
+        "a fetches it"
+    );
+    assert!(
+        rt.block_on(a.claim_robots(origin)).unwrap(),
+        "a's own claim"
+    );
+    // a could not fetch it (unreachable): b may try at once.
+    rt.block_on(a.robots_fetched(origin)).unwrap();
+    assert!(rt.block_on(b.claim_robots(origin)).unwrap());
+    let kept = KeptRobots {
+        text: Some("User-agent: *\nCrawl-delay: 0.4\n".into()),
+        fetched_at: 1,
+    };
+    rt.block_on(b.keep_robots(origin, kept.clone())).unwrap();
+    rt.block_on(b.robots_fetched(origin)).unwrap();
+    // A worker that found no file a moment ago still finds the claim
+    // taken, and reads the file instead.
+    assert!(!rt.block_on(a.claim_robots(origin)).unwrap());
+    assert_eq!(rt.block_on(a.robots(origin)).unwrap(), Some(kept));
+
+    let urls = (0..4).map(|i| format!("{origin}/{i}"));
+    rt.block_on(a.push(entries(urls))).unwrap();
+    let first = pop_all(&rt, &mut a, 16);
+    assert_eq!(first.len(), 1, "a host with a delay: one request at a time");
+    assert!(pop_all(&rt, &mut b, 16).is_empty(), "not before the delay");
+    rt.block_on(a.done(ids(&first))).unwrap();
+    let acked = Instant::now();
+    assert!(
+        pop_all(&rt, &mut b, 16).is_empty(),
+        "the delay runs from the end"
+    );
+    let deadline = acked + Duration::from_secs(10);
+    let second = loop {
+        // Either worker: the pace is the host's, not a worker's.
+        let batch = pop_all(&rt, &mut b, 16);
+        if !batch.is_empty() {
+            break batch;
+        }
+        assert!(Instant::now() < deadline, "the host never came back");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let waited = acked.elapsed();
+    assert!(waited >= Duration::from_millis(380), "{waited:?}");
+    // An entry robots.txt disallowed made no request: the host is not
+    // held back for it. (b, which waited for the host, comes first for a
+    // moment after its time: see the fairness of the pop script.)
+    rt.block_on(b.skipped(ids(&second))).unwrap();
+    assert_eq!(pop_all(&rt, &mut b, 16).len(), 1, "ready at once");
 }

@@ -165,8 +165,20 @@ pub(super) async fn exchange<F: Fetch, R: Runtime>(
     // (giving back the unused part of its admission) while it waits for
     // room, rather than growing as it reads and being preempted and
     // fetched again when every page in flight waits for more (see the
-    // gate's docs).
-    if let Some(need) = completion_need(ctx, response.content_length, &record) {
+    // gate's docs). A length the head does not give (a chunked or a
+    // compressed body, whose decoded size no header states) is taken to
+    // be that of the crawl's large bodies lately: on a site of large
+    // pages, pages then park here, holding no body, instead of all growing
+    // together until the gate preempts them and they are fetched again
+    // (docs/bench/hostile.md). A body larger than that still grows as it
+    // reads.
+    let length = response
+        .content_length
+        .or_else(|| match ctx.stats.large_body() {
+            0 => None,
+            large => Some(large.min(ctx.config.max_body)),
+        });
+    if let Some(need) = completion_need(ctx, length, &record) {
         let extra = need.saturating_sub(hold.bytes());
         if let Err(e) = hold.grow_or_park(extra, PAGE_OVERHEAD).await {
             return Exchange::Gate(e);

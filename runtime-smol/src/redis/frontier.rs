@@ -23,13 +23,14 @@ use std::time::{Duration, Instant};
 use semcrawl_core::frontier::{
     self, Entry, Frontier, FrontierError, KeptRobots, Pushed, Ready, MAX_URL_LEN,
 };
-use semcrawl_core::BoxFuture;
+use semcrawl_core::robots::Robots;
+use semcrawl_core::{BoxFuture, Config};
 
 use super::client::{Address, Client};
 use super::codec::{decode, decode_robots, encode, encode_robots};
 use super::scripts::Scripts;
 use super::RedisError;
-use crate::state::{fingerprint, CrawlIdentity};
+use crate::state::{fingerprint, CrawlIdentity, SINK_KEY};
 
 /// How long a lease lives without renewal: the time after which the pages
 /// of a worker that died are handed to others.
@@ -63,6 +64,12 @@ pub struct RedisOptions {
     pub budget: u64,
     /// This worker's name in `status` (default: host name and pid).
     pub worker: String,
+    /// The crawl's user agent: which group of a robots.txt applies, for
+    /// the `Crawl-delay` kept with it.
+    pub user_agent: String,
+    /// Most entries handed out crawl-wide (`--max-pages`, counted as on
+    /// one machine: see `scripts.rs`); `None`: no limit.
+    pub max_pages: Option<u64>,
 }
 
 impl RedisOptions {
@@ -76,7 +83,24 @@ impl RedisOptions {
             lease: DEFAULT_LEASE,
             budget,
             worker: worker_name(),
+            user_agent: Config::default().user_agent,
+            max_pages: None,
         }
+    }
+
+    /// The options of a worker of the crawl `name` run with `config`:
+    /// its `--per-host`, `--delay`, user agent and `--max-pages`, and its
+    /// frontier's share of `--memory`.
+    pub fn for_crawl(name: &str, config: &Config) -> RedisOptions {
+        let mut options = RedisOptions::new(
+            name,
+            config.per_host,
+            config.delay,
+            frontier::frontier_share(config.memory),
+        );
+        options.user_agent = config.user_agent.clone();
+        options.max_pages = config.max_pages;
+        options
     }
 }
 
@@ -123,6 +147,8 @@ struct Shared {
     options: RedisOptions,
     /// Ids of the leases this worker holds (popped, not acknowledged).
     held: Mutex<HashSet<u64>>,
+    /// Origins whose robots.txt this worker claimed and is fetching.
+    claims: Mutex<HashSet<String>>,
     reporter: Mutex<Option<Reporter>>,
 }
 
@@ -135,6 +161,8 @@ pub struct RedisFrontier {
     /// Crawl-wide, as of the last round trip.
     queued: u64,
     leased: u64,
+    /// Entries handed out crawl-wide and not given back (for `--max-pages`).
+    started: u64,
     /// URLs this worker queued (new to the crawl).
     seen: u64,
     /// Origins the crawl refused lately, and when.
@@ -191,6 +219,7 @@ impl RedisFrontier {
             prefix,
             options,
             held: Mutex::new(HashSet::new()),
+            claims: Mutex::new(HashSet::new()),
             reporter: Mutex::new(None),
         });
         let (stop, stopped) = mpsc::channel();
@@ -205,10 +234,25 @@ impl RedisFrontier {
             trips,
             queued: 0,
             leased: 0,
+            started: 0,
             seen: 0,
             skip: HashMap::new(),
             _keeper: stop,
         };
+        if let Some(limit) = frontier.shared.options.max_pages {
+            // For `status`: the limit of the last worker started with one.
+            let key = format!("{}count", frontier.shared.prefix);
+            frontier
+                .lock()
+                .call(|c| {
+                    redis::cmd("HSET")
+                        .arg(&key)
+                        .arg("limit")
+                        .arg(limit)
+                        .query::<()>(c)
+                })
+                .map_err(|e| RedisError::Failed(e.to_string()))?;
+        }
         // Learn the crawl-wide counts before the crawl asks `is_empty`.
         let counts: Vec<u64> = frontier
             .lock()
@@ -218,6 +262,7 @@ impl RedisFrontier {
                     .scripts
                     .release
                     .arg(&frontier.shared.prefix)
+                    .arg(0)
                     .invoke(c)
             })
             .map_err(|e| RedisError::Failed(e.to_string()))?;
@@ -241,10 +286,43 @@ impl RedisFrontier {
     }
 
     fn set_counts(&mut self, counts: &[u64]) {
-        if let [queued, leased, ..] = counts {
+        if let [queued, leased, started, ..] = counts {
             self.queued = *queued;
             self.leased = *leased;
+            self.started = *started;
         }
+    }
+
+    /// Whether the crawl-wide count of pages reached this worker's
+    /// `--max-pages`: nothing more is handed out to it.
+    fn limit_reached(&self) -> bool {
+        (self.shared.options.max_pages).is_some_and(|m| self.started >= m)
+    }
+
+    /// Acknowledge leases, `skipped` or done (see the `ACK` script).
+    async fn ack(&mut self, ids: Vec<u64>, skipped: bool) -> Result<(), FrontierError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        {
+            let mut held = lock(&self.shared.held);
+            for id in &ids {
+                held.remove(id);
+            }
+        }
+        let counts: Vec<u64> = self
+            .unblock(move |client, shared| {
+                let delay = shared.options.delay.as_millis() as u64;
+                client.call(|c| {
+                    (shared.scripts.ack.arg(&shared.prefix).arg(delay))
+                        .arg(u8::from(skipped))
+                        .arg(&ids)
+                        .invoke(c)
+                })
+            })
+            .await?;
+        self.set_counts(&counts);
+        Ok(())
     }
 
     /// Run `f` with the connection on the blocking pool.
@@ -259,7 +337,7 @@ impl RedisFrontier {
             .map_err(failed)
     }
 
-    fn skipped(&mut self) -> String {
+    fn skipped_origins(&mut self) -> String {
         let now = Instant::now();
         self.skip.retain(|_, at| now.duration_since(*at) < SKIP_FOR);
         let mut list = String::new();
@@ -282,7 +360,7 @@ fn shared_identity(identity: &CrawlIdentity) -> CrawlIdentity {
     let mut ours = identity.clone();
     ours.output_kind.clear();
     ours.output_path.clear();
-    ours.other.remove("post");
+    ours.other.remove(SINK_KEY);
     ours
 }
 
@@ -334,7 +412,7 @@ impl Frontier for RedisFrontier {
         ready: &'a mut Ready<'_>,
     ) -> BoxFuture<'a, Result<Vec<Entry>, FrontierError>> {
         Box::pin(async move {
-            let skip = self.skipped();
+            let skip = self.skipped_origins();
             let reply: Vec<String> = self
                 .unblock(move |client, shared| {
                     let o = &shared.options;
@@ -350,20 +428,21 @@ impl Frontier for RedisFrontier {
                             .arg(&skip)
                             .arg(&o.worker)
                             .arg(FAIR_WAIT.as_millis() as u64)
+                            .arg(o.max_pages.map_or(-1, |m| m.min(i64::MAX as u64) as i64))
                             .invoke(c)
                     })
                 })
                 .await?;
             let counts: Vec<u64> = reply
                 .iter()
-                .take(2)
+                .take(3)
                 .filter_map(|n| n.parse().ok())
                 .collect();
             self.set_counts(&counts);
             let mut out = Vec::new();
             let mut back = Vec::new();
             let mut key = String::new();
-            for pair in reply.get(2..).unwrap_or(&[]).chunks(2) {
+            for pair in reply.get(3..).unwrap_or(&[]).chunks(2) {
                 let [id, text] = pair else { break };
                 let id: u64 = id
                     .parse()
@@ -386,6 +465,7 @@ impl Frontier for RedisFrontier {
                                 .scripts
                                 .release
                                 .arg(&shared.prefix)
+                                .arg(1)
                                 .arg(&back)
                                 .invoke(c)
                         })
@@ -398,24 +478,13 @@ impl Frontier for RedisFrontier {
     }
 
     fn done(&mut self, ids: Vec<u64>) -> BoxFuture<'_, Result<(), FrontierError>> {
-        Box::pin(async move {
-            if ids.is_empty() {
-                return Ok(());
-            }
-            {
-                let mut held = lock(&self.shared.held);
-                for id in &ids {
-                    held.remove(id);
-                }
-            }
-            let counts: Vec<u64> = self
-                .unblock(move |client, shared| {
-                    client.call(|c| shared.scripts.ack.arg(&shared.prefix).arg(&ids).invoke(c))
-                })
-                .await?;
-            self.set_counts(&counts);
-            Ok(())
-        })
+        Box::pin(self.ack(ids, false))
+    }
+
+    /// Entries robots.txt disallowed: acknowledged, their hosts' pacing
+    /// undone, and no longer counted as started.
+    fn skipped(&mut self, ids: Vec<u64>) -> BoxFuture<'_, Result<(), FrontierError>> {
+        Box::pin(self.ack(ids, true))
     }
 
     /// Entries queued crawl-wide, as of the last round trip.
@@ -423,9 +492,11 @@ impl Frontier for RedisFrontier {
         self.queued
     }
 
-    /// The whole crawl is finished: nothing queued, nothing leased anywhere.
+    /// The whole crawl is finished: nothing leased anywhere, and nothing
+    /// queued or nothing more to hand out (the crawl-wide count reached
+    /// `--max-pages`).
     fn is_empty(&self) -> bool {
-        self.queued == 0 && self.leased == 0
+        self.leased == 0 && (self.queued == 0 || self.limit_reached())
     }
 
     fn poll_interval(&self) -> Option<Duration> {
@@ -433,8 +504,8 @@ impl Frontier for RedisFrontier {
     }
 
     /// The robots.txt a worker of this crawl kept for `origin`: workers
-    /// share it, so a host's file is fetched by the first worker to need it
-    /// (two starting at once may both fetch it), not once per worker.
+    /// share it, and the first to need it claims its fetch (see
+    /// `claim_robots`), so a host's file is fetched once for the crawl.
     fn robots(&mut self, origin: &str) -> BoxFuture<'_, Result<Option<KeptRobots>, FrontierError>> {
         let origin = origin.to_owned();
         Box::pin(async move {
@@ -448,22 +519,74 @@ impl Frontier for RedisFrontier {
         })
     }
 
+    /// Keep the file with its `Crawl-delay` (for this crawl's user
+    /// agent), which from then on paces the host crawl-wide. The claim is
+    /// left to expire (see the `CLAIM` script).
     fn keep_robots(
         &mut self,
         origin: &str,
         robots: KeptRobots,
     ) -> BoxFuture<'_, Result<(), FrontierError>> {
+        lock(&self.shared.claims).remove(origin);
+        let crawl_delay = (robots.text.as_deref())
+            .and_then(|text| Robots::parse(text, &self.shared.options.user_agent).crawl_delay())
+            .map_or(0, |d| d.as_millis() as u64);
         let origin = origin.to_owned();
         let value = encode_robots(&robots);
         Box::pin(async move {
             self.unblock(move |client, shared| {
-                let key = format!("{}robots", shared.prefix);
                 client.call(|c| {
-                    redis::cmd("HSET")
-                        .arg(&key)
-                        .arg(&origin)
+                    (shared.scripts.keep_robots.arg(&shared.prefix).arg(&origin))
                         .arg(&value)
-                        .query::<()>(c)
+                        .arg(crawl_delay)
+                        .invoke::<()>(c)
+                })
+            })
+            .await
+        })
+    }
+
+    /// Claim the fetch of `origin`'s robots.txt for this worker: `false`
+    /// while another worker holds the claim. A claim lives as long as this
+    /// worker renews it with its leases: one that dies leaves it to expire
+    /// within the lease time, and another worker takes it over.
+    fn claim_robots(&mut self, origin: &str) -> BoxFuture<'_, Result<bool, FrontierError>> {
+        let origin = origin.to_owned();
+        Box::pin(async move {
+            let key = origin.clone();
+            let claimed: u8 = self
+                .unblock(move |client, shared| {
+                    let ttl = shared.options.lease.as_millis() as u64;
+                    client.call(|c| {
+                        (shared.scripts.claim.arg(&shared.prefix).arg(&key))
+                            .arg(&shared.options.worker)
+                            .arg(ttl)
+                            .invoke(c)
+                    })
+                })
+                .await?;
+            if claimed == 1 {
+                lock(&self.shared.claims).insert(origin);
+            }
+            Ok(claimed == 1)
+        })
+    }
+
+    /// A claimed file that was not kept (unreachable) is given up at once,
+    /// for another worker to try.
+    fn robots_fetched(&mut self, origin: &str) -> BoxFuture<'_, Result<(), FrontierError>> {
+        let given_up = lock(&self.shared.claims).remove(origin);
+        let origin = origin.to_owned();
+        Box::pin(async move {
+            if !given_up {
+                return Ok(());
+            }
+            self.unblock(move |client, shared| {
+                client.call(|c| {
+                    (shared.scripts.unclaim.arg(&shared.prefix))
+                        .arg(&shared.options.worker)
+                        .arg(&origin)
+                        .invoke::<()>(c)
                 })
             })
             .await
@@ -486,8 +609,17 @@ impl Drop for RedisFrontier {
     fn drop(&mut self) {
         let shared = &self.shared;
         let ids: Vec<u64> = lock(&shared.held).drain().collect();
+        let claims: Vec<String> = lock(&shared.claims).drain().collect();
         // The last figures, for `status`.
         let _ = heartbeat(shared, &mut lock(&self.client), Duration::from_secs(1));
+        if !claims.is_empty() {
+            let _ = lock(&self.client).call_for(Duration::from_secs(1), |c| {
+                (shared.scripts.unclaim.arg(&shared.prefix))
+                    .arg(&shared.options.worker)
+                    .arg(&claims)
+                    .invoke::<()>(c)
+            });
+        }
         if ids.is_empty() {
             return;
         }
@@ -496,6 +628,8 @@ impl Drop for RedisFrontier {
                 .scripts
                 .release
                 .arg(&shared.prefix)
+                // Some were in flight: their requests were made.
+                .arg(0)
                 .arg(&ids)
                 .invoke::<Vec<u64>>(c)
         });
@@ -507,6 +641,11 @@ impl Drop for RedisFrontier {
 /// Redis is unreachable. Returns the number of leases already gone.
 fn heartbeat(shared: &Shared, client: &mut Client, retry_for: Duration) -> redis::RedisResult<u64> {
     let ids: Vec<u64> = lock(&shared.held).iter().copied().collect();
+    let mut claims = String::new();
+    for origin in lock(&shared.claims).iter() {
+        claims.push_str(origin);
+        claims.push('\n');
+    }
     let figures = lock(&shared.reporter)
         .as_ref()
         .map_or_else(WorkerFigures::default, |f| f());
@@ -520,6 +659,7 @@ fn heartbeat(shared: &Shared, client: &mut Client, retry_for: Duration) -> redis
             .arg(ttl)
             .arg(&shared.options.worker)
             .arg(&info)
+            .arg(&claims)
             .arg(&ids)
             .invoke::<u64>(c)
     })

@@ -22,7 +22,13 @@
 //! * **Politeness across the crawl.** A lease is also its host's slot: the
 //!   pop script hands out an entry only while its host has fewer than
 //!   `--per-host` leases crawl-wide, and keeps a next-allowed time per host
-//!   for `--delay`. Slots expire with their holder's leases.
+//!   for its delay, the larger of `--delay` and its robots.txt
+//!   `Crawl-delay` (kept in Redis with the file). Slots expire with their
+//!   holder's leases. A host's robots.txt is fetched once for the crawl:
+//!   the first worker to need it claims the fetch, the others read the
+//!   file it keeps.
+//! * **One page count.** `--max-pages` counts the entries handed out
+//!   crawl-wide (see `scripts.rs` for exactly what), in the pop script.
 //! * **Bounded memory.** A worker holds the ids of its leases and one batch
 //!   at a time; the queues and the seen set are in Redis.
 //!
@@ -39,9 +45,10 @@
 //! # Round trips
 //!
 //! One per pushed page (its links), one per pop batch of up to 16 URLs, one
-//! per acknowledgement batch, plus a renewal every 2 s per worker: about
-//! two to three per page (the crawl's summary JSON reports the exact count
-//! as `redisRoundTrips`).
+//! per acknowledgement batch, two per host and worker for its robots.txt
+//! (read the kept file, claim the fetch), plus a renewal every 2 s per
+//! worker: one to three per page (the crawl's summary JSON reports the
+//! exact count as `redisRoundTrips`).
 //!
 //! # Faults
 //!

@@ -53,6 +53,12 @@ pub struct Status {
     pub late: u64,
     /// URLs ever queued (the size of the seen set).
     pub seen: u64,
+    /// Entries handed out and not given back: what `--max-pages` counts
+    /// (pages, error pages and sitemaps started; not robots.txt files, nor
+    /// URLs robots.txt disallowed).
+    pub started: u64,
+    /// The `--max-pages` of the last worker started with one, if any.
+    pub max_pages: Option<u64>,
     /// Workers that renewed their leases within the last minute.
     pub workers_alive: u64,
     /// Every worker ever heard of, most recent first.
@@ -77,12 +83,15 @@ pub fn status(address: &Address, name: &str) -> Result<Status, RedisError> {
         u64,
         u64,
         u64,
+        u64,
+        i64,
         Vec<String>,
         Vec<(String, u64)>,
     );
-    let (now, queued, leased, done, reclaimed, late, seen, workers, hosts): Reply = client
-        .call(|c| scripts.status.arg(&p).invoke(c))
-        .map_err(|e| RedisError::Failed(e.to_string()))?;
+    let (now, queued, leased, done, reclaimed, late, seen, started, limit, workers, hosts): Reply =
+        client
+            .call(|c| scripts.status.arg(&p).invoke(c))
+            .map_err(|e| RedisError::Failed(e.to_string()))?;
     let exists: bool = client
         .call(|c| redis::cmd("EXISTS").arg(format!("{p}identity")).query(c))
         .map_err(|e| RedisError::Failed(e.to_string()))?;
@@ -114,6 +123,8 @@ pub fn status(address: &Address, name: &str) -> Result<Status, RedisError> {
         reclaimed,
         late,
         seen,
+        started,
+        max_pages: u64::try_from(limit).ok(),
         workers_alive: list
             .iter()
             .filter(|w| w.last_seen_ms_ago <= ALIVE_WITHIN_MS)
@@ -141,6 +152,10 @@ impl std::fmt::Display for Status {
         writeln!(f, "  done      {}", self.done)?;
         writeln!(f, "  errors    {}", self.errors)?;
         writeln!(f, "  seen      {}", self.seen)?;
+        match self.max_pages {
+            Some(limit) => writeln!(f, "  started   {} of --max-pages {limit}", self.started)?,
+            None => writeln!(f, "  started   {}", self.started)?,
+        }
         writeln!(
             f,
             "  reclaimed {} (leases of stopped workers requeued), late acks {}",

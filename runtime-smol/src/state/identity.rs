@@ -16,6 +16,11 @@ use url::Url;
 use super::CrawlIdentity;
 use crate::store::Format;
 
+/// The key of [`CrawlIdentity::other`] that holds the HTTP sink
+/// (`--post`): a shared crawl leaves it out of what its workers must agree
+/// on, each worker posting to its own.
+pub const SINK_KEY: &str = "post";
+
 /// Where the records of a crawl go, as the identity records it.
 pub struct OutputTarget<'a> {
     /// The output target (`None`: stdout, or only the sink when `post` is
@@ -48,7 +53,7 @@ pub fn identity(config: &Config, target: &OutputTarget) -> CrawlIdentity {
     let (output_kind, output_path) = output(target);
     let mut other = BTreeMap::new();
     if let Some(post) = target.post {
-        other.insert("post".to_owned(), post.to_string());
+        other.insert(SINK_KEY.to_owned(), post.to_string());
     }
     // Only when not the default, so a state directory started before
     // these settings existed resumes with its defaults.

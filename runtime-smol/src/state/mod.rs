@@ -80,5 +80,5 @@ pub use adapter::open_frontier;
 pub use dir::{CrawlIdentity, Resume, StateDir, STATE_FORMAT};
 pub use error::StateError;
 pub use frontier::{DiskFrontier, FrontierBudget, NewUrl, PushStats, Queued, MAX_URL_LEN};
-pub use identity::{identity, OutputTarget};
+pub use identity::{identity, OutputTarget, SINK_KEY};
 pub use seen::{fingerprint, seen_key};

@@ -107,6 +107,30 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         self.ctx.stats.sitemap_urls(listed);
     }
 
+    /// What an entry about to be fetched is as a sitemap: what this
+    /// process queued it as, else what it must be when another process of
+    /// a shared frontier (or an earlier run on the same state) queued it:
+    /// the guessed `/sitemap.xml` is the one entry at depth 0 without a
+    /// parent that is no seed. Without this, a guess that misses would be
+    /// recorded as a page when another worker fetches it.
+    pub(super) fn sitemap_hint(&mut self, entry: &Entry) -> SitemapHint {
+        if let Some(hint) = self.sitemap_docs.remove(&entry.url) {
+            return hint;
+        }
+        let url = &entry.url;
+        let guessed = entry.depth == 0
+            && entry.parent.is_none()
+            && url.path() == "/sitemap.xml"
+            && url.query().is_none()
+            && !(self.ctx.config.seeds.iter())
+                .any(|s| canon::canonicalize(s).as_ref() == Some(url));
+        if guessed {
+            SitemapHint::Guessed
+        } else {
+            SitemapHint::No
+        }
+    }
+
     /// Once per host, after its first answered page: queue its sitemaps,
     /// the `Sitemap:` lines of its robots.txt, else `/sitemap.xml`, at
     /// depth 0 (entry points, like seeds). Not with sitemaps off, nor with

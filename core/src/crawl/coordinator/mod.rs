@@ -70,8 +70,11 @@ pub(crate) struct Coordinator<F: Fetch, R: Runtime> {
     /// Entries popped, their requests started in their hosts' pace, not
     /// yet spawned (waiting for permits).
     popped: VecDeque<(Entry, HostId)>,
-    /// Ids of pages done (stored, or skipped) not yet acknowledged.
+    /// Ids of pages done (stored) not yet acknowledged.
     acks: Vec<u64>,
+    /// Ids of entries robots.txt disallowed (never fetched), not yet
+    /// acknowledged.
+    skips: Vec<u64>,
     /// Links found by the pages that finished, not yet pushed: they go to
     /// the frontier together with the acknowledgements
     /// ([`sync`](Self::sync)), one call (one transaction for a disk
@@ -127,6 +130,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             frontier,
             popped: VecDeque::new(),
             acks: Vec::new(),
+            skips: Vec::new(),
             to_push: Vec::new(),
             done,
             failure: None,
@@ -191,11 +195,11 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         }
     }
 
-    /// Push the links held back and tell the frontier which pages are done
-    /// (see `collect_done`), in one call: the links first, so no page is
-    /// acknowledged before its links are queued.
+    /// Push the links held back, tell the frontier which entries were
+    /// skipped and which pages are done (see `collect_done`): the links
+    /// first, so no page is acknowledged before its links are queued.
     ///
-    /// A turn of the loop calls it when it has pages to acknowledge (as
+    /// A turn of the loop calls it when it has entries to acknowledge (as
     /// soon as they are stored, so a kill refetches no more than before),
     /// when it is about to pop, or when [`HELD_LINKS`] links are held.
     /// Otherwise links wait for the next call: on a fast site most turns
@@ -203,7 +207,17 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
     /// frontier round trip (for a disk frontier, two thread switches and a
     /// commit) per page.
     async fn sync(&mut self) {
-        if (self.acks.is_empty() && self.to_push.is_empty()) || self.failure.is_some() {
+        if self.failure.is_some() {
+            return;
+        }
+        if !self.skips.is_empty() {
+            let ids = std::mem::take(&mut self.skips);
+            if let Err(e) = self.frontier.skipped(ids).await {
+                self.fail(e);
+                return;
+            }
+        }
+        if self.acks.is_empty() && self.to_push.is_empty() {
             return;
         }
         let entries = std::mem::take(&mut self.to_push);
@@ -255,7 +269,11 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             while let Ok(r) = reports.try_recv() {
                 self.absorb(r).await;
             }
-            if !self.acks.is_empty() || self.popped.is_empty() || self.to_push.len() >= HELD_LINKS {
+            if !self.acks.is_empty()
+                || !self.skips.is_empty()
+                || self.popped.is_empty()
+                || self.to_push.len() >= HELD_LINKS
+            {
                 self.sync().await;
             }
             // Permits in use come back all the time: keep retiring them
@@ -345,7 +363,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
 
             // 2. robots.txt first, then the next ready page.
             if let Some((host, url)) = self.robots_todo.pop() {
-                if !self.kept_robots(host).await {
+                if !self.kept_robots(host).await && self.claim_robots(host).await {
                     self.spawn_robots(host, url, permit);
                 }
                 continue;
@@ -403,7 +421,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
                         self.ctx.stats.robots_skipped();
                         let pace = &mut self.hosts.get_mut(host).pace;
                         self.politeness.cancel(pace);
-                        self.acks.extend(entry.id);
+                        self.skips.extend(entry.id);
                         continue;
                     }
                 }
@@ -501,10 +519,15 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
             Report::Robots { host, rules, keep } => {
                 self.in_flight -= 1;
                 self.set_robots(host, rules);
-                if let (Some((text, fetched_at)), None) = (keep, &self.failure) {
+                if self.failure.is_none() {
                     let origin = self.hosts.get(host).origin.clone();
-                    let kept = KeptRobots { text, fetched_at };
-                    if let Err(e) = self.frontier.keep_robots(&origin, kept).await {
+                    if let Some((text, fetched_at)) = keep {
+                        let kept = KeptRobots { text, fetched_at };
+                        if let Err(e) = self.frontier.keep_robots(&origin, kept).await {
+                            self.fail(e);
+                        }
+                    }
+                    if let Err(e) = self.frontier.robots_fetched(&origin).await {
                         self.fail(e);
                     }
                 }
@@ -534,7 +557,7 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         self.in_flight += 1;
         self.started += 1;
         let slot = Slot::new(permit, self.ctx.stats.clone());
-        let sitemap = (self.sitemap_docs.remove(&entry.url)).unwrap_or(SitemapHint::No);
+        let sitemap = self.sitemap_hint(&entry);
         task::spawn_page(
             &self.ctx,
             entry,

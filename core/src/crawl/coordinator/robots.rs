@@ -44,6 +44,27 @@ impl<F: Fetch, R: Runtime> Coordinator<F, R> {
         true
     }
 
+    /// Whether this process is to fetch `host`'s robots.txt (see
+    /// [`Frontier::claim_robots`]). When another process of a shared crawl
+    /// is fetching it, the host goes back to unknown: the next of its
+    /// entries popped asks for the file again, kept one first, while the
+    /// crawl goes on with other hosts.
+    pub(super) async fn claim_robots(&mut self, host: HostId) -> bool {
+        let origin = self.hosts.get(host).origin.clone();
+        match self.frontier.claim_robots(&origin).await {
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::debug!(%origin, "robots.txt being fetched by another process");
+                self.hosts.get_mut(host).robots = RobotsState::Unknown;
+                false
+            }
+            Err(e) => {
+                self.fail(e);
+                false
+            }
+        }
+    }
+
     /// Fetch a host's robots.txt in a task of its own, holding `permit`.
     /// A panic in it (in an adapter's `Fetch`) counts as no rules, so the
     /// host's pages are not left waiting forever. An unreachable robots.txt
