@@ -10,15 +10,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use semcrawl_core::scope::ScopeMode;
 use semcrawl_core::FieldSpec;
 use semcrawl_core::Setting;
-use semcrawl_core::{Concurrency, Config, ConfigError};
+use semcrawl_core::{header_lines, Concurrency, Config, ConfigError};
 use semcrawl_smol::budget::{self, BudgetReport, FsSources};
+use semcrawl_smol::fetch::{FetchOptions, OptionError};
 use semcrawl_smol::store::Format;
-use semcrawl_smol::FetchOptions;
 use url::Url;
 
 use crate::values::{
-    check_pem, check_proxy, format_parser, parse_concurrency, parse_domain, parse_duration_arg,
-    parse_field, parse_size_arg, parse_threads, parse_url, scope_parser,
+    format_parser, parse_concurrency, parse_domain, parse_duration_arg, parse_field,
+    parse_size_arg, parse_threads, parse_url, scope_parser,
 };
 
 const ABOUT: &str = "A web crawler whose memory stays bounded by construction.";
@@ -126,18 +126,10 @@ pub struct CrawlArgs {
     pub post: Option<Url>,
 
     /// Keep the crawl's state (queue, seen set, what was stored, the options
-    /// it was started with) in DIR, and resume from it: run the same command
-    /// again after a stop or a kill and the crawl goes on where it stopped,
-    /// appending to --out. A DIR started with other seeds, scope, domains,
-    /// depth, robots setting or output is refused. [default: a temporary
-    /// directory, removed at exit]
-    ///
-    /// `redis://HOST:PORT[/DB]` shares the crawl through Redis instead: any
-    /// number of workers run the same command (each with its own --out), the
-    /// first seeds the crawl, the others join it, and each exits when the
-    /// whole crawl is finished. A worker's popped URLs are leased, so a
-    /// killed worker's pages go to the others within 10 s; --per-host and
-    /// --delay hold across all workers together.
+    /// it was started with) in DIR, and resume from it by running the same
+    /// command again; or share the crawl through a Redis with any number of
+    /// workers. See STATE AND RESUME and ONE CRAWL, SEVERAL MACHINES below.
+    /// [default: a temporary directory, removed at exit]
     #[arg(long, value_name = "DIR|redis://HOST:PORT[/DB]")]
     pub state: Option<PathBuf>,
 
@@ -154,17 +146,8 @@ pub struct CrawlArgs {
 /// The name of a shared crawl when `--name` is not given.
 pub const DEFAULT_NAME: &str = "default";
 
-/// A crawl name: letters, digits, `-`, `_` and `.`, 1 to 100 of them.
 fn parse_name(s: &str) -> Result<String, String> {
-    let ok = !s.is_empty()
-        && s.len() <= 100
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if ok {
-        Ok(s.to_owned())
-    } else {
-        Err("a name is 1 to 100 letters, digits, '-', '_' or '.'".into())
-    }
+    semcrawl_smol::redis::check_name(s).map(|()| s.to_owned())
 }
 
 /// `semcrawl status`.
@@ -399,6 +382,7 @@ pub fn flag(setting: Setting) -> &'static str {
         Setting::Select => "--select",
         Setting::Scope => "--scope",
         Setting::Headers => "--header",
+        Setting::Cookie => "--cookie",
         Setting::Include => "--include",
         Setting::Exclude => "--exclude",
         Setting::AcceptType => "--accept-type",
@@ -424,58 +408,20 @@ impl CrawlOptions {
         }
     }
 
-    /// `--header`s and `--cookie`s as the core's `(name, value)` pairs. The
-    /// core checks their syntax (and says so in one line, escapes shown):
-    /// here they are only split.
-    fn request_headers(&self) -> Result<Vec<(String, String)>, String> {
-        let mut headers = Vec::new();
-        for h in &self.header {
-            let Some((name, value)) = h.split_once(':') else {
-                return Err(format!(
-                    "invalid --header '{}': expected 'Name: value'",
-                    h.escape_debug()
-                ));
-            };
-            headers.push((name.trim().to_owned(), value.trim().to_owned()));
-        }
-        let cookies: Vec<&str> = (self.cookie.iter())
-            .map(|c| c.trim().trim_end_matches(';').trim())
-            .filter(|c| !c.is_empty())
-            .collect();
-        if !cookies.is_empty() {
-            if let Some(c) = (cookies.iter()).find(|c| c.chars().any(|c| c.is_control())) {
-                return Err(format!(
-                    "invalid --cookie '{}': it contains a line break or another control character",
-                    c.escape_debug()
-                ));
-            }
-            if let Some(c) = cookies.iter().find(|c| !c.contains('=')) {
-                return Err(format!(
-                    "invalid --cookie '{}': expected 'name=value; ...'",
-                    c.escape_debug()
-                ));
-            }
-            headers.push(("Cookie".to_owned(), cookies.join("; ")));
-        }
-        Ok(headers)
-    }
-
     /// The HTTP client's options: the pool from `config`, then `--proxy`,
     /// `--ca-cert` and `--insecure`, checked (one line, exit 2 on error).
     pub fn fetch_options(&self, config: &Config) -> Result<FetchOptions, String> {
-        if let Some(proxy) = &self.proxy {
-            check_proxy(proxy)?;
-        }
-        if let Some(path) = &self.ca_cert {
-            check_pem(path)
-                .map_err(|e| format!("cannot use --ca-cert '{}': {e}", path.display()))?;
-        }
-        Ok(FetchOptions {
+        let options = FetchOptions {
             proxy: self.proxy.clone(),
             ca_cert: self.ca_cert.clone(),
             insecure: self.insecure,
             ..FetchOptions::from_config(config)
-        })
+        };
+        options.check().map_err(|e| match e {
+            OptionError::Proxy(p, why) => format!("invalid --proxy '{}': {why}", p.escape_debug()),
+            OptionError::CaCert(p, why) => format!("cannot use --ca-cert '{}': {why}", p.display()),
+        })?;
+        Ok(options)
     }
 
     /// The core configuration for these options and `seeds`, or the
@@ -510,7 +456,7 @@ impl CrawlOptions {
             retries: self.retries,
             timeout: self.timeout,
             user_agent: self.user_agent.clone().unwrap_or(defaults.user_agent),
-            headers: self.request_headers()?,
+            headers: header_lines(&self.header, &self.cookie).map_err(|e| usage_message(&e))?,
             fields: self.select.clone(),
             text: self.text,
             links: self.links,

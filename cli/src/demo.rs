@@ -12,7 +12,9 @@ use std::process::ExitCode;
 use semcrawl_site::{ExpectOptions, Site, SiteServer, SiteSpec};
 
 use crate::args::DemoArgs;
-use crate::{crawl, output, Failure};
+use semcrawl_smol::store::OutputSpec;
+
+use crate::{crawl, Failure};
 
 /// `semcrawl demo`.
 pub fn demo_command(args: DemoArgs) -> Result<ExitCode, Failure> {
@@ -44,14 +46,12 @@ pub fn demo_command(args: DemoArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     let fields: Vec<String> = config.fields.iter().map(|f| f.name.clone()).collect();
-    let store = output::open(
-        Some(&args.out),
-        None,
-        None,
-        &fields,
-        &semcrawl_smol::store::ShutdownDeadline::default(),
-        false,
-    )?;
+    let spec = OutputSpec {
+        out: Some(&args.out),
+        fields: &fields,
+        ..Default::default()
+    };
+    let store = crawl::open_outputs(&spec, &Default::default())?;
     if !args.crawl.quiet {
         eprintln!(
             "semcrawl demo: crawling the generated site at {base} into {}",

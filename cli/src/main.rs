@@ -11,10 +11,8 @@ mod crawl;
 mod demo;
 mod logging;
 mod manual;
-mod output;
 mod progress;
 mod seeds;
-mod state;
 mod summary;
 mod values;
 

@@ -5,14 +5,7 @@ use std::time::Duration;
 
 use semcrawl_core::format_bytes;
 use semcrawl_core::{PaceSource, PacedHost, Summary};
-
-/// Peak resident set size of this process, from `/proc/self/status` (Linux).
-pub fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
+use semcrawl_smol::budget::peak_rss;
 
 /// A paced host in a few words: `https://a.test 1 req/2.0s (30/min,
 /// robots.txt Crawl-delay)`.

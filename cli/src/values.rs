@@ -38,32 +38,6 @@ pub(crate) fn format_parser() -> impl clap::builder::TypedValueParser<Value = Fo
         .map(|s| s.parse::<Format>().expect("a possible value"))
 }
 
-/// A `--proxy`: a URL of a scheme curl speaks to proxies, with a host.
-pub(crate) fn check_proxy(s: &str) -> Result<(), String> {
-    let problem = match Url::parse(s) {
-        Err(e) => e.to_string(),
-        Ok(url) if url.host_str().is_none_or(str::is_empty) => "no host".to_owned(),
-        Ok(url) => match url.scheme() {
-            "http" | "https" | "socks4" | "socks4a" | "socks5" | "socks5h" => return Ok(()),
-            other => format!(
-                "unsupported scheme '{other}' (http, https, socks4, socks4a, socks5, socks5h)"
-            ),
-        },
-    };
-    Err(format!("invalid --proxy '{}': {problem}", s.escape_debug()))
-}
-
-/// A `--ca-cert` file: readable, and holding a PEM certificate (curl would
-/// only fail on the first HTTPS request, page after page).
-pub(crate) fn check_pem(path: &std::path::Path) -> Result<(), String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&bytes);
-    if !text.contains("-----BEGIN CERTIFICATE-----") {
-        return Err("no PEM certificate in it (-----BEGIN CERTIFICATE-----)".into());
-    }
-    Ok(())
-}
-
 /// An `--allow-domain`: not empty (an empty one would read as "no domain"
 /// or, worse, match every host by suffix).
 pub(crate) fn parse_domain(s: &str) -> Result<String, String> {

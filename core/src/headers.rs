@@ -37,6 +37,7 @@ use url::Url;
 
 use crate::config::Config;
 use crate::scope::Scope;
+use crate::setting::{ConfigError, Setting};
 
 /// Headers as `(name, value)` pairs, shared by every request that carries them.
 pub(crate) type HeaderList = Arc<[(String, String)]>;
@@ -212,6 +213,56 @@ pub(crate) fn header_problem(name: &str, value: &str) -> Option<&'static str> {
         return Some("the header value contains a line break or another control character");
     }
     None
+}
+
+/// Request headers as a command line writes them: `Name: value` lines,
+/// and cookies (`a=b; c=d`; several are joined with `; `) as one `Cookie`
+/// header. Only split here: [`Config::validate`] checks names and values.
+///
+/// ```
+/// use semcrawl_core::header_lines;
+///
+/// let headers = header_lines(&["X-Token: abc".into()], &["a=1;".into(), "b=2".into()]).unwrap();
+/// assert_eq!(headers, [("X-Token".into(), "abc".into()), ("Cookie".into(), "a=1; b=2".into())]);
+/// assert!(header_lines(&["no colon".into()], &[]).is_err());
+/// ```
+pub fn header_lines(
+    lines: &[String],
+    cookies: &[String],
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut headers = Vec::new();
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(ConfigError::invalid(
+                Setting::Headers,
+                line.escape_debug(),
+                "expected 'Name: value'",
+            ));
+        };
+        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    let cookies: Vec<&str> = (cookies.iter())
+        .map(|c| c.trim().trim_end_matches(';').trim())
+        .filter(|c| !c.is_empty())
+        .collect();
+    for c in &cookies {
+        let problem = if c.chars().any(char::is_control) {
+            "it contains a line break or another control character"
+        } else if !c.contains('=') {
+            "expected 'name=value; ...'"
+        } else {
+            continue;
+        };
+        return Err(ConfigError::invalid(
+            Setting::Cookie,
+            c.escape_debug(),
+            problem,
+        ));
+    }
+    if !cookies.is_empty() {
+        headers.push(("Cookie".to_owned(), cookies.join("; ")));
+    }
+    Ok(headers)
 }
 
 #[cfg(test)]

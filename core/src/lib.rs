@@ -38,6 +38,7 @@ mod headers;
 mod hosts;
 mod normalize;
 pub mod parse;
+mod plan;
 pub mod politeness;
 mod record;
 pub mod retry;
@@ -56,6 +57,8 @@ pub use body::classify_body_error;
 pub use config::{Concurrency, Config, FieldSpec, DEFAULT_MAX_BODY};
 pub use crawl::{Crawler, CRAWL_DROP_TOLERANCE};
 pub use gate::{ByteGate, GateError, Reservation, PAGE_OVERHEAD};
+pub use headers::header_lines;
+pub use plan::MemoryPlan;
 pub use record::{
     ErrorKind, FieldValue, Record, RecordError, MAX_ERROR_MESSAGE, MAX_RECORD_LINKS_BYTES,
 };

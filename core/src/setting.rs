@@ -54,6 +54,8 @@ pub enum Setting {
     BatchSize,
     /// Extra request headers (a cookie, credentials) for the seeds' sites.
     Headers,
+    /// Cookies sent as the seeds' sites' `Cookie` header.
+    Cookie,
     /// Patterns a URL must match (one of) to be queued.
     Include,
     /// Patterns that keep a URL out of the queue.
@@ -64,7 +66,7 @@ pub enum Setting {
 
 impl Setting {
     /// Every setting, for front ends that check their names cover them.
-    pub const ALL: [Setting; 13] = [
+    pub const ALL: [Setting; 14] = [
         Setting::Seeds,
         Setting::Concurrency,
         Setting::Memory,
@@ -75,6 +77,7 @@ impl Setting {
         Setting::Scope,
         Setting::BatchSize,
         Setting::Headers,
+        Setting::Cookie,
         Setting::Include,
         Setting::Exclude,
         Setting::AcceptType,
@@ -99,6 +102,7 @@ impl Setting {
             Setting::Scope => "scope",
             Setting::BatchSize => "batch size",
             Setting::Headers => "request header",
+            Setting::Cookie => "cookie",
             Setting::Include => "include pattern",
             Setting::Exclude => "exclude pattern",
             Setting::AcceptType => "accepted content type",

@@ -215,6 +215,32 @@ pub struct Summary {
     pub paced_hosts_total: u64,
 }
 
+impl Summary {
+    /// Why a crawl that stored no successful record failed, in one line:
+    /// nothing was reachable at all, or every page was an error (by kind).
+    ///
+    /// ```
+    /// let mut summary = semcrawl_core::Summary::default();
+    /// summary.errors = 2;
+    /// summary.errors_by_kind.insert("connect".into(), 2);
+    /// assert_eq!(summary.why_nothing(), "not one page could be fetched: 2 error records (connect 2)");
+    /// ```
+    pub fn why_nothing(&self) -> String {
+        if self.errors == 0 {
+            return "nothing was crawled: no seed could be fetched (out of scope, or disallowed by robots.txt)".into();
+        }
+        let kinds: Vec<String> = (self.errors_by_kind.iter())
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let s = if self.errors == 1 { "" } else { "s" };
+        format!(
+            "not one page could be fetched: {} error record{s} ({})",
+            self.errors,
+            kinds.join(", ")
+        )
+    }
+}
+
 impl Stats {
     pub(crate) fn new(gate: ByteGate) -> Self {
         Stats {

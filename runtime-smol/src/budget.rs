@@ -168,6 +168,16 @@ pub struct BudgetReport {
     pub notes: Vec<String>,
 }
 
+/// The peak resident set size of this process (`VmHWM`), for summaries:
+/// the memory budget is a promise about the process, so it is measured, not
+/// only the gate's count.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// Find the memory limit and choose a byte budget (see the [module docs](self)).
 pub fn detect(sources: &dyn BudgetSources) -> BudgetReport {
     let mut notes = Vec::new();

@@ -109,6 +109,68 @@ pub struct HttpFetcher {
     user_agent: String,
 }
 
+/// A [`FetchOptions`] value that curl would only trip over at the first
+/// request (and then on every page): found by [`FetchOptions::check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptionError {
+    /// The proxy, and what is wrong with it.
+    Proxy(String, String),
+    /// The CA file, and what is wrong with it.
+    CaCert(PathBuf, String),
+}
+
+impl std::fmt::Display for OptionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OptionError::Proxy(p, why) => write!(f, "invalid proxy '{}': {why}", p.escape_debug()),
+            OptionError::CaCert(p, why) => write!(f, "cannot use '{}': {why}", p.display()),
+        }
+    }
+}
+
+impl std::error::Error for OptionError {}
+
+impl FetchOptions {
+    /// Check the proxy (a URL with a host, of a scheme curl speaks to
+    /// proxies) and the CA file (readable, holding a PEM certificate).
+    ///
+    /// ```
+    /// use semcrawl_smol::FetchOptions;
+    ///
+    /// let socks = FetchOptions { proxy: Some("socks5h://127.0.0.1:1080".into()), ..Default::default() };
+    /// assert!(socks.check().is_ok());
+    /// let ftp = FetchOptions { proxy: Some("ftp://127.0.0.1/".into()), ..Default::default() };
+    /// assert!(ftp.check().unwrap_err().to_string().contains("unsupported scheme 'ftp'"));
+    /// ```
+    pub fn check(&self) -> Result<(), OptionError> {
+        if let Some(proxy) = &self.proxy {
+            let problem = match url::Url::parse(proxy) {
+                Err(e) => Some(e.to_string()),
+                Ok(url) if url.host_str().is_none_or(str::is_empty) => Some("no host".into()),
+                Ok(url) => match url.scheme() {
+                    "http" | "https" | "socks4" | "socks4a" | "socks5" | "socks5h" => None,
+                    other => Some(format!(
+                        "unsupported scheme '{other}' (http, https, socks4, socks4a, socks5, socks5h)"
+                    )),
+                },
+            };
+            if let Some(problem) = problem {
+                return Err(OptionError::Proxy(proxy.clone(), problem));
+            }
+        }
+        if let Some(path) = &self.ca_cert {
+            let failed = |why: String| OptionError::CaCert(path.clone(), why);
+            let bytes = std::fs::read(path).map_err(|e| failed(e.to_string()))?;
+            if !String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----") {
+                return Err(failed(
+                    "no PEM certificate in it (-----BEGIN CERTIFICATE-----)".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl HttpFetcher {
     /// Build a client with its own connection pool.
     pub fn new(options: FetchOptions) -> Result<Self, FetchError> {

@@ -57,6 +57,7 @@
 #![warn(missing_docs)]
 
 pub mod budget;
+pub mod crawl;
 mod decode;
 pub mod fetch;
 pub mod redis;

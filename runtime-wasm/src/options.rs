@@ -356,7 +356,7 @@ pub fn js_name(setting: Setting) -> &'static str {
         Setting::Timeout => "timeoutMs",
         Setting::Select => "select",
         Setting::Scope => "scope",
-        Setting::Headers => "headers",
+        Setting::Headers | Setting::Cookie => "headers",
         Setting::Include => "include",
         Setting::Exclude => "exclude",
         Setting::AcceptType => "acceptTypes",

@@ -209,38 +209,28 @@ pub(super) async fn exchange<F: Fetch, R: Runtime>(
             return Exchange::record(record);
         }
         let need = hold.bytes() + sitemap::reserve(&body.bytes, ctx.config.max_body);
-        if let Err(e) = hold.grow(need.saturating_sub(hold.bytes())).await {
-            if e == GateError::Preempted {
-                return Exchange::Gate(e);
-            }
-            normalize::set_error(
-                &mut record,
-                ErrorKind::OverBudget,
-                "the sitemap's URLs do not fit in the memory budget".into(),
-            );
-            return Exchange::record(record);
-        }
+        let why = || "the sitemap's URLs do not fit in the memory budget".into();
+        record = match grow_to(hold, need, record, why).await {
+            Ok(record) => record,
+            Err(end) => return end,
+        };
         return Exchange::Done(Box::new(read_sitemap(ctx, entry, record, &body.bytes)));
     }
     // The parse tree costs a multiple of the body: reserve it first (part
     // of it may be reserved already, after a preemption).
     let parse_cost = ctx.extractor.parse_cost(body.bytes.len() as u64);
     let parse_need = PAGE_OVERHEAD + body.bytes.capacity() as u64 + parse_cost;
-    if let Err(e) = hold.grow(parse_need.saturating_sub(hold.bytes())).await {
-        if e == GateError::Preempted {
-            return Exchange::Gate(e);
-        }
-        normalize::set_error(
-            &mut record,
-            ErrorKind::OverBudget,
-            format!(
-                "a {}-byte page needs about {} bytes to parse, more than the memory budget",
-                body.bytes.len(),
-                body.bytes.len() as u64 + parse_cost
-            ),
-        );
-        return Exchange::record(record);
-    }
+    let why = || {
+        format!(
+            "a {}-byte page needs about {} bytes to parse, more than the memory budget",
+            body.bytes.len(),
+            body.bytes.len() as u64 + parse_cost
+        )
+    };
+    record = match grow_to(hold, parse_need, record, why).await {
+        Ok(record) => record,
+        Err(end) => return end,
+    };
     let base = record
         .final_url
         .as_deref()
@@ -266,17 +256,11 @@ pub(super) async fn exchange<F: Fetch, R: Runtime>(
         &raw,
         listed_reserve(ctx, &raw),
     );
-    if let Err(e) = hold.grow(need.saturating_sub(hold.bytes())).await {
-        if e == GateError::Preempted {
-            return Exchange::Gate(e);
-        }
-        normalize::set_error(
-            &mut record,
-            ErrorKind::OverBudget,
-            "the page's links do not fit in the memory budget".into(),
-        );
-        return Exchange::record(record);
-    }
+    let why = || "the page's links do not fit in the memory budget".into();
+    record = match grow_to(hold, need, record, why).await {
+        Ok(record) => record,
+        Err(end) => return end,
+    };
     Exchange::Done(Box::new(PageResult {
         record,
         links: Vec::new(),
@@ -285,6 +269,26 @@ pub(super) async fn exchange<F: Fetch, R: Runtime>(
         hold: None,
         sitemap: false,
     }))
+}
+
+/// Grow `hold` to `need` bytes for the next step of `record`'s page. On a
+/// refusal the exchange ends: a preempted page goes back to the gate (and
+/// is fetched again later); one that can never fit is an `over_budget`
+/// record saying `why`.
+async fn grow_to(
+    hold: &mut Reservation,
+    need: u64,
+    mut record: Record,
+    why: impl FnOnce() -> String,
+) -> Result<Record, Exchange> {
+    match hold.grow(need.saturating_sub(hold.bytes())).await {
+        Ok(()) => Ok(record),
+        Err(GateError::Preempted) => Err(Exchange::Gate(GateError::Preempted)),
+        Err(_) => {
+            normalize::set_error(&mut record, ErrorKind::OverBudget, why());
+            Err(Exchange::record(record))
+        }
+    }
 }
 
 /// A body that may be a sitemap: its URLs, when it is one (sitemaps for an

@@ -72,6 +72,23 @@ pub use client::{Address, RETRY_FOR};
 pub use frontier::{Joined, RedisFrontier, RedisOptions, WorkerFigures, DEFAULT_LEASE};
 pub use status::{status, Status, Worker, ALIVE_WITHIN_MS, TOP_HOSTS};
 
+/// Check a crawl's name: 1 to 100 letters, digits, `-`, `_` and `.`, so
+/// that its keys (`semcrawl:NAME:*`) are plain to read and to match.
+///
+/// ```
+/// assert!(semcrawl_smol::redis::check_name("shop-2026.v1").is_ok());
+/// assert!(semcrawl_smol::redis::check_name("a b").is_err());
+/// ```
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && (name.bytes()).all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    match ok {
+        true => Ok(()),
+        false => Err("a name is 1 to 100 letters, digits, '-', '_' or '.'".into()),
+    }
+}
+
 /// Why a shared crawl could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RedisError {
