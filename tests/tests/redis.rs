@@ -115,23 +115,32 @@ fn three_workers_one_killed_the_survivors_finish_the_crawl() {
     let server = site();
     let dir = TempDir::new("redis-kill");
     let url = redis.url();
-    let mut workers: Vec<Running> = (0..3)
+    let workers: Vec<Running> = (0..3)
         .map(|n| spawn(worker_args(&server, &url, &dir, n)))
         .collect();
-    // Early: the victim has stored a few pages, and has more in flight.
-    let victim_out = dir.join("out2.jsonl");
-    wait_for("the third worker's first records", DEADLINE, || {
-        (complete_lines(&victim_out) >= 5).then_some(())
+    // Early: the victim has stored a few pages, and has more in flight. It
+    // is the first worker to get that far (on a loaded machine, one may
+    // start much later than the others).
+    let victim = wait_for("a worker's first records", DEADLINE, || {
+        (0..3).find(|n| complete_lines(&dir.join(&format!("out{n}.jsonl"))) >= 5)
     });
-    kill(Pid::from_raw(workers[2].pid() as i32), Signal::SIGKILL).unwrap();
+    let victim_pid = workers[victim].pid();
+    kill(Pid::from_raw(victim_pid as i32), Signal::SIGKILL).unwrap();
     let killed_at = Instant::now();
     let leased_at_kill = status(&url)["leased"].as_u64().unwrap();
-    // The dead worker's leases come back within the lease time.
+    // The dead worker's leases come back within the lease time. (It may
+    // have held none at the kill: the host's slots are shared by all three,
+    // and then the crawl finishes with nothing to reclaim.)
     let reclaimed_after = wait_for("the dead worker's leases reclaimed", DEADLINE, || {
-        (status(&url)["reclaimed"].as_u64().unwrap() > 0).then(|| killed_at.elapsed())
+        let now = status(&url);
+        let reclaimed = now["reclaimed"].as_u64().unwrap() > 0;
+        (reclaimed || now["finished"] == true).then(|| killed_at.elapsed())
     });
-    let survivors: Vec<_> = workers.drain(..2).collect();
-    for (n, worker) in survivors.into_iter().enumerate() {
+    let survivors: Vec<usize> = (0..3).filter(|&n| n != victim).collect();
+    for (n, worker) in workers.into_iter().enumerate() {
+        if n == victim {
+            continue;
+        }
         worker.wait(DEADLINE).assert_code(0);
         let summary = read_summary(&dir.join(&format!("summary{n}.json")));
         assert!(summary_u64(&summary, "redisRoundTrips") > 0);
@@ -151,7 +160,9 @@ fn three_workers_one_killed_the_survivors_finish_the_crawl() {
         want.len(),
         server.max_in_flight()
     );
-    assert!(reclaimed_after <= RECLAIM_BOUND, "{reclaimed_after:?}");
+    if reclaimed > 0 {
+        assert!(reclaimed_after <= RECLAIM_BOUND, "{reclaimed_after:?}");
+    }
     // Only a lease that expired can be fetched twice.
     assert!(
         refetches <= reclaimed,
@@ -169,7 +180,7 @@ fn three_workers_one_killed_the_survivors_finish_the_crawl() {
     assert_eq!(last["finished"], true, "{last}");
     assert_eq!(last["queued"], 0);
     // Each survivor did a real share of the work.
-    for out in &outputs[..2] {
+    for out in survivors.iter().map(|&n| &outputs[n]) {
         let own = ok_counts(std::slice::from_ref(out)).len();
         assert!(
             own >= PAGES / 10,

@@ -119,12 +119,20 @@ pub(super) const CHUNK: usize = 16 * 1024;
 pub(super) fn parse(body: &[u8], content_type: Option<&str>, url: &Url) -> (ParsedPage, RawLinks) {
     let (encoding, bom_len) = detect_encoding(body, content_type);
     let mut src = body.get(bom_len..).unwrap_or_default();
+    let tokenizer = Tokenizer::new(Sink::default(), TokenizerOpts::default());
+    let queue = BufferQueue::default();
+    if encoding == encoding_rs::UTF_8 {
+        if let Ok(text) = std::str::from_utf8(src) {
+            // Valid UTF-8 (most pages): decoding would only copy it, so
+            // the tokenizer gets the body's own text, a chunk at a time.
+            feed_utf8(&tokenizer, &queue, text);
+            return finish(tokenizer, url);
+        }
+    }
     // Same decoding as `decode_body` (`decode_without_bom_handling`), but
     // a chunk at a time: the decoded text never exists as a whole.
     let mut decoder = encoding.new_decoder_without_bom_handling();
     let mut buf = String::with_capacity(CHUNK);
-    let tokenizer = Tokenizer::new(Sink::default(), TokenizerOpts::default());
-    let queue = BufferQueue::default();
     loop {
         buf.clear();
         let (result, read, _) = decoder.decode_to_string(src, &mut buf, true);
@@ -140,6 +148,28 @@ pub(super) fn parse(body: &[u8], content_type: Option<&str>, url: &Url) -> (Pars
         }
     }
     drop(buf);
+    finish(tokenizer, url)
+}
+
+/// Feed `text` to the tokenizer in pieces of at most [`CHUNK`] bytes, cut
+/// at character boundaries: the tokenizer holds one piece at a time, as
+/// with decoded chunks.
+fn feed_utf8(tokenizer: &Tokenizer<Sink>, queue: &BufferQueue, mut text: &str) {
+    while !text.is_empty() {
+        let mut end = text.len().min(CHUNK);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (piece, rest) = text.split_at(end);
+        queue.push_back(StrTendril::from_slice(piece));
+        // As above: one call consumes the queue.
+        let _ = tokenizer.feed(queue);
+        text = rest;
+    }
+}
+
+/// End the token stream and build the page from what the sink kept.
+fn finish(tokenizer: Tokenizer<Sink>, url: &Url) -> (ParsedPage, RawLinks) {
     tokenizer.end();
     let state = tokenizer.sink.0.take();
     drop(tokenizer);

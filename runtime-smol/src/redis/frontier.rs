@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,17 +24,16 @@ use semcrawl_core::frontier::{
     self, Entry, Frontier, FrontierError, KeptRobots, Pushed, Ready, MAX_URL_LEN,
 };
 use semcrawl_core::robots::Robots;
-use semcrawl_core::{BoxFuture, Config};
+use semcrawl_core::BoxFuture;
 
 use super::client::{Address, Client};
 use super::codec::{decode, decode_robots, encode, encode_robots};
+use super::keeper::{heartbeat, keep};
+use super::options::prefix;
+pub use super::options::{Joined, RedisOptions, WorkerFigures, DEFAULT_LEASE};
 use super::scripts::Scripts;
 use super::RedisError;
 use crate::state::{fingerprint, CrawlIdentity, SINK_KEY};
-
-/// How long a lease lives without renewal: the time after which the pages
-/// of a worker that died are handed to others.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 
 /// How often a worker whose pop found nothing asks again (others push
 /// links and free hosts' slots; dead workers' leases come back).
@@ -49,107 +48,18 @@ const FAIR_WAIT: Duration = Duration::from_millis(150);
 /// back over and over.
 const SKIP_FOR: Duration = Duration::from_millis(100);
 
-/// What a worker's frontier needs besides the address.
-#[derive(Debug, Clone)]
-pub struct RedisOptions {
-    /// The crawl's name: its keys are `semcrawl:NAME:*`.
-    pub name: String,
-    /// Most requests one host gets at once, crawl-wide (`--per-host`).
-    pub per_host: usize,
-    /// Least time between two requests to one host, crawl-wide (`--delay`).
-    pub delay: Duration,
-    /// A lease's lifetime without renewal; renewed every fifth of it.
-    pub lease: Duration,
-    /// Bytes of memory the worker's part of the frontier stays within.
-    pub budget: u64,
-    /// This worker's name in `status` (default: host name and pid).
-    pub worker: String,
-    /// The crawl's user agent: which group of a robots.txt applies, for
-    /// the `Crawl-delay` kept with it.
-    pub user_agent: String,
-    /// Most entries handed out crawl-wide (`--max-pages`, counted as on
-    /// one machine: see `scripts.rs`); `None`: no limit.
-    pub max_pages: Option<u64>,
-}
-
-impl RedisOptions {
-    /// Options for the crawl `name`, with the default lease and this
-    /// process's worker name.
-    pub fn new(name: &str, per_host: usize, delay: Duration, budget: u64) -> RedisOptions {
-        RedisOptions {
-            name: name.to_owned(),
-            per_host: per_host.max(1),
-            delay,
-            lease: DEFAULT_LEASE,
-            budget,
-            worker: worker_name(),
-            user_agent: Config::default().user_agent,
-            max_pages: None,
-        }
-    }
-
-    /// The options of a worker of the crawl `name` run with `config`:
-    /// its `--per-host`, `--delay`, user agent and `--max-pages`, and its
-    /// frontier's share of `--memory`.
-    pub fn for_crawl(name: &str, config: &Config) -> RedisOptions {
-        let mut options = RedisOptions::new(
-            name,
-            config.per_host,
-            config.delay,
-            frontier::frontier_share(config.memory),
-        );
-        options.user_agent = config.user_agent.clone();
-        options.max_pages = config.max_pages;
-        options
-    }
-}
-
-/// `HOST:PID`, from `/etc/hostname` or `$HOSTNAME` (a pod's name).
-fn worker_name() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "worker".into());
-    format!("{host}:{}", std::process::id())
-}
-
-/// The key prefix of the crawl `name`.
-pub(crate) fn prefix(name: &str) -> String {
-    format!("semcrawl:{name}:")
-}
-
-/// Whether a worker started a crawl or joined one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Joined {
-    /// This worker claimed the crawl: it seeds it.
-    Started,
-    /// The crawl existed with the same identity: this worker joins it.
-    Joined,
-}
-
-/// This worker's figures, published with each lease renewal for `status`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct WorkerFigures {
-    /// Records stored without error.
-    pub pages: u64,
-    /// Error records stored.
-    pub errors: u64,
-}
-
 type Reporter = Box<dyn Fn() -> WorkerFigures + Send>;
 
 /// What the frontier and its keeper share.
-struct Shared {
-    scripts: Scripts,
-    prefix: String,
-    options: RedisOptions,
+pub(super) struct Shared {
+    pub(super) scripts: Scripts,
+    pub(super) prefix: String,
+    pub(super) options: RedisOptions,
     /// Ids of the leases this worker holds (popped, not acknowledged).
-    held: Mutex<HashSet<u64>>,
+    pub(super) held: Mutex<HashSet<u64>>,
     /// Origins whose robots.txt this worker claimed and is fetching.
-    claims: Mutex<HashSet<String>>,
-    reporter: Mutex<Option<Reporter>>,
+    pub(super) claims: Mutex<HashSet<String>>,
+    pub(super) reporter: Mutex<Option<Reporter>>,
 }
 
 /// A [`Frontier`] in Redis, shared by every worker of a crawl (see the
@@ -349,7 +259,7 @@ impl RedisFrontier {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding it leaves nothing half-done on our side: the
     // state is in Redis.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -633,58 +543,5 @@ impl Drop for RedisFrontier {
                 .arg(&ids)
                 .invoke::<Vec<u64>>(c)
         });
-    }
-}
-
-/// Renew this worker's leases, say it is alive (with its figures), and
-/// requeue expired leases of dead workers; for at most `retry_for` while
-/// Redis is unreachable. Returns the number of leases already gone.
-fn heartbeat(shared: &Shared, client: &mut Client, retry_for: Duration) -> redis::RedisResult<u64> {
-    let ids: Vec<u64> = lock(&shared.held).iter().copied().collect();
-    let mut claims = String::new();
-    for origin in lock(&shared.claims).iter() {
-        claims.push_str(origin);
-        claims.push('\n');
-    }
-    let figures = lock(&shared.reporter)
-        .as_ref()
-        .map_or_else(WorkerFigures::default, |f| f());
-    let info = format!("{} {}", figures.pages, figures.errors);
-    let ttl = shared.options.lease.as_millis() as u64;
-    client.call_for(retry_for, |c| {
-        shared
-            .scripts
-            .renew
-            .arg(&shared.prefix)
-            .arg(ttl)
-            .arg(&shared.options.worker)
-            .arg(&info)
-            .arg(&claims)
-            .arg(&ids)
-            .invoke::<u64>(c)
-    })
-}
-
-/// The keeper thread: a heartbeat at once and then every fifth of the
-/// lease time. Ends when the frontier is dropped.
-fn keep(shared: Arc<Shared>, mut client: Client, stopped: mpsc::Receiver<()>) {
-    let every = shared.options.lease / 5;
-    let mut first = true;
-    loop {
-        if !first {
-            match stopped.recv_timeout(every) {
-                Err(RecvTimeoutError::Timeout) => {}
-                _ => return,
-            }
-        }
-        first = false;
-        match heartbeat(&shared, &mut client, super::RETRY_FOR) {
-            Ok(0) => {}
-            Ok(lost) => tracing::warn!(
-                lost,
-                "leases expired before renewal (Redis or this worker stalled): their pages may be fetched twice"
-            ),
-            Err(e) => tracing::warn!(error = %e, "cannot renew leases"),
-        }
     }
 }

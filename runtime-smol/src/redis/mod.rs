@@ -72,6 +72,8 @@
 mod client;
 mod codec;
 mod frontier;
+mod keeper;
+mod options;
 mod scripts;
 mod status;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::client::{Address, Client};
-use super::frontier::prefix;
+use super::options::prefix;
 use super::scripts::Scripts;
 use super::RedisError;
 

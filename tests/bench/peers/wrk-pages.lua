@@ -1,7 +1,12 @@
--- wrk script: rotate over the `fast` site's 10,000 pages, as a crawl fetches them
--- (`wrk -t2 -c64 -d5s -s tests/bench/peers/wrk-pages.lua URL`, URL from `bench __serve fast`).
+-- wrk script: rotate over the `fast` site's pages, as a crawl fetches them
+-- (`wrk -t2 -c64 -d5s -s tests/bench/peers/wrk-pages.lua URL [-- PAGES]`, URL
+-- from `bench __serve fast`; PAGES is the site's page count, 10000 unless given).
+pages = 10000
 counter = 0
+init = function(args)
+  pages = tonumber(args[1]) or pages
+end
 request = function()
-  counter = (counter + 1) % 10000
+  counter = (counter + 1) % pages
   return wrk.format("GET", "/p/" .. counter .. ".html")
 end

@@ -5,7 +5,7 @@
 //! ```
 //!
 //! Sections (all by default): `fast`, `slow`, `big`, `matrix`, `frontier`,
-//! `parse`. It serves generated sites on 127.0.0.1 from this process
+//! `parse`, `limit`. It serves generated sites on 127.0.0.1 from this process
 //! ([`SiteServer`]), builds the release `semcrawl` binary (`cargo build
 //! --release -p semcrawl-cli`, a no-op when up to date; `--semcrawl PATH` or
 //! `SEMCRAWL_BIN` to use a given binary), installs the Python reference peer
@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 mod frontier;
+mod limit;
 mod measure;
 mod parse;
 mod peer;
@@ -40,20 +41,31 @@ use serde_json::Value;
 use report::{Cell, Crawler, FrontierRow, Machine, Results, Run};
 
 const USAGE: &str = "\
-usage: bench [--quick] [--only fast|slow|big|matrix|frontier|parse]... [--runs N] [--out DIR]
-             [--semcrawl PATH] [--no-python] [--spider PATH]
+usage: bench [--quick] [--only fast|slow|big|matrix|frontier|parse|limit]... [--runs N] [--out DIR]
+             [--concurrency N]... [--semcrawl PATH] [--no-python] [--spider PATH]
 
   --quick          tiny sites, one run, no warm-up (CI smoke test, < 1 minute)
   --only SECTION   run only these sections (repeatable, or comma-separated)
   --runs N         measured runs per cell after one warm-up (default 3)
+  --concurrency N  crawl the fast and slow sites at these concurrencies only (repeatable,
+                   or comma-separated; default 16, 64, 256)
   --out DIR        where results.md, results.json and the SVG plots go
                    (default docs/bench; target/bench-quick with --quick)
   --semcrawl PATH  the semcrawl binary to measure (default: build target/release/semcrawl)
   --no-python      skip the Python reference peer
   --spider PATH    the spider-rs peer to run too (default: tests/bench/peers/spider's
-                   release build if there is one; never built by the harness)";
+                   release build if there is one; never built by the harness)
 
-const SECTIONS: [&str; 6] = ["fast", "slow", "big", "matrix", "frontier", "parse"];
+The `limit` section measures what the machine allows on the `fast` site: its server alone
+under `wrk` at concurrency 64 (skipped when `wrk` is not installed), and the parse path alone
+on its pages; the report sets semcrawl's `fast` c64 rate against the two together.
+
+The same-run table against spider-rs and the limit, on one line:
+  cargo run --release -p semcrawl-bench --bin bench -- --only fast,limit --concurrency 64 --out DIR";
+
+const SECTIONS: [&str; 7] = [
+    "fast", "slow", "big", "matrix", "frontier", "parse", "limit",
+];
 
 /// Site server executor threads.
 const SERVER_THREADS: usize = 2;
@@ -63,6 +75,8 @@ struct Opts {
     quick: bool,
     only: BTreeSet<String>,
     runs: usize,
+    /// Concurrencies of the `fast` and `slow` sections (empty: the default).
+    concurrency: Vec<usize>,
     out: Option<PathBuf>,
     semcrawl: Option<PathBuf>,
     python: bool,
@@ -74,6 +88,7 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
         quick: false,
         only: BTreeSet::new(),
         runs: 3,
+        concurrency: Vec::new(),
         out: None,
         semcrawl: std::env::var_os("SEMCRAWL_BIN").map(PathBuf::from),
         python: true,
@@ -103,6 +118,16 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
                     .ok()
                     .filter(|&n| n > 0)
                     .ok_or("--runs takes a number >= 1")?
+            }
+            "--concurrency" => {
+                for c in value()?.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    o.concurrency.push(
+                        c.parse()
+                            .ok()
+                            .filter(|&n: &usize| n > 0)
+                            .ok_or("--concurrency takes numbers >= 1")?,
+                    );
+                }
             }
             "--out" => o.out = Some(PathBuf::from(value()?)),
             "--semcrawl" => o.semcrawl = Some(PathBuf::from(value()?)),
@@ -184,6 +209,9 @@ struct Ctx {
     semcrawl: PathBuf,
     peer: Option<peer::Peer>,
     spider: Option<PathBuf>,
+    /// What the spider-rs peer must fetch on the site being crawled
+    /// ([`sites::expected_pages_no_robots`]).
+    spider_expected: BTreeSet<String>,
     tmp: PathBuf,
     seq: usize,
     failures: Vec<String>,
@@ -257,7 +285,11 @@ impl Ctx {
             }
         };
         let server_cpu = measure::self_cpu() - cpu0;
-        let check = sites::check_output(&out, expected);
+        let check = if who == Crawler::Spider {
+            sites::check_output_canonical(&out, &self.spider_expected)
+        } else {
+            sites::check_output(&out, expected)
+        };
         let sj: Option<Value> = std::fs::read(&summary)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
@@ -279,6 +311,7 @@ impl Ctx {
             budget: get("budget"),
             server_cpu,
             requests: server.total_requests(),
+            load1: stats::load1(),
         };
         eprintln!(
             "  {label} {}: {:.2} s wall, {:.2} CPU-s, {} MiB peak RSS{}, {} records, {} requests, {}",
@@ -341,15 +374,19 @@ fn start(spec: SiteSpec) -> SiteServer {
 /// A crawl section: `site` at each concurrency, semcrawl and the peer
 /// alternating (one warm-up each first, unless quick).
 fn crawl_section(ctx: &mut Ctx, results: &mut Results, name: &'static str, spec: SiteSpec) {
-    let concurrencies: &[usize] = if ctx.opts.quick {
-        &[64]
+    let concurrencies: Vec<usize> = if !ctx.opts.concurrency.is_empty() {
+        ctx.opts.concurrency.clone()
+    } else if ctx.opts.quick {
+        vec![64]
     } else {
-        &[16, 64, 256]
+        vec![16, 64, 256]
     };
     results.sites.insert(name, describe(&spec));
+    results.site_pages.insert(name, spec.pages);
     let server = start(spec);
     let url = server.base_url().to_string();
     let expected = sites::expected_urls(&server, semcrawl_core::DEFAULT_MAX_BODY);
+    ctx.spider_expected = sites::expected_pages_no_robots(&server, semcrawl_core::DEFAULT_MAX_BODY);
     eprintln!(
         "bench: {name}: {} pages, {} records expected, at {url}",
         server.site().spec().pages,
@@ -372,7 +409,7 @@ fn crawl_section(ctx: &mut Ctx, results: &mut Results, name: &'static str, spec:
     }
     let python = ctx.peer.is_some();
     let spider = ctx.spider.is_some();
-    for &c in concurrencies {
+    for &c in &concurrencies {
         let label = format!("{name} c{c}");
         if !ctx.opts.quick {
             ctx.crawl(
@@ -623,6 +660,88 @@ fn parse_section(ctx: &mut Ctx, results: &mut Results) {
     }
 }
 
+/// The `limit` section: the `fast` site's server alone under `wrk` at
+/// concurrency 64, then the parse path alone on its pages (see
+/// [`limit`]). `wrk` is optional: without it the section records why and
+/// measures the parse path only.
+fn limit_section(ctx: &mut Ctx, results: &mut Results) {
+    const CONNECTIONS: usize = 64;
+    let quick = ctx.opts.quick;
+    let secs = if quick { 1.0 } else { 5.0 };
+    let server = start(sites::fast(quick));
+    let url = server.base_url().to_string();
+    let pages = server.site().spec().pages;
+    let script = workspace().join("tests/bench/peers/wrk-pages.lua");
+    let mut lim = limit::Limit {
+        connections: CONNECTIONS,
+        secs,
+        ..limit::Limit::default()
+    };
+    eprintln!("bench: limit: the fast site's server alone under wrk -c{CONNECTIONS}, {secs} s");
+    if !quick {
+        // Warm-up: connections, the server's page cache, CPU frequency.
+        let _ = limit::run_wrk(&script, &url, pages, CONNECTIONS, 1.0, &ctx.tmp);
+    }
+    server.reset_counters();
+    let cpu0 = measure::self_cpu();
+    match limit::run_wrk(&script, &url, pages, CONNECTIONS, secs, &ctx.tmp) {
+        Ok((wrk, client_cpu)) => {
+            let server_cpu = measure::self_cpu() - cpu0;
+            let requests = server.total_requests().max(1) as f64;
+            lim.server_rps = Some(wrk.rps);
+            lim.server_mb_s = wrk.mb_s;
+            lim.server_cpu_per_request = server_cpu / requests;
+            lim.client_cpu_per_request = client_cpu / requests;
+            eprintln!(
+                "  {:.0} requests/s, {:.0} MB/s; CPU per request: server {:.1} µs, wrk {:.1} µs",
+                wrk.rps,
+                wrk.mb_s,
+                1e6 * lim.server_cpu_per_request,
+                1e6 * lim.client_cpu_per_request
+            );
+            if wrk.bad > 0 {
+                ctx.failures
+                    .push(format!("limit: {} wrk responses were not 2xx", wrk.bad));
+            }
+        }
+        Err(e) => {
+            eprintln!("  skipped: {e}");
+            lim.note = Some(format!("server alone not measured: {e}"));
+        }
+    }
+    lim.load1_server = stats::load1();
+    let count = if quick { 40 } else { 200 };
+    let mut bodies = Vec::with_capacity(count);
+    for i in 0..count {
+        let path = format!("/p/{i}.html");
+        match sites::http_get(server.addr(), &path) {
+            Ok(b) => bodies.push((url::Url::parse(&server.url(&path)).expect("valid URL"), b)),
+            Err(e) => {
+                ctx.failures.push(format!("limit: GET {path}: {e}"));
+                results.limit = Some(lim);
+                return;
+            }
+        }
+    }
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let rate = parse::measure(
+        "fast (~20 KiB)",
+        &bodies,
+        if quick { 0.3 } else { 3.0 },
+        threads,
+    );
+    eprintln!(
+        "  parse alone: {:.0} pages/s on {threads} threads ({:.0} on one)",
+        rate.pages_per_s_all, rate.pages_per_s
+    );
+    lim.parse = Some(rate);
+    lim.load1_parse = stats::load1();
+    if let Some(t) = lim.together() {
+        eprintln!("  together: {t:.0} pages/s");
+    }
+    results.limit = Some(lim);
+}
+
 /// `__serve fast|slow|saturated|big [SECONDS] [--trace FILE]`: serve a
 /// benchmark site and print its URL, for profiling a crawl by hand (`perf
 /// record semcrawl crawl URL ...`) and for `scripts/sweep-auto.sh`. With
@@ -758,6 +877,11 @@ fn main() -> ExitCode {
         ..Results::default()
     };
     let spider = spider_binary(&opts);
+    results.machine.command = std::iter::once("bench".to_owned())
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    results.machine.spider = spider.as_ref().map(|p| p.display().to_string());
     match &spider {
         Some(p) => eprintln!("bench: the spider-rs peer: {}", p.display()),
         None => eprintln!(
@@ -769,11 +893,15 @@ fn main() -> ExitCode {
         semcrawl,
         peer,
         spider,
+        spider_expected: BTreeSet::new(),
         tmp: tmp.clone(),
         seq: 0,
         failures: Vec::new(),
     };
     let quick = opts.quick;
+    if opts.wants("limit") {
+        limit_section(&mut ctx, &mut results);
+    }
     if opts.wants("fast") {
         crawl_section(&mut ctx, &mut results, "fast", sites::fast(quick));
     }
@@ -798,6 +926,12 @@ fn main() -> ExitCode {
         parse_section(&mut ctx, &mut results);
     }
     results.minutes = started.elapsed().as_secs_f64() / 60.0;
+    results.machine.loadavg_end = std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
     results.failures = ctx.failures.clone();
     let _ = std::fs::remove_dir_all(&tmp);
 

@@ -7,6 +7,7 @@ use std::process::Command;
 use plotters::prelude::*;
 use serde_json::{json, Value};
 
+use crate::limit::Limit;
 use crate::parse::ParseRate;
 use crate::sites::Load;
 use crate::stats::{mib, size_label, utc_now, Spread, MIB};
@@ -45,6 +46,8 @@ pub struct Run {
     pub server_cpu: f64,
     /// Requests the site server received (robots.txt and refetches included).
     pub requests: u64,
+    /// The one-minute load average right after the run.
+    pub load1: f64,
 }
 
 /// The runs of one crawler on one site at one setting.
@@ -93,6 +96,12 @@ impl Cell {
     }
     pub fn cpu_ms_per_page(&self) -> Spread {
         self.spread(|r| 1000.0 * r.cpu / r.records.max(1) as f64)
+    }
+    pub fn requests(&self) -> Spread {
+        self.spread(|r| r.requests as f64)
+    }
+    pub fn load1(&self) -> Spread {
+        self.spread(|r| r.load1)
     }
     pub fn gate_peak(&self) -> Spread {
         self.spread(|r| r.peak_bytes.unwrap_or(0) as f64 / MIB)
@@ -144,6 +153,12 @@ pub struct Machine {
     pub memory: String,
     pub kernel: String,
     pub loadavg: String,
+    /// The load average when the run ended (set by the harness).
+    pub loadavg_end: String,
+    /// The harness's command line, as given.
+    pub command: String,
+    /// The spider-rs peer's program, when it ran.
+    pub spider: Option<String>,
     pub rustc: String,
     pub commit: String,
     pub semcrawl: String,
@@ -199,6 +214,7 @@ impl Machine {
             ),
             semcrawl: cmd_out(&semcrawl.display().to_string(), &["--version"]),
             peer,
+            ..Machine::default()
         }
     }
 }
@@ -210,12 +226,16 @@ pub struct Results {
     pub runs: usize,
     pub cells: Vec<Cell>,
     pub load: Option<Load>,
+    /// The machine's limit on the `fast` site (the `limit` section).
+    pub limit: Option<Limit>,
     pub frontier: Vec<FrontierRow>,
     pub parse: Vec<ParseRate>,
     pub minutes: f64,
     pub failures: Vec<String>,
     /// What each site is, by name.
     pub sites: std::collections::BTreeMap<&'static str, String>,
+    /// Each site's number of regular pages (the 20 KiB pages of `fast`).
+    pub site_pages: std::collections::BTreeMap<&'static str, usize>,
 }
 
 impl Results {
@@ -286,16 +306,23 @@ fn markdown(r: &Results, plots: &[&str]) -> String {
         }
     ));
     line(format!("- **Date**: {}", m.date));
+    line(format!("- **Command**: `{}`", m.command));
     line(format!(
-        "- **Machine**: {} cores ({}), {} memory, Linux {}; load average at start {}. \
+        "- **Machine**: {} cores ({}), {} memory, Linux {}; load average at start {}, at the end {}. \
          The machine is shared with other jobs, and the site servers run in the harness on the same cores, \
          so absolute figures are noisy: compare the ratios, taken from alternating runs.",
-        m.cores, m.cpu, m.memory, m.kernel, m.loadavg
+        m.cores, m.cpu, m.memory, m.kernel, m.loadavg, m.loadavg_end
     ));
     line(format!(
         "- **semcrawl**: {} at commit {}, {}",
         m.semcrawl, m.commit, m.rustc
     ));
+    if let Some(p) = &m.spider {
+        line(format!(
+            "- **spider-rs peer**: `tests/bench/peers/spider` (the `spider` crate 2.53.9, its default \
+             configuration and `with_concurrency_limit(N)`; robots.txt not obeyed, spider's default), run as `{p}`"
+        ));
+    }
     if let Some(p) = &m.peer {
         line(format!(
             "- **Reference peer**: the seed article's recipe (`tests/bench/crawler.py`: asyncio, aiohttp, \
@@ -314,6 +341,7 @@ fn markdown(r: &Results, plots: &[&str]) -> String {
     line(String::new());
 
     targets(r, &mut line);
+    same_run(r, &mut line);
 
     for site in ["fast", "slow"] {
         let cs = r.concurrencies(site);
@@ -579,6 +607,115 @@ fn markdown(r: &Results, plots: &[&str]) -> String {
     s
 }
 
+/// The concurrency of the same-run comparison and of the limit.
+const SAME_RUN_C: usize = 64;
+
+/// semcrawl's `fast` rate in the site's regular pages per second (the
+/// 20 KiB pages: the records of 404s and the like are not counted, so the
+/// rate is comparable with the limit's), and that as a share of the limit.
+fn share_of_limit(r: &Results) -> Option<(f64, f64, f64)> {
+    let s = r.find("fast", Crawler::Semcrawl, SAME_RUN_C, None)?;
+    let limit = r.limit.as_ref()?.together()?;
+    let pages = *r.site_pages.get("fast")? as f64;
+    let rate = pages / s.wall().median;
+    Some((rate, limit, 100.0 * rate / limit))
+}
+
+/// The `fast` site at concurrency 64: the three crawlers of one run and the
+/// machine's limit, in one table.
+fn same_run(r: &Results, line: &mut impl FnMut(String)) {
+    let c = SAME_RUN_C;
+    let cells: Vec<&Cell> = [Crawler::Semcrawl, Crawler::Spider, Crawler::Python]
+        .into_iter()
+        .filter_map(|who| r.find("fast", who, c, None))
+        .collect();
+    if cells.is_empty() && r.limit.is_none() {
+        return;
+    }
+    line(format!(
+        "## Same run: the `fast` site at concurrency {c}, and the machine's limit
+"
+    ));
+    line(format!(
+        "{}; crawled by each crawler in turn, the order reversed every round \
+         (semcrawl, spider-rs, python; then python, spider-rs, semcrawl), {} measured round(s). \
+         Medians (min–max). *Requests* is what the site's server answered (every fetch, robots.txt \
+         and refetches included); *complete* checks the output: for semcrawl and python every record \
+         of a correct crawl exactly once, for spider-rs (which ignores robots.txt and keeps URLs as \
+         linked) every page of the site fetched at least once, counted in canonical form. *Load* \
+         is the one-minute load average after each run.\n",
+        r.sites.get("fast").cloned().unwrap_or_default(),
+        r.runs
+    ));
+    line("| | wall s | CPU s | peak RSS MiB | requests | pages/s | load | complete |".into());
+    line("|---|---:|---:|---:|---:|---:|---:|---|".into());
+    let pages = r.site_pages.get("fast").copied().unwrap_or(0) as f64;
+    for cell in &cells {
+        let name = match cell.crawler {
+            Crawler::Python => "asyncio recipe (python)",
+            other => other.name(),
+        };
+        line(format!(
+            "| {name} | {} | {} | {} | {} | {} | {} | {} |",
+            cell.wall().show(2),
+            cell.cpu().show(2),
+            cell.rss().show(1),
+            cell.requests().show(0),
+            cell.spread(|x| pages / x.wall).show(0),
+            cell.load1().show(1),
+            cell.correct()
+        ));
+    }
+    if let Some(l) = &r.limit {
+        match l.server_rps {
+            Some(rps) => line(format!(
+                "| limit: the server alone under `wrk -t2 -c{}` ({} s) | – | {:.1} µs/request (+ wrk {:.1}) | – | – | {rps:.0} | {:.1} | {:.0} MB/s |",
+                l.connections,
+                l.secs,
+                1e6 * l.server_cpu_per_request,
+                1e6 * l.client_cpu_per_request,
+                l.load1_server,
+                l.server_mb_s
+            )),
+            None => line(format!(
+                "| limit: the server alone | – | – | – | – | – | – | {} |",
+                l.note.as_deref().unwrap_or("not measured")
+            )),
+        }
+        if let Some(p) = &l.parse {
+            line(format!(
+                "| limit: the parse path alone, {} threads | – | {:.1} µs/page (one core) | – | – | {:.0} | {:.1} | |",
+                p.threads,
+                1e6 / p.pages_per_s.max(1e-9),
+                p.pages_per_s_all,
+                l.load1_parse
+            ));
+        }
+        if let Some(t) = l.together() {
+            line(format!(
+                "| **limit: both together**, 1 / (1/server + 1/parse) | – | – | – | – | **{t:.0}** | | |"
+            ));
+        }
+    }
+    line(String::new());
+    let sem = r.find("fast", Crawler::Semcrawl, c, None);
+    let spider = r.find("fast", Crawler::Spider, c, None);
+    if let (Some(s), Some(p)) = (sem, spider) {
+        line(format!(
+            "semcrawl / spider-rs, per round: wall **{}**, CPU **{}**, peak RSS {} (the goal: wall and CPU <= 0.67).\n",
+            ratio(s, p, |x| x.wall).show(2),
+            ratio(s, p, |x| x.cpu).show(2),
+            ratio(s, p, |x| x.rss as f64).show(2)
+        ));
+    }
+    if let Some((rate, limit, pct)) = share_of_limit(r) {
+        line(format!(
+            "semcrawl crawled the site's {pages:.0} pages at {rate:.0} pages/s (median): **{pct:.0}%** of \
+             the {limit:.0} pages/s the server and the parse path allow together (the aim: 75%).\n"
+        ));
+    }
+}
+
 fn verdict(ok: bool) -> &'static str {
     if ok {
         "**met**"
@@ -616,6 +753,32 @@ fn targets(r: &Results, line: &mut impl FnMut(String)) {
         rows.push(format!(
             "| `fast` c64: peak RSS < 48 MiB | {rss:.1} MiB (max of runs) | {} |",
             verdict(rss < 48.0)
+        ));
+    }
+    if let (Some(s), Some(p)) = (
+        r.find("fast", Crawler::Semcrawl, SAME_RUN_C, None),
+        r.find("fast", Crawler::Spider, SAME_RUN_C, None),
+    ) {
+        let w = ratio(s, p, |x| x.wall).median;
+        let c = ratio(s, p, |x| x.cpu).median;
+        rows.push(format!(
+            "| `fast` c64: semcrawl wall <= 0.67 x spider-rs's | {w:.2} x | {} |",
+            verdict(w <= 0.67)
+        ));
+        rows.push(format!(
+            "| `fast` c64: semcrawl CPU <= 0.67 x spider-rs's | {c:.2} x | {} |",
+            verdict(c <= 0.67)
+        ));
+        let rss = s.rss().max;
+        rows.push(format!(
+            "| `fast` c64: peak RSS <= 24 MiB | {rss:.1} MiB (max of runs) | {} |",
+            verdict(rss <= 24.0)
+        ));
+    }
+    if let Some((_, _, pct)) = share_of_limit(r) {
+        rows.push(format!(
+            "| `fast` c64: at least 75% of the machine's limit | {pct:.0}% | {} |",
+            verdict(pct >= 75.0)
         ));
     }
     if let Some(s) = r.find("slow", Crawler::Semcrawl, 64, None) {
@@ -686,12 +849,14 @@ fn to_json(r: &Results) -> Value {
             "wall_s": x.wall, "cpu_s": x.cpu, "peak_rss_bytes": x.rss, "records": x.records,
             "correct": x.ok, "check": x.check, "gate_peak_bytes": x.peak_bytes,
             "budget_bytes": x.budget, "server_cpu_s": x.server_cpu, "requests": x.requests,
+            "load1": x.load1,
         })
     };
     json!({
         "machine": {
             "date": m.date, "cores": m.cores, "cpu": m.cpu, "memory": m.memory,
-            "kernel": m.kernel, "loadavg": m.loadavg, "rustc": m.rustc, "commit": m.commit,
+            "kernel": m.kernel, "loadavg": m.loadavg, "loadavg_end": m.loadavg_end,
+            "command": m.command, "spider": m.spider, "rustc": m.rustc, "commit": m.commit,
             "semcrawl": m.semcrawl, "peer": m.peer,
         },
         "quick": r.quick,
@@ -705,6 +870,17 @@ fn to_json(r: &Results) -> Value {
         "server_load_test": r.load.map(|l| json!({
             "clients": l.clients, "requests": l.requests, "bytes": l.bytes, "secs": l.secs,
             "cpu_s": l.cpu, "requests_per_s": l.rps(),
+        })),
+        "limit": r.limit.as_ref().map(|l| json!({
+            "wrk_connections": l.connections, "wrk_secs": l.secs,
+            "server_requests_per_s": l.server_rps, "server_mb_per_s": l.server_mb_s,
+            "server_cpu_s_per_request": l.server_cpu_per_request,
+            "wrk_cpu_s_per_request": l.client_cpu_per_request,
+            "parse_pages_per_s_all": l.parse.as_ref().map(|p| p.pages_per_s_all),
+            "parse_pages_per_s_one_core": l.parse.as_ref().map(|p| p.pages_per_s),
+            "parse_threads": l.parse.as_ref().map(|p| p.threads),
+            "together_pages_per_s": l.together(),
+            "load1_server": l.load1_server, "load1_parse": l.load1_parse, "note": l.note,
         })),
         "frontier": r.frontier.iter().map(|f| json!({
             "urls": f.urls, "records": f.records, "wall_s": f.wall, "cpu_s": f.cpu,
@@ -836,6 +1012,20 @@ fn throughput_plot(r: &Results, path: &Path) -> Result<(), String> {
                 });
             }
         }
+    }
+    // The machine's limit on `fast`, across the concurrencies crawled.
+    let fast_cs = r.concurrencies("fast");
+    if let (Some(t), Some(&lo), Some(&hi)) = (
+        r.limit.as_ref().and_then(Limit::together),
+        fast_cs.first(),
+        fast_cs.last(),
+    ) {
+        series.push(Series {
+            name: "limit on fast (server + parse alone)".into(),
+            color: GREY,
+            dashed: true,
+            points: vec![(lo as f64, t), (hi as f64, t)],
+        });
     }
     plot(
         path,

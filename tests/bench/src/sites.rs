@@ -82,6 +82,25 @@ pub fn expected_urls(server: &SiteServer, max_body: u64) -> BTreeSet<String> {
         .urls()
 }
 
+/// The pages a crawler that ignores robots.txt must fetch from `server`:
+/// the successful records of a correct crawl without robots.txt (so not
+/// the 404s, which a crawler may or may not list, nor the off-site links,
+/// which are records of semcrawl's and never fetches). What the spider-rs
+/// peer is checked against.
+pub fn expected_pages_no_robots(server: &SiteServer, max_body: u64) -> BTreeSet<String> {
+    server
+        .expected(&ExpectOptions {
+            max_body,
+            obey_robots: false,
+            ..ExpectOptions::default()
+        })
+        .records
+        .into_iter()
+        .filter(|(_, r)| r.error.is_none())
+        .map(|(url, _)| url)
+        .collect()
+}
+
 /// How a crawl's JSON Lines output compares with the expected URL set.
 #[derive(Debug, Clone, Default)]
 pub struct Check {
@@ -153,6 +172,48 @@ pub fn check_output(path: &Path, expected: &BTreeSet<String>) -> Check {
     }
     for url in expected {
         if !counts.contains_key(url) {
+            check.missing += 1;
+            check
+                .example
+                .get_or_insert_with(|| format!("missing {url}"));
+        }
+    }
+    check
+}
+
+/// Like [`check_output`] for a crawler that stores URLs as it fetched them
+/// (spider-rs): each URL is put in canonical form first (fragment and
+/// `utm_*` parameters dropped, scheme and host lowercased, ...: the form
+/// `expected` is in), and a page fetched in several spellings counts once.
+/// `records` is the number of lines, `duplicates` stays 0, and URLs outside
+/// `expected` are not counted (a crawler may list the 404s it met): every
+/// expected page fetched at least once is complete.
+pub fn check_output_canonical(path: &Path, expected: &BTreeSet<String>) -> Check {
+    let mut check = Check::default();
+    let Ok(file) = std::fs::File::open(path) else {
+        check.missing = expected.len() as u64;
+        check.example = Some(format!("no output file {}", path.display()));
+        return check;
+    };
+    let mut got = BTreeSet::new();
+    for line in BufReader::new(file).lines() {
+        let Ok(line) = line else { break };
+        if line.trim().is_empty() {
+            continue;
+        }
+        check.records += 1;
+        let raw = serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .and_then(|v| v.get("url").and_then(|u| u.as_str()).map(str::to_owned))
+            .unwrap_or_default();
+        let canonical = url::Url::parse(&raw)
+            .ok()
+            .and_then(|u| semcrawl_core::canon::canonicalize(&u))
+            .map_or(raw, |u| u.to_string());
+        got.insert(canonical);
+    }
+    for url in expected {
+        if !got.contains(url) {
             check.missing += 1;
             check
                 .example

@@ -63,6 +63,15 @@ pub fn size_label(bytes: u64) -> String {
     }
 }
 
+/// The one-minute load average (`/proc/loadavg`), 0 where unknown: other
+/// jobs on the machine show in it, so every figure is reported with it.
+pub fn load1() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0.0)
+}
+
 /// Today's date and time in UTC, `YYYY-MM-DD HH:MM UTC` (no date crate).
 pub fn utc_now() -> String {
     let secs = std::time::SystemTime::now()
