@@ -10,6 +10,8 @@ use super::db::{self, bump, host_row, insert_seen, parent_row, DB_FILE};
 use super::dir::StateDir;
 use super::error::{engine, StateError};
 use super::hosts::{Head, Hosts};
+use super::rows::{DoneRows, PushRows};
+pub use super::rows::{NewUrl, PushStats, Queued};
 use super::seen::{seen_key, SeenCache};
 pub use super::split::FrontierBudget;
 use super::split::{Split, ENGINE_OVERHEAD};
@@ -22,68 +24,6 @@ pub use semcrawl_core::frontier::MAX_URL_LEN;
 const HEAD_ROWS: usize = 32;
 /// Most hosts whose heads one [`DiskFrontier::prefetch`] reads.
 const PREFETCH_HOSTS: usize = 64;
-
-/// A URL to push.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewUrl {
-    /// The URL, canonical (it is deduplicated as text).
-    pub url: String,
-    /// Its origin or host: the queue it joins and the unit of round robin.
-    pub host: String,
-    /// Link distance from a seed.
-    pub depth: u32,
-    /// The page it was found on (shared by its siblings: a page's ten
-    /// thousand links must not copy its URL ten thousand times).
-    pub parent: Option<Arc<str>>,
-    /// Redirect hops that led to it (0 for a link).
-    pub redirects: u32,
-}
-
-/// What [`DiskFrontier::push_batch`] did with a batch.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PushStats {
-    /// URLs queued (new to the crawl).
-    pub queued: u64,
-    /// URLs already seen, in this batch or before.
-    pub duplicates: u64,
-    /// URLs longer than [`MAX_URL_LEN`], dropped.
-    pub too_long: u64,
-}
-
-/// A URL handed out by [`DiskFrontier::pop_batch`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Queued {
-    /// Its id, for [`DiskFrontier::mark_done`].
-    pub id: u64,
-    /// The URL.
-    pub url: String,
-    /// Its host (as pushed).
-    pub host: String,
-    /// Link distance from a seed.
-    pub depth: u32,
-    /// The page it was found on.
-    pub parent: Option<String>,
-    /// Redirect hops that led to it (0 for a link).
-    pub redirects: u32,
-}
-
-/// The rows a push wrote, for memory to follow once they are committed.
-struct PushRows {
-    stats: PushStats,
-    /// Per host touched: (pending before the push, URLs added).
-    added: HashMap<i64, (u64, u64)>,
-    /// Hosts that were not active, by name.
-    names: HashMap<String, i64>,
-}
-
-/// The rows a `mark_done` deleted, for memory to follow once committed.
-#[derive(Default)]
-struct DoneRows {
-    /// (queue id, host id) of each URL done.
-    done: Vec<(i64, i64)>,
-    /// Per host: (URLs done, pending after).
-    per_host: HashMap<i64, (u64, u64)>,
-}
 
 /// The crawl frontier on disk: per-host FIFO queues served round robin, a
 /// seen set, and URLs done acknowledged durably. See the

@@ -73,6 +73,7 @@ mod error;
 mod frontier;
 mod hosts;
 mod identity;
+mod rows;
 mod seen;
 mod split;
 
