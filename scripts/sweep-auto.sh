@@ -8,11 +8,20 @@
 #   slow       2,000 pages, every response 50 ms late (`bench __serve slow`)
 #   saturated  the same pages, served by 32 workers: requests beyond 32 queue
 #              (`bench __serve saturated`); ideal 640 pages/s at c >= 32
+#   pool       a blog of 400 pages behind a thread pool of 8 workers, 4 pages
+#              taking 2 s (`bench __serve pool`): swept at POOL_CONC, a fresh
+#              server per crawl, which reports the most requests it had in
+#              flight; auto with the default --per-host (16) and with 512
+#
+# On slow and saturated, auto runs with --per-host 512 (its maximum): one host
+# is the whole crawl there, and the sweep measures the limiter, not the
+# default per-host cap of auto (16).
 #
 # Environment:
 #   RUNS=3                          runs per cell; each figure is the median run by pages/s
 #   CONC="4 8 16 32 64 128 256 512" the fixed concurrencies swept
-#   SITES="slow saturated"          the sites
+#   SITES="slow saturated pool"     the sites
+#   POOL_CONC="4 8 16 32 64"        the fixed concurrencies swept on pool
 #   OUT=docs/bench                  where auto.md, limit.svg and limit.json go
 #   BIG=1                           also the memory check on the big site (0: skip)
 #   NO_BUILD=1                      use target/release/{semcrawl,bench} as they are
@@ -25,7 +34,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 CONC=${CONC:-"4 8 16 32 64 128 256 512"}
-SITES=${SITES:-"slow saturated"}
+SITES=${SITES:-"slow saturated pool"}
+POOL_CONC=${POOL_CONC:-"4 8 16 32 64"}
 OUT=${OUT:-docs/bench}
 if [ -z "${NO_BUILD:-}${SEMCRAWL:-}${BENCH:-}" ]; then
   cargo build --release -q -p semcrawl-cli -p semcrawl-bench
@@ -67,11 +77,30 @@ print(f"{n / t:.0f} {t:.2f} {n} {lim}")
 PY
 }
 
-cell() { # $1 = --concurrency value; prints the median run's summary line
+cell() { # $1 = --concurrency value, then more crawl flags; prints the median run's summary line
   local lines=()
   for _ in $(seq "$RUNS"); do
-    "$bin" crawl "$url" -q --concurrency "$1" --out "$tmp/out.jsonl" --summary-json "$tmp/s.json"
+    "$bin" crawl "$url" -q --concurrency "$@" --out "$tmp/out.jsonl" --summary-json "$tmp/s.json"
     lines+=("$(summarize "$tmp/s.json")")
+  done
+  printf '%s\n' "${lines[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
+}
+
+# pool_cell: as cell, on a fresh pool server per crawl; prints the median run
+# by wall time, with the most requests the server had in flight at once
+# ("wall records limit max-in-flight").
+pool_cell() {
+  local lines=()
+  for _ in $(seq "$RUNS"); do
+    rm -f "$tmp/url"
+    "$bench" __serve pool 3600 > "$tmp/url" 2> "$tmp/served" &
+    server=$!
+    for _ in $(seq 100); do [ -s "$tmp/url" ] && break; sleep 0.1; done
+    url=$(cat "$tmp/url")
+    "$bin" crawl "$url" -q --concurrency "$@" --out "$tmp/out.jsonl" --summary-json "$tmp/s.json"
+    stop_server
+    read -r _ wall n lim <<< "$(summarize "$tmp/s.json")"
+    lines+=("$wall $n $lim $(sed -n 's/.*at most \([0-9]*\) in flight.*/\1/p' "$tmp/served" | tail -1)")
   done
   printf '%s\n' "${lines[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
 }
@@ -80,6 +109,7 @@ describe() {
   case $1 in
     slow) echo "2,000 pages of ~20 KiB, every response 50 ms late (\`bench __serve slow\`). Ideal at concurrency c: c / 50 ms = 20c pages/s (the crawler's CPU aside)." ;;
     saturated) echo "the slow site's pages (2,000, 50 ms per response) served by 32 workers: a request beyond 32 at once queues for a worker (\`bench __serve saturated\`). Ideal at concurrency c: min(c, 32) / 50 ms, so 640 pages/s at any c >= 32; above 32, more concurrency only lengthens the queue." ;;
+    pool) echo "a blog of 400 pages of ~4 KiB behind a thread-pool server of 8 workers (\`bench __serve pool\`, \`tests/src/pool_site.rs\`): 20 ms of a worker per page, 4 pages take 2 s; requests beyond 8 wait in the accept queue. A fresh server per crawl, which counts the requests it had in flight at once (from accept to answer). Target: auto within 1.3x the wall time of the best fixed concurrency, with at most 32 requests in flight." ;;
   esac
 }
 
@@ -100,6 +130,7 @@ table="$tmp/table"
 } > "$table"
 
 for site in $SITES; do
+  [ "$site" = pool ] && continue
   serve "$site"
   {
     echo
@@ -112,13 +143,19 @@ for site in $SITES; do
   } >> "$table"
   best=0 bestc=""
   for c in $CONC auto; do
-    read -r rate wall n lim <<< "$(cell "$c")"
+    if [ "$c" = auto ]; then
+      read -r rate wall n lim <<< "$(cell auto --per-host 512)"
+    else
+      read -r rate wall n lim <<< "$(cell "$c")"
+    fi
     if [ "$c" = auto ]; then
       id="-"
     else
       id=$(ideal "$site" "$c")
     fi
-    echo "| $c | $rate | $id | $wall | $n | $lim |" >> "$table"
+    label=$c
+    [ "$c" = auto ] && label="auto --per-host 512"
+    echo "| $label | $rate | $id | $wall | $n | $lim |" >> "$table"
     echo "$site c=$c: $rate pages/s ($wall s, limit $lim)" >&2
     if [ "$c" != auto ] && [ "$rate" -gt "$best" ]; then best=$rate bestc=$c; fi
     [ "$c" = auto ] && auto=$rate
@@ -128,6 +165,40 @@ for site in $SITES; do
     echo "**$site: auto reaches $auto pages/s = $(( 100 * auto / best ))% of the best fixed concurrency ($bestc: $best pages/s); target: >= 90%.**"
   } >> "$table"
   stop_server
+done
+
+# The pool site: wall time (its pages are few and some are slow, so the
+# crawl's length, not a rate, is what a user sees) and the requests in flight.
+for site in $SITES; do
+  [ "$site" = pool ] || continue
+  {
+    echo
+    echo "## pool"
+    echo
+    echo "$(describe pool)"
+    echo
+    echo "| --concurrency | wall s | records | limit (min..max, final) | most in flight at the server |"
+    echo "|---|---:|---:|---|---:|"
+  } >> "$table"
+  best="" bestc=""
+  for c in $POOL_CONC auto auto512; do
+    case $c in
+      auto) read -r wall n lim inflight <<< "$(pool_cell auto)"; label="auto (default --per-host)" ;;
+      auto512) read -r wall n lim inflight <<< "$(pool_cell auto --per-host 512)"; label="auto --per-host 512" ;;
+      *) read -r wall n lim inflight <<< "$(pool_cell "$c")"; label=$c ;;
+    esac
+    echo "| $label | $wall | $n | $lim | $inflight |" >> "$table"
+    echo "pool c=$c: $wall s, at most $inflight in flight (limit $lim)" >&2
+    case $c in
+      auto) auto_wall=$wall auto_inflight=$inflight ;;
+      auto512) ;;
+      *) if [ -z "$best" ] || python3 -c "import sys; sys.exit(not $wall < $best)"; then best=$wall bestc=$c; fi ;;
+    esac
+  done
+  {
+    echo
+    echo "**pool: auto takes $auto_wall s = $(python3 -c "print(f'{$auto_wall / $best:.2f}')")x the best fixed concurrency ($bestc: $best s), with at most $auto_inflight requests in flight; target: <= 1.3x, <= 32.**"
+  } >> "$table"
 done
 
 # Memory: on the `big` site (300 pages of 1 MiB, 200 ms late), auto under
@@ -148,7 +219,9 @@ if [ "${BIG:-1}" = 1 ]; then
   for c in 64 256 auto; do
     rows=()
     for _ in $(seq "$RUNS"); do
-      "$bin" crawl "$url" -q --concurrency "$c" --memory 64MiB --max-body 2MiB \
+      per_host=()
+      [ "$c" = auto ] && per_host=(--per-host 512)
+      "$bin" crawl "$url" -q --concurrency "$c" "${per_host[@]}" --memory 64MiB --max-body 2MiB \
         --out "$tmp/out.jsonl" --summary-json "$tmp/s.json"
       rows+=("$(python3 - "$tmp/s.json" <<'PY'
 import json, sys
@@ -172,12 +245,13 @@ fi
 # not slow the crawl) and the server's requests in flight traced.
 plot_args=()
 for site in $SITES; do
+  [ "$site" = pool ] && continue
   d="$tmp/plot-$site"
   mkdir -p "$d"
   serve "$site" --trace "$d/trace"
   [ "$site" = saturated ] && echo 32 > "$d/workers"
   date +%s.%N > "$d/start"
-  "$bin" crawl "$url" -q --concurrency auto --out "$tmp/out.jsonl" --summary-json "$d/summary.json" \
+  "$bin" crawl "$url" -q --concurrency auto --per-host 512 --out "$tmp/out.jsonl" --summary-json "$d/summary.json" \
     --log-level semcrawl_core::limits=debug 2> "$d/log"
   date +%s.%N > "$d/end"
   stop_server

@@ -263,7 +263,7 @@ pub struct CrawlOptions {
     #[arg(long, help_heading = "Politeness")]
     pub ignore_robots: bool,
 
-    /// Most concurrent requests to one host [default: --concurrency].
+    /// Most concurrent requests to one host [default: --concurrency; with auto, at most 16].
     #[arg(long, value_name = "N", help_heading = "Politeness")]
     pub per_host: Option<usize>,
 
@@ -450,7 +450,7 @@ impl CrawlOptions {
             scope: self.scope,
             allow_domains: self.allow_domains.clone(),
             obey_robots: !self.ignore_robots,
-            per_host: self.per_host.unwrap_or(self.concurrency.max()),
+            per_host: self.per_host.unwrap_or(self.concurrency.default_per_host()),
             delay: self.delay,
             max_redirects: self.max_redirects,
             retries: self.retries,
@@ -521,6 +521,22 @@ mod tests {
         assert_eq!(args.crawl.max_body, 1_000_000);
         assert_eq!(args.crawl.delay, Duration::from_millis(250));
         assert_eq!(args.crawl.select[1].attr.as_deref(), Some("src"));
+    }
+
+    #[test]
+    fn per_host_defaults_to_the_concurrency_and_to_16_under_auto() {
+        let per_host = |extra: &[&str]| {
+            let mut argv = vec!["crawl", "http://a.test/"];
+            argv.extend_from_slice(extra);
+            let Command::Crawl(args) = parse(&argv).unwrap().command else {
+                panic!()
+            };
+            args.crawl.to_config(args.urls.clone()).unwrap().per_host
+        };
+        assert_eq!(per_host(&["--concurrency", "64"]), 64);
+        assert_eq!(per_host(&["--concurrency", "auto"]), 16);
+        assert_eq!(per_host(&["--concurrency", "auto:1..8"]), 8);
+        assert_eq!(per_host(&["--concurrency", "auto", "--per-host", "64"]), 64);
     }
 
     #[test]

@@ -40,7 +40,37 @@ impl Concurrency {
             Concurrency::Auto(c) => c.max,
         }
     }
+
+    /// [`Config::per_host`] when the user gives none: with a fixed `N`,
+    /// `N` (one host may take the whole crawl); with `auto`, at most
+    /// [`AUTO_PER_HOST`].
+    ///
+    /// ```
+    /// use semcrawl_core::{Concurrency, AUTO_PER_HOST};
+    /// assert_eq!(Concurrency::Fixed(64).default_per_host(), 64);
+    /// assert_eq!("auto".parse::<Concurrency>().unwrap().default_per_host(), AUTO_PER_HOST);
+    /// assert_eq!("auto:1..8".parse::<Concurrency>().unwrap().default_per_host(), 8);
+    /// ```
+    pub fn default_per_host(&self) -> usize {
+        match self {
+            Concurrency::Fixed(n) => *n,
+            Concurrency::Auto(c) => c.max.min(AUTO_PER_HOST),
+        }
+    }
 }
+
+/// The most requests `auto` concurrency puts on one host at once when the
+/// user sets no per-host limit: the default fixed concurrency, so that
+/// switching to `auto` never loads a host more than the default crawl does.
+///
+/// A host's adaptive limit finds the knee of a server that answers more
+/// slowly as it queues; a server that queues nothing it cannot take (a
+/// thread pool that saturates at 8 requests, with pages that take seconds
+/// of their own) gives it little to see, and `auto`'s upper bound (512 by
+/// default) is meant for the crawl as a whole, over many hosts. Without
+/// this cap one such server saw up to 87 requests at once. An explicit
+/// per-host limit still wins.
+pub const AUTO_PER_HOST: usize = 16;
 
 impl std::str::FromStr for Concurrency {
     type Err = ConfigError;

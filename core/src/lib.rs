@@ -54,7 +54,7 @@ mod stop;
 pub mod types;
 
 pub use body::classify_body_error;
-pub use config::{Concurrency, Config, FieldSpec, DEFAULT_MAX_BODY};
+pub use config::{Concurrency, Config, FieldSpec, AUTO_PER_HOST, DEFAULT_MAX_BODY};
 pub use crawl::{Crawler, CRAWL_DROP_TOLERANCE};
 pub use gate::{ByteGate, GateError, Reservation, PAGE_OVERHEAD};
 pub use headers::header_lines;

@@ -49,7 +49,7 @@ export interface CrawlOptions {
   headers?: Record<string, string>;
   /** Obey robots.txt (default true). */
   obeyRobots?: boolean;
-  /** Concurrent requests per host (default: concurrency). */
+  /** Concurrent requests per host (default: concurrency; with "auto", at most 16). */
   perHost?: number;
   /** Pause between two requests to one host. */
   delayMs?: number;

@@ -276,7 +276,7 @@ impl CrawlOptions {
         if let Some(ConcurrencyOpt(n)) = self.concurrency {
             c.concurrency = n;
             if self.per_host.is_none() {
-                c.per_host = n.max().max(1);
+                c.per_host = n.default_per_host().max(1);
             }
         }
         if let Some(Size(m)) = self.memory {
@@ -411,7 +411,11 @@ mod tests {
     fn concurrency_auto() {
         let c = config(r#"{"seeds": "/", "concurrency": "auto:2..32"}"#).unwrap();
         assert!(matches!(c.concurrency, Concurrency::Auto(l) if (l.min, l.max) == (2, 32)));
-        assert_eq!(c.per_host, 32);
+        assert_eq!(c.per_host, semcrawl_core::AUTO_PER_HOST);
+        let c = config(r#"{"seeds": "/", "concurrency": "auto:2..8"}"#).unwrap();
+        assert_eq!(c.per_host, 8);
+        let c = config(r#"{"seeds": "/", "concurrency": "auto", "perHost": 64}"#).unwrap();
+        assert_eq!(c.per_host, 64);
         assert!(config(r#"{"seeds": "/", "concurrency": "auto"}"#).is_ok());
         let err = config(r#"{"seeds": "/", "concurrency": "auto:9..4"}"#).unwrap_err();
         assert!(err.contains("concurrency"), "{err}");

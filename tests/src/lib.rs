@@ -29,6 +29,7 @@ use serde_json::Value;
 
 pub mod fanout;
 pub mod hostile;
+pub mod pool_site;
 pub mod redis;
 pub mod tls;
 

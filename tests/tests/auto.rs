@@ -11,6 +11,11 @@
 //!   limit backs off on the drops ("drop" in the log, on lines with a
 //!   `host` field) and the `503`s become rarer as the crawl goes on.
 //!
+//! * (c) a blog behind a thread-pool server (8 workers, requests beyond
+//!   them wait in the accept queue, 4 of its 400 pages take 2 s): every
+//!   page is stored once, and the server never sees more than 32 requests
+//!   at once (counted by the server, from accept to answer).
+//!
 //! The log lines are timestamped by this process as they arrive on the
 //! crawler's stderr, so that they can be put in order with the changes made
 //! to the server. Nothing waits on a fixed sleep: the test polls the output
@@ -25,6 +30,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use semcrawl_site::{wait_for, ExpectOptions, Site, SiteServer, SiteSpec};
+use semcrawl_tests::pool_site::{PoolSite, PoolSpec};
 use semcrawl_tests::{
     by_url, complete_lines, error_kind, read_jsonl, read_summary, semcrawl_bin, set_diff,
     summary_u64, TempDir,
@@ -268,6 +274,10 @@ fn crawl_args(server: &SiteServer, dir: &TempDir, extra: &[&str]) -> Vec<String>
         "debug",
         "--concurrency",
         "auto:2..256",
+        // One host is the whole crawl: its limit may go as high as the
+        // crawl's (the default per-host cap of auto is 16).
+        "--per-host",
+        "256",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -621,5 +631,63 @@ fn the_limit_backs_off_an_overloaded_server() {
     let last = decided_limit(&host, Instant::now());
     assert!(last <= 2 * THRESHOLD, "final host limit {last}\n{told}");
     assert_eq!(summary_u64(&summary, "hostsLimited"), 1, "{told}");
+    eprintln!("{told}");
+}
+
+/// The most requests `--concurrency auto` may put on one host at once
+/// without an explicit `--per-host`.
+const POLITE_IN_FLIGHT: usize = 32;
+
+#[test]
+fn auto_is_polite_to_a_small_thread_pool_server() {
+    let _alone = one_at_a_time();
+    let site = PoolSite::start(PoolSpec::blog());
+    let dir = TempDir::new("auto-pool");
+    let out = dir.join("out.jsonl");
+    semcrawl_bin(); // built before the clock starts
+    let t0 = Instant::now();
+    let args: Vec<String> = [
+        "crawl",
+        "-q",
+        "--progress",
+        "never",
+        "--log-level",
+        "semcrawl_core::limits=debug",
+        "--concurrency",
+        "auto",
+        "--out",
+        &out.display().to_string(),
+        "--summary-json",
+        &dir.join("summary.json").display().to_string(),
+        &site.url("/"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let crawl = Crawl::spawn(&args);
+    let (status, stderr) = crawl.wait(Duration::from_secs(120));
+    let elapsed = t0.elapsed();
+    let host = host_changes(&stderr);
+    let told = format!(
+        "exit {status} after {:.2}s; server: at most {} in flight, {} requests\nhost changes:\n{}",
+        elapsed.as_secs_f64(),
+        site.max_in_flight(),
+        site.total_requests(),
+        story(&host, t0)
+    );
+    assert_eq!(status.code(), Some(0), "{told}");
+    let records = read_jsonl(&out);
+    let got = by_url(&records); // panics on a URL stored twice
+    let got_urls: BTreeSet<String> = got.keys().cloned().collect();
+    let want = site.page_urls();
+    assert!(got_urls == want, "{}\n{told}", set_diff(&got_urls, &want));
+    for (url, r) in &got {
+        assert_eq!(r["status"].as_u64(), Some(200), "{url}: {r}\n{told}");
+    }
+    assert!(
+        site.max_in_flight() <= POLITE_IN_FLIGHT,
+        "{} requests at once on an 8-worker server\n{told}",
+        site.max_in_flight()
+    );
     eprintln!("{told}");
 }

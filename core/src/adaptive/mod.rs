@@ -51,11 +51,16 @@
 //!
 //! 1. **Windows.** Samples are gathered into windows; a window closes once
 //!    it holds `min(window_samples, limit)` samples *and* at least one round
-//!    trip (its own mean latency) has passed since the previous window
+//!    trip (its own short RTT) has passed since the previous window
 //!    closed. The limit moves at most once per window, so once per round
 //!    trip: a change has time to show its effect before the next one, and
 //!    one slow response does not move anything on its own. The window's
-//!    mean latency of successful requests is the *short RTT*.
+//!    *short RTT* is the mean latency of its fastest four fifths of
+//!    successful requests (a trimmed mean): a queue delays every request
+//!    that waits in it, so it shows there as in the plain mean, while a
+//!    slow page (an archive that takes 2 s however idle the server is) is
+//!    left out instead of passing for a queue eleven times the no-load
+//!    latency. Probes measure the same way.
 //!
 //! 2. **Baseline and probes.** The no-load latency (Gradient2's "long
 //!    RTT", Vegas's `rtt_noload`) is the lowest short RTT seen. It only ever
@@ -98,7 +103,9 @@
 //!    holds requests sent before the last step, so the limit may by then
 //!    have run four times ahead of the load that showed the rise: the
 //!    **drain** below brings it back if the queue is real. Slow start
-//!    resumes when latency falls back for two windows sent at the limit (as
+//!    resumes when latency falls back for two windows sent at the limit
+//!    (their mean load at 9/10 of it at least: after a probe or a drain,
+//!    windows of requests sent at a lower load are quiet for that reason) (as
 //!    HyStart++ leaves its conservative rounds): within five windows of its
 //!    end, quiet and below the RTT that ended it (one busy round trip of our
 //!    own must not stop a ramp); later, flat (x1.125: a server at its knee
@@ -114,7 +121,10 @@
 //!    no-load value) the limit grows additively by `smoothing x sqrt(limit)`
 //!    (Gradient2's default queue size is a square root; the smoothing is its
 //!    0.2), which is gentle where it matters, near the knee — except below a
-//!    load already seen to be quiet since the last drop, where it closes
+//!    load already seen to be quiet since the last drop (the highest load
+//!    at which a request came back within the quiet margin: not the
+//!    window's highest, which after a drain is a load whose requests were
+//!    anything but quiet), where it closes
 //!    half the gap per window (as CUBIC returns fast to its last good
 //!    window): after a passing latency spike the limit comes back in a few
 //!    round trips. Below 1 it moves towards `limit x gradient` by the
@@ -424,7 +434,7 @@ impl Limiter {
 
     /// How many requests may be in flight now; always within `min..=max`.
     pub fn limit(&self) -> usize {
-        match self.probe {
+        match &self.probe {
             Some(p) => p.limit,
             None => self.rounded(),
         }

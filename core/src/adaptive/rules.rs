@@ -134,8 +134,8 @@ impl Limiter {
         if !app_limited {
             self.remember_rate(load, rate);
         }
-        let baseline = self.track_baseline(rtt, w.max_ok_in_flight);
         let quiet = 1.0 + (self.config.tolerance - 1.0) * QUIET_SHARE;
+        let baseline = self.track_baseline(rtt, w.quiet_load(rtt * quiet));
         let flat = 1.0 + (quiet - 1.0) * FLAT_SHARE_OF_QUIET;
         let gradient = self.config.tolerance * baseline / rtt;
         let e = Evidence {
@@ -155,7 +155,7 @@ impl Limiter {
         if e.quiet {
             // The load the quiet requests were sent at, not the limit:
             // in slow start the limit runs ahead of the load.
-            self.good = self.good.max(w.max_ok_in_flight as f64);
+            self.good = self.good.max(w.quiet_load(baseline * quiet) as f64);
         }
         let target = self
             .drain(&e)
@@ -218,7 +218,11 @@ impl Limiter {
         if let Some((windows, _)) = self.exit_rtt.as_mut() {
             *windows += 1;
         }
-        self.flat_windows = if fell_back && !e.app_limited && !self.slow_start {
+        // Sent at the limit: after a probe, or a drain, the windows still
+        // hold requests sent at a lower load, whose quiet latency says
+        // nothing of the limit's.
+        let at_limit = e.load >= SENT_AT_LIMIT * e.limit;
+        self.flat_windows = if fell_back && at_limit && !e.app_limited && !self.slow_start {
             self.flat_windows + 1
         } else {
             0

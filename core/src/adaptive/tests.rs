@@ -125,6 +125,32 @@ fn queueing(c: usize, base: Duration) -> impl FnMut(Duration, usize) -> (Duratio
     move |_, n| (base.mul_f64((n as f64 / c as f64).max(1.0)), Outcome::Ok)
 }
 
+/// A thread-pool server: `workers` requests worked on at once, in order of
+/// arrival, the rest waiting in its accept queue; a request is for a slow
+/// page (`slow`, whatever the load) with probability `slow_share`, else it
+/// takes `fast`. The shape of a small real server (Python's `http.server`, a
+/// PHP-FPM pool): saturated from `workers` requests on, and a few pages
+/// whose latency is no queue.
+fn pool(
+    workers: usize,
+    fast: Duration,
+    slow: Duration,
+    slow_share: f64,
+    seed: u64,
+) -> impl FnMut(Duration, usize) -> (Duration, Outcome) {
+    let mut free: BinaryHeap<Reverse<Duration>> =
+        (0..workers).map(|_| Reverse(Duration::ZERO)).collect();
+    let mut rng = Rng(seed);
+    move |now, _| {
+        // Requests arrive in time order: each takes the first worker free.
+        let Reverse(at) = free.pop().unwrap();
+        let service = if rng.unit() < slow_share { slow } else { fast };
+        let end = at.max(now) + service;
+        free.push(Reverse(end));
+        (end - now, Outcome::Ok)
+    }
+}
+
 fn limiter(min: usize, max: usize) -> Limiter {
     Limiter::new(LimiterConfig::with_bounds(min, max).unwrap())
 }
@@ -520,4 +546,57 @@ fn changes_carry_structured_fields() {
     assert!(first.to > first.from);
     assert_eq!(first.rtt_ms(), 20.0);
     assert_eq!(first.baseline_ms(), 20.0);
+}
+
+#[test]
+fn a_thread_pool_with_a_few_slow_pages_is_neither_starved_nor_flooded() {
+    // A pool of 8 or 16 workers at 20 ms a page; 1% of the pages take 2 s
+    // and hold a worker all that time. A slow page is no queue: read as
+    // one, it collapsed the limit to 1 or 2 (a 2 s page then holds up the
+    // crawl) and the next quiet windows sent it back up to 250.
+    for workers in [8, 16] {
+        for seed in 1..=3u64 {
+            let server = || pool(workers, 20 * MS, 2_000 * MS, 0.01, seed);
+            let mut l = limiter(1, 512);
+            let run = simulate(&mut l, &mut server(), 60_000 * MS);
+            let mut fixed = limiter(workers, workers);
+            let best = simulate(&mut fixed, &mut server(), 60_000 * MS).completed;
+            let told = format!("{workers} workers, seed {seed}");
+            // Nearly the pages of a fixed limit at the pool's size.
+            assert!(
+                run.completed as f64 >= 0.93 * best as f64,
+                "{told}: {} pages, {best} at a fixed {workers}",
+                run.completed
+            );
+            let late: Vec<usize> = run.between(5_000 * MS, 60_000 * MS).collect();
+            let low = *late.iter().min().unwrap();
+            assert!(low >= workers / 2, "{told}: down to {low}");
+            let mean = run.mean_between(5_000 * MS, 60_000 * MS);
+            let w = workers as f64;
+            assert!(mean >= w && mean <= 2.0 * w, "{told}: mean {mean:.1}");
+            let flooded = late.iter().filter(|&&n| n > 4 * workers).count();
+            assert!(
+                flooded * 100 <= late.len(),
+                "{told}: {flooded} of {} samples above {}",
+                late.len(),
+                4 * workers
+            );
+        }
+    }
+}
+
+#[test]
+fn a_few_slow_pages_on_an_idle_server_are_not_a_queue() {
+    // A server with room for everyone, 1% of whose pages take 2 s: the
+    // limit goes to its maximum and stays there.
+    for seed in 1..=3u64 {
+        let mut l = limiter(1, 512);
+        let run = simulate(
+            &mut l,
+            &mut pool(100_000, 20 * MS, 2_000 * MS, 0.01, seed),
+            30_000 * MS,
+        );
+        let late = run.mean_between(5_000 * MS, 30_000 * MS);
+        assert!(late >= 0.95 * 512.0, "seed {seed}: mean {late:.0}");
+    }
 }

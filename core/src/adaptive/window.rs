@@ -19,20 +19,51 @@ const PROBE_GIVE_UP_RTTS: f64 = 8.0;
 /// The shortest round trip a probe waits on, in seconds: without a latency
 /// known yet, a probe still gets a few milliseconds before it gives up.
 const PROBE_MIN_RTT: f64 = 1e-3;
+/// The share of a window's latencies, the fastest, whose mean is its short
+/// RTT: a trimmed mean. A slow page (an archive, a search, that takes
+/// seconds however idle the server is) is one high latency, and the plain
+/// mean reads it as a queue: one 2 s page among nine of 20 ms makes a mean
+/// of 218 ms, eleven times the no-load latency, and the limit collapses
+/// while the server idles. Leaving out the slowest fifth ignores up to two
+/// such pages in ten. A queue delays every request that waits in it, so it
+/// still shows in the fastest four fifths. Not a low percentile: while the
+/// limit moves, a window mixes requests sent at several loads, and its
+/// lower quartile is the requests sent at the lowest: the queue of a slow
+/// start's overshoot went unseen (on a 32-worker server the limit stayed
+/// near 400 instead of coming back to 64).
+const RTT_KEPT: f64 = 0.8;
+
+/// The short RTT of `latencies`: the mean of the fastest [`RTT_KEPT`] of
+/// them, at least one (`None` if empty).
+pub(super) fn short_rtt(latencies: &[f64]) -> Option<f64> {
+    if latencies.is_empty() {
+        return None;
+    }
+    let keep = ((RTT_KEPT * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
+    let mut v = latencies.to_vec();
+    if keep < v.len() {
+        v.select_nth_unstable_by(keep - 1, f64::total_cmp);
+    }
+    Some(v[..keep].iter().sum::<f64>() / keep as f64)
+}
 
 /// Samples of the window being gathered.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct Window {
     /// When it started (the previous window's end).
     start: Option<Duration>,
     pub(super) samples: usize,
-    ok: usize,
-    latency_sum: f64,
+    /// Latencies of its successful requests, in seconds.
+    latencies: Vec<f64>,
+    /// The load each of them was sent at, in the same order.
+    loads: Vec<usize>,
+    /// The short RTT when last computed: until that much time has passed
+    /// since the window began, it cannot close, so the percentile is not
+    /// computed again on every sample.
+    close_after: Option<f64>,
     /// Drops of requests sent after the last decrease.
     pub(super) drops: usize,
     pub(super) max_in_flight: usize,
-    /// The same, of successful requests only.
-    pub(super) max_ok_in_flight: usize,
     /// Sum of the loads successful requests were sent at.
     ok_in_flight_sum: f64,
     /// The limit when the window began (before the previous window's
@@ -59,10 +90,9 @@ impl Window {
         self.max_in_flight = self.max_in_flight.max(s.in_flight);
         match s.outcome {
             Outcome::Ok => {
-                self.ok += 1;
-                self.max_ok_in_flight = self.max_ok_in_flight.max(s.in_flight);
                 self.ok_in_flight_sum += s.in_flight as f64;
-                self.latency_sum += s.latency.as_secs_f64();
+                self.latencies.push(s.latency.as_secs_f64());
+                self.loads.push(s.in_flight);
             }
             Outcome::Dropped => {
                 if new_drop {
@@ -73,30 +103,58 @@ impl Window {
         start
     }
 
-    /// The short RTT: the mean latency of its successful requests, in
-    /// seconds (`None` without one).
+    /// The short RTT: the mean of the fastest [`RTT_KEPT`] of the
+    /// latencies of its successful requests, in seconds (`None` without one).
     pub(super) fn rtt(&self) -> Option<f64> {
-        (self.ok > 0).then(|| self.latency_sum / self.ok as f64)
+        short_rtt(&self.latencies)
     }
 
     /// The mean load its successful requests were sent at (`None` without one).
     pub(super) fn load(&self) -> Option<f64> {
-        (self.ok > 0).then(|| self.ok_in_flight_sum / self.ok as f64)
+        let ok = self.latencies.len();
+        (ok > 0).then(|| self.ok_in_flight_sum / ok as f64)
+    }
+
+    /// The highest load at which a successful request of the window came
+    /// back within `quiet` seconds (0 if none did). Not the highest load
+    /// of the window: after a drain, a window holds requests sent before
+    /// it at the old load, and however quiet the window's RTT, theirs were
+    /// not.
+    pub(super) fn quiet_load(&self, quiet: f64) -> usize {
+        self.latencies
+            .iter()
+            .zip(&self.loads)
+            .filter(|(l, _)| **l <= quiet)
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Whether a round trip has passed `elapsed` seconds into the window:
+    /// its short RTT, else `fallback`. The RTT is computed again only once
+    /// `elapsed` has passed the last one computed.
+    fn round_trip_passed(&mut self, elapsed: f64, fallback: f64) -> bool {
+        if self.close_after.is_some_and(|t| elapsed < t) {
+            return false;
+        }
+        let rtt = self.rtt().unwrap_or(fallback);
+        self.close_after = Some(rtt);
+        elapsed >= rtt
     }
 }
 
 /// A probe in progress: the limit is halved until requests sent at that
 /// load have come back.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Probe {
     /// The limit to go back to.
     saved: f64,
     /// The limit while probing.
     pub(super) limit: usize,
     started: Duration,
-    /// Successful requests sent after the probe started, at the probe's load.
-    count: usize,
-    latency_sum: f64,
+    /// Latencies of the successful requests sent after the probe started,
+    /// at the probe's load, in seconds.
+    latencies: Vec<f64>,
     first_at: Option<Duration>,
 }
 
@@ -116,15 +174,15 @@ impl Limiter {
         if self.window.drops > 0 && self.config.drop_tolerance == 0.0 {
             return self.close_window(s.now);
         }
-        // A round trip: this window's mean latency, else the last window's
+        // A round trip: this window's short RTT, else the last window's
         // (not a failure's: a timeout would hold the window open for its
         // whole length), else this sample's.
-        let rtt = self
-            .window
-            .rtt()
-            .unwrap_or(self.last_rtt.unwrap_or(s.latency.as_secs_f64()));
+        if self.window.samples < need {
+            return None;
+        }
+        let fallback = self.last_rtt.unwrap_or(s.latency.as_secs_f64());
         let elapsed = s.now.saturating_sub(start).as_secs_f64();
-        if self.window.samples < need || elapsed < rtt {
+        if !self.window.round_trip_passed(elapsed, fallback) {
             return None;
         }
         self.close_window(s.now)
@@ -137,9 +195,9 @@ impl Limiter {
         self.decide(&closed, now)
     }
 
-    /// The no-load latency after a window whose short RTT is `rtt` and
-    /// whose successful requests were sent with up to `quiet_load` in
-    /// flight. It only ever goes down here (up only by a probe): letting
+    /// The no-load latency after a window whose short RTT is `rtt`; its
+    /// requests that came back within `quiet` times that RTT were sent with
+    /// up to `quiet_load` in flight. It only ever goes down here (up only by a probe): letting
     /// it follow the short RTT would accept our own queueing as normal.
     pub(super) fn track_baseline(&mut self, rtt: f64, quiet_load: usize) -> f64 {
         match self.baseline {
@@ -187,8 +245,7 @@ impl Limiter {
             saved: self.estimate,
             limit,
             started: now,
-            count: 0,
-            latency_sum: 0.0,
+            latencies: Vec::new(),
             first_at: None,
         });
         true
@@ -196,23 +253,24 @@ impl Limiter {
 
     /// During a probe, only requests sent after it began, at its load, count.
     /// The probe ends once they measured a round trip (or it gave up); their
-    /// mean latency becomes the baseline and the limit is restored.
+    /// short RTT becomes the baseline and the limit is restored.
     pub(super) fn probe_sample(&mut self, s: &Sample) -> Option<Reason> {
         let c = self.config;
         let p = self.probe.as_mut()?;
         let sent_at = s.now.saturating_sub(s.latency);
         if s.outcome == Outcome::Ok && sent_at >= p.started && s.in_flight <= p.limit {
-            p.count += 1;
-            p.latency_sum += s.latency.as_secs_f64();
+            p.latencies.push(s.latency.as_secs_f64());
             p.first_at.get_or_insert(s.now);
         }
         let reference = self
             .last_rtt
             .unwrap_or(0.0)
             .max(self.baseline.unwrap_or(0.0));
-        let mean = (p.count > 0).then(|| p.latency_sum / p.count as f64);
-        let measured = mean.is_some_and(|m| {
-            p.count >= c.window_samples.min(p.limit)
+        // As a window's: one slow page measured during the probe must not
+        // pass for a slower server.
+        let measured_rtt = short_rtt(&p.latencies);
+        let measured = measured_rtt.is_some_and(|m| {
+            p.latencies.len() >= c.window_samples.min(p.limit)
                 && p.first_at
                     .is_some_and(|at| s.now.saturating_sub(at).as_secs_f64() >= m)
         });
@@ -221,9 +279,8 @@ impl Limiter {
         if !measured && !too_long {
             return None;
         }
-        let p = *p;
-        self.probe = None;
-        if let Some(m) = mean {
+        let p = self.probe.take()?;
+        if let Some(m) = measured_rtt {
             self.probe_measured(m, &p);
         }
         self.estimate = p.saved;

@@ -742,15 +742,17 @@ fn limit_section(ctx: &mut Ctx, results: &mut Results) {
     results.limit = Some(lim);
 }
 
-/// `__serve fast|slow|saturated|big [SECONDS] [--trace FILE]`: serve a
+/// `__serve fast|slow|saturated|big|pool [SECONDS] [--trace FILE]`: serve a
 /// benchmark site and print its URL, for profiling a crawl by hand (`perf
 /// record semcrawl crawl URL ...`) and for `scripts/sweep-auto.sh`. With
 /// `--trace`, every 10 ms append `UNIX_SECONDS IN_FLIGHT WORKING` to FILE
 /// (requests received and not yet answered, and those of them holding a
 /// worker): what the server sees of a crawl's concurrency over time.
+/// `pool` is the thread-pool blog site of [`sites::pool`], served by the
+/// tests' [`PoolSite`](semcrawl_tests::pool_site::PoolSite).
 fn serve(args: &[String]) -> ExitCode {
     const SERVE_USAGE: &str =
-        "usage: bench __serve fast|slow|saturated|big [SECONDS] [--trace FILE]";
+        "usage: bench __serve fast|slow|saturated|big|pool [SECONDS] [--trace FILE]";
     let mut trace = None;
     let mut rest = Vec::new();
     let mut it = args.iter();
@@ -766,6 +768,28 @@ fn serve(args: &[String]) -> ExitCode {
         }
     }
     let name = rest.first().copied();
+    let secs: u64 = rest.get(1).and_then(|s| s.parse().ok()).unwrap_or(600);
+    if name == Some("pool") {
+        let site = sites::pool();
+        println!("{}", site.url("/"));
+        // Said as it grows, so that a server killed after the crawl has
+        // already told its figure.
+        let told = std::cell::Cell::new(0);
+        let counters = || {
+            let max = site.max_in_flight();
+            if max > told.replace(max) {
+                eprintln!("at most {max} in flight");
+            }
+            (site.in_flight(), site.working())
+        };
+        let ok = serve_for(secs, trace.as_deref(), counters);
+        eprintln!(
+            "served {} requests, at most {} in flight",
+            site.total_requests(),
+            site.max_in_flight()
+        );
+        return ok;
+    }
     let spec = match name {
         Some("fast") => sites::fast(false),
         Some("slow") => sites::slow(false),
@@ -776,44 +800,50 @@ fn serve(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let secs: u64 = rest.get(1).and_then(|s| s.parse().ok()).unwrap_or(600);
     let server = start(spec);
     if name == Some("saturated") {
         sites::start_saturated(&server);
     }
     println!("{}", server.base_url());
-    let end = Instant::now() + Duration::from_secs(secs);
-    match trace {
-        None => std::thread::sleep(Duration::from_secs(secs)),
-        Some(path) => {
-            let mut file = match std::fs::File::create(&path) {
-                Ok(f) => f,
-                Err(e) => {
-                    eprintln!("bench: {}: {e}", path.display());
-                    return ExitCode::FAILURE;
-                }
-            };
-            while Instant::now() < end {
-                let t = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs_f64();
-                // One write per line: the file is complete whenever the
-                // server is killed.
-                let line = format!("{t:.4} {} {}\n", server.in_flight(), server.working());
-                if file.write_all(line.as_bytes()).is_err() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-    }
+    let ok = serve_for(secs, trace.as_deref(), || {
+        (server.in_flight(), server.working())
+    });
     eprintln!(
         "served {} requests, at most {} at once ({} in flight)",
         server.total_requests(),
         server.max_working(),
         server.max_in_flight()
     );
+    ok
+}
+
+/// Keep serving for `secs` seconds, reading `counters` every 10 ms; with a
+/// `trace` file, append `UNIX_SECONDS IN_FLIGHT WORKING` to it each time.
+fn serve_for(secs: u64, trace: Option<&Path>, counters: impl Fn() -> (usize, usize)) -> ExitCode {
+    let end = Instant::now() + Duration::from_secs(secs);
+    let mut file = match trace.map(std::fs::File::create) {
+        None => None,
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => {
+            eprintln!("bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    while Instant::now() < end {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let (in_flight, working) = counters();
+        if let Some(f) = file.as_mut() {
+            // One write per line: the file is complete whenever the server is killed.
+            let line = format!("{t:.4} {in_flight} {working}\n");
+            if f.write_all(line.as_bytes()).is_err() {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     ExitCode::SUCCESS
 }
 

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use semcrawl_site::{ExpectOptions, SiteServer, SiteSpec, Traps};
+use semcrawl_tests::pool_site::{PoolSite, PoolSpec};
 
 /// The `fast` site: 10,000 pages of ~20 KiB, 10-20 links each, with the
 /// traps a real crawl meets (fragments, `utm_` duplicates, 404 links,
@@ -55,6 +56,15 @@ pub fn saturated(quick: bool) -> SiteSpec {
 /// workers.
 pub fn start_saturated(server: &SiteServer) {
     server.set_workers(Some(SATURATED_WORKERS));
+}
+
+/// The `pool` site (only in the `--concurrency auto` sweep): a blog of 400
+/// pages of ~4 KiB behind a thread-pool server of 8 workers, 20 ms of a
+/// worker per page, 4 pages taking 2 s; requests beyond 8 wait in the
+/// accept queue ([`PoolSpec::blog`]). The server a small real site runs:
+/// saturated from 8 requests on, with a few slow pages that are no queue.
+pub fn pool() -> PoolSite {
+    PoolSite::start(PoolSpec::blog())
 }
 
 /// The `big` site: 300 plain pages of 1 MiB, every response 200 ms late.
