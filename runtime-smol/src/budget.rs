@@ -172,10 +172,7 @@ pub struct BudgetReport {
 /// the memory budget is a promise about the process, so it is measured, not
 /// only the gate's count.
 pub fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    proc_kb(&FsSources, "/proc/self/status", "VmHWM", &mut Vec::new())
 }
 
 /// Find the memory limit and choose a byte budget (see the [module docs](self)).
