@@ -12,6 +12,11 @@
 #              taking 2 s (`bench __serve pool`): swept at POOL_CONC, a fresh
 #              server per crawl, which reports the most requests it had in
 #              flight; auto with the default --per-host (16) and with 512
+#   pyblog     about 1,120 pages behind Python's ThreadingHTTPServer
+#              (scripts/blog-server.py: a thread per request under one GIL, a
+#              listen backlog of 5, one page taking 2 s), the server of the
+#              report in issue #13; swept like pool, at POOL_CONC, with the most
+#              requests the crawler had in flight (all on that one host)
 #
 # On slow and saturated, auto runs with --per-host 512 (its maximum): one host
 # is the whole crawl there, and the sweep measures the limiter, not the
@@ -20,8 +25,8 @@
 # Environment:
 #   RUNS=3                          runs per cell; each figure is the median run by pages/s
 #   CONC="4 8 16 32 64 128 256 512" the fixed concurrencies swept
-#   SITES="slow saturated pool"     the sites
-#   POOL_CONC="4 8 16 32 64"        the fixed concurrencies swept on pool
+#   SITES="slow saturated pool pyblog" the sites
+#   POOL_CONC="4 8 16 32 64"        the fixed concurrencies swept on pool and pyblog
 #   OUT=docs/bench                  where auto.md, limit.svg and limit.json go
 #   BIG=1                           also the memory check on the big site (0: skip)
 #   NO_BUILD=1                      use target/release/{semcrawl,bench} as they are
@@ -34,7 +39,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 CONC=${CONC:-"4 8 16 32 64 128 256 512"}
-SITES=${SITES:-"slow saturated pool"}
+SITES=${SITES:-"slow saturated pool pyblog"}
 POOL_CONC=${POOL_CONC:-"4 8 16 32 64"}
 OUT=${OUT:-docs/bench}
 if [ -z "${NO_BUILD:-}${SEMCRAWL:-}${BENCH:-}" ]; then
@@ -86,21 +91,29 @@ cell() { # $1 = --concurrency value, then more crawl flags; prints the median ru
   printf '%s\n' "${lines[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
 }
 
-# pool_cell: as cell, on a fresh pool server per crawl; prints the median run
-# by wall time, with the most requests the server had in flight at once
-# ("wall records limit max-in-flight").
-pool_cell() {
-  local lines=()
+# fresh_cell SITE ARGS...: as cell, on a fresh server per crawl (pool: `bench
+# __serve pool`, which reports the most requests it had in flight; pyblog:
+# scripts/blog-server.py); prints the median run by wall time as
+# "wall records max-in-flight-at-server max-fetching limit-trajectory" (the
+# trajectory last: it has spaces).
+fresh_cell() {
+  local site=$1 lines=()
+  shift
   for _ in $(seq "$RUNS"); do
     rm -f "$tmp/url"
-    "$bench" __serve pool 3600 > "$tmp/url" 2> "$tmp/served" &
+    if [ "$site" = pool ]; then
+      "$bench" __serve pool 3600 > "$tmp/url" 2> "$tmp/served" &
+    else
+      python3 scripts/blog-server.py 0 > "$tmp/url" 2> "$tmp/served" &
+    fi
     server=$!
     for _ in $(seq 100); do [ -s "$tmp/url" ] && break; sleep 0.1; done
-    url=$(cat "$tmp/url")
+    url=$(head -1 "$tmp/url")
     "$bin" crawl "$url" -q --concurrency "$@" --out "$tmp/out.jsonl" --summary-json "$tmp/s.json"
     stop_server
     read -r _ wall n lim <<< "$(summarize "$tmp/s.json")"
-    lines+=("$wall $n $lim $(sed -n 's/.*at most \([0-9]*\) in flight.*/\1/p' "$tmp/served" | tail -1)")
+    fetching=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["maxFetching"])' "$tmp/s.json")
+    lines+=("$wall $n $(sed -n 's/.*at most \([0-9]*\) in flight.*/\1/p' "$tmp/served" | tail -1) $fetching $lim")
   done
   printf '%s\n' "${lines[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
 }
@@ -109,6 +122,7 @@ describe() {
   case $1 in
     slow) echo "2,000 pages of ~20 KiB, every response 50 ms late (\`bench __serve slow\`). Ideal at concurrency c: c / 50 ms = 20c pages/s (the crawler's CPU aside)." ;;
     saturated) echo "the slow site's pages (2,000, 50 ms per response) served by 32 workers: a request beyond 32 at once queues for a worker (\`bench __serve saturated\`). Ideal at concurrency c: min(c, 32) / 50 ms, so 640 pages/s at any c >= 32; above 32, more concurrency only lengthens the queue." ;;
+    pyblog) echo "about 1,120 pages of ~6 KiB (1,000 posts, index pages, 20 tags) behind Python's \`ThreadingHTTPServer\` (\`scripts/blog-server.py\`): a thread per request under one GIL, Python's default listen backlog of 5, one post taking 2 s. A fresh server per crawl. *At the server*: handler threads at once (connections waiting in the backlog are not counted); *fetching*: the crawler's most requests in flight, all at this one host. Target: auto within 1.3x the wall time of the best fixed concurrency, with at most 32 requests in flight." ;;
     pool) echo "a blog of 400 pages of ~4 KiB behind a thread-pool server of 8 workers (\`bench __serve pool\`, \`tests/src/pool_site.rs\`): 20 ms of a worker per page, 4 pages take 2 s; requests beyond 8 wait in the accept queue. A fresh server per crawl, which counts the requests it had in flight at once (from accept to answer). Target: auto within 1.3x the wall time of the best fixed concurrency, with at most 32 requests in flight." ;;
   esac
 }
@@ -130,7 +144,7 @@ table="$tmp/table"
 } > "$table"
 
 for site in $SITES; do
-  [ "$site" = pool ] && continue
+  case $site in pool | pyblog) continue ;; esac
   serve "$site"
   {
     echo
@@ -167,37 +181,38 @@ for site in $SITES; do
   stop_server
 done
 
-# The pool site: wall time (its pages are few and some are slow, so the
-# crawl's length, not a rate, is what a user sees) and the requests in flight.
+# The pool and pyblog sites: wall time (their pages are few and some are
+# slow, so the crawl's length, not a rate, is what a user sees) and the
+# requests in flight.
 for site in $SITES; do
-  [ "$site" = pool ] || continue
+  case $site in pool | pyblog) ;; *) continue ;; esac
   {
     echo
-    echo "## pool"
+    echo "## $site"
     echo
-    echo "$(describe pool)"
+    echo "$(describe "$site")"
     echo
-    echo "| --concurrency | wall s | records | limit (min..max, final) | most in flight at the server |"
-    echo "|---|---:|---:|---|---:|"
+    echo "| --concurrency | wall s | records | most in flight at the server | most fetching | limit (min..max, final) |"
+    echo "|---|---:|---:|---:|---:|---|"
   } >> "$table"
   best="" bestc=""
   for c in $POOL_CONC auto auto512; do
     case $c in
-      auto) read -r wall n lim inflight <<< "$(pool_cell auto)"; label="auto (default --per-host)" ;;
-      auto512) read -r wall n lim inflight <<< "$(pool_cell auto --per-host 512)"; label="auto --per-host 512" ;;
-      *) read -r wall n lim inflight <<< "$(pool_cell "$c")"; label=$c ;;
+      auto) read -r wall n inflight fetching lim <<< "$(fresh_cell "$site" auto)"; label="auto (default --per-host)" ;;
+      auto512) read -r wall n inflight fetching lim <<< "$(fresh_cell "$site" auto --per-host 512)"; label="auto --per-host 512" ;;
+      *) read -r wall n inflight fetching lim <<< "$(fresh_cell "$site" "$c")"; label=$c ;;
     esac
-    echo "| $label | $wall | $n | $lim | $inflight |" >> "$table"
-    echo "pool c=$c: $wall s, at most $inflight in flight (limit $lim)" >&2
+    echo "| $label | $wall | $n | $inflight | $fetching | $lim |" >> "$table"
+    echo "$site c=$c: $wall s, at most $inflight in flight at the server, $fetching fetching (limit $lim)" >&2
     case $c in
-      auto) auto_wall=$wall auto_inflight=$inflight ;;
+      auto) auto_wall=$wall auto_fetching=$fetching ;;
       auto512) ;;
       *) if [ -z "$best" ] || python3 -c "import sys; sys.exit(not $wall < $best)"; then best=$wall bestc=$c; fi ;;
     esac
   done
   {
     echo
-    echo "**pool: auto takes $auto_wall s = $(python3 -c "print(f'{$auto_wall / $best:.2f}')")x the best fixed concurrency ($bestc: $best s), with at most $auto_inflight requests in flight; target: <= 1.3x, <= 32.**"
+    echo "**$site: auto takes $auto_wall s = $(python3 -c "print(f'{$auto_wall / $best:.2f}')")x the best fixed concurrency ($bestc: $best s), with at most $auto_fetching requests in flight; target: <= 1.3x, <= 32.**"
   } >> "$table"
 done
 
@@ -245,7 +260,7 @@ fi
 # not slow the crawl) and the server's requests in flight traced.
 plot_args=()
 for site in $SITES; do
-  [ "$site" = pool ] && continue
+  case $site in pool | pyblog) continue ;; esac
   d="$tmp/plot-$site"
   mkdir -p "$d"
   serve "$site" --trace "$d/trace"
@@ -255,18 +270,20 @@ for site in $SITES; do
     --log-level semcrawl_core::limits=debug 2> "$d/log"
   date +%s.%N > "$d/end"
   stop_server
-  echo "$site plot crawl: $(summarize "$d/summary.json"), $(grep -c 'limit .* -> ' "$d/log" || true) limit changes logged" >&2
+  echo "$site plot crawl: $(summarize "$d/summary.json"), $(grep -c 'limit changed' "$d/log" || true) limit changes logged" >&2
   plot_args+=("$site=$d")
 done
 mkdir -p "$OUT"
-python3 scripts/plot-limit.py --json "$OUT/limit.json" --svg "$OUT/limit.svg" "${plot_args[@]}"
-{
-  echo
-  echo "## The limit over time"
-  echo
-  echo "One more \`--concurrency auto\` crawl of each site, its limit's changes read from its debug log, and the requests in flight as the site server saw them every 10 ms ([limit.json](limit.json) has the series):"
-  echo
-  echo "![the limit over time](limit.svg)"
-} >> "$table"
+if [ ${#plot_args[@]} -gt 0 ]; then
+  python3 scripts/plot-limit.py --json "$OUT/limit.json" --svg "$OUT/limit.svg" "${plot_args[@]}"
+  {
+    echo
+    echo "## The limit over time"
+    echo
+    echo "One more \`--concurrency auto\` crawl of each site, its limit's changes read from its debug log, and the requests in flight as the site server saw them every 10 ms ([limit.json](limit.json) has the series):"
+    echo
+    echo "![the limit over time](limit.svg)"
+  } >> "$table"
+fi
 cp "$table" "$OUT/auto.md"
 cat "$OUT/auto.md"
