@@ -42,7 +42,7 @@ use report::{Cell, Crawler, FrontierRow, Machine, Results, Run};
 
 const USAGE: &str = "\
 usage: bench [--quick] [--only fast|slow|big|matrix|frontier|parse|limit]... [--runs N] [--out DIR]
-             [--concurrency N]... [--semcrawl PATH] [--no-python] [--spider PATH]
+             [--concurrency N]... [--semcrawl PATH] [--no-python] [--spider PATH] [--no-traps]
 
   --quick          tiny sites, one run, no warm-up (CI smoke test, < 1 minute)
   --only SECTION   run only these sections (repeatable, or comma-separated)
@@ -55,6 +55,9 @@ usage: bench [--quick] [--only fast|slow|big|matrix|frontier|parse|limit]... [--
   --no-python      skip the Python reference peer
   --spider PATH    the spider-rs peer to run too (default: tests/bench/peers/spider's
                    release build if there is one; never built by the harness)
+  --no-traps       the fast site (and the limit measured on it) without its traps: plain
+                   pages only, so that a peer that fetches `?utm_` spellings again does
+                   not skew the comparison
 
 The `limit` section measures what the machine allows on the `fast` site: its server alone
 under `wrk` at concurrency 64 (skipped when `wrk` is not installed), and the parse path alone
@@ -81,6 +84,8 @@ struct Opts {
     semcrawl: Option<PathBuf>,
     python: bool,
     spider: Option<PathBuf>,
+    /// Crawl the `fast` site without its traps (`--no-traps`).
+    no_traps: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Opts, String> {
@@ -93,6 +98,7 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
         semcrawl: std::env::var_os("SEMCRAWL_BIN").map(PathBuf::from),
         python: true,
         spider: None,
+        no_traps: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -104,6 +110,7 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
         match a.as_str() {
             "--quick" => o.quick = true,
             "--no-python" => o.python = false,
+            "--no-traps" => o.no_traps = true,
             "--only" => {
                 for s in value()?.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                     if !SECTIONS.contains(&s) {
@@ -668,7 +675,7 @@ fn limit_section(ctx: &mut Ctx, results: &mut Results) {
     const CONNECTIONS: usize = 64;
     let quick = ctx.opts.quick;
     let secs = if quick { 1.0 } else { 5.0 };
-    let server = start(sites::fast(quick));
+    let server = start(sites::fast_site(quick, !ctx.opts.no_traps));
     let url = server.base_url().to_string();
     let pages = server.site().spec().pages;
     let script = workspace().join("tests/bench/peers/wrk-pages.lua");
@@ -752,7 +759,7 @@ fn limit_section(ctx: &mut Ctx, results: &mut Results) {
 /// tests' [`PoolSite`](semcrawl_tests::pool_site::PoolSite).
 fn serve(args: &[String]) -> ExitCode {
     const SERVE_USAGE: &str =
-        "usage: bench __serve fast|slow|saturated|big|pool [SECONDS] [--trace FILE]";
+        "usage: bench __serve fast|fast-plain|slow|saturated|big|pool [SECONDS] [--trace FILE]";
     let mut trace = None;
     let mut rest = Vec::new();
     let mut it = args.iter();
@@ -792,6 +799,7 @@ fn serve(args: &[String]) -> ExitCode {
     }
     let spec = match name {
         Some("fast") => sites::fast(false),
+        Some("fast-plain") => sites::fast_without_traps(false),
         Some("slow") => sites::slow(false),
         Some("saturated") => sites::saturated(false),
         Some("big") => sites::big(false),
@@ -933,7 +941,12 @@ fn main() -> ExitCode {
         limit_section(&mut ctx, &mut results);
     }
     if opts.wants("fast") {
-        crawl_section(&mut ctx, &mut results, "fast", sites::fast(quick));
+        crawl_section(
+            &mut ctx,
+            &mut results,
+            "fast",
+            sites::fast_site(quick, !opts.no_traps),
+        );
     }
     if opts.wants("slow") {
         crawl_section(&mut ctx, &mut results, "slow", sites::slow(quick));

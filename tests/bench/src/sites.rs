@@ -30,6 +30,28 @@ pub fn fast(quick: bool) -> SiteSpec {
     spec
 }
 
+/// The `fast` site without its traps: 10,000 plain pages of ~20 KiB, every
+/// link a page, no robots.txt (quick: 300), as a static server such as nginx
+/// serves a plain site. `bench --no-traps` crawls it in place of [`fast`],
+/// so that no crawler's handling of duplicate spellings (which some peers
+/// fetch again) skews a comparison of speed.
+pub fn fast_without_traps(quick: bool) -> SiteSpec {
+    let mut spec = SiteSpec::fast();
+    if quick {
+        spec.pages = 300;
+    }
+    spec
+}
+
+/// The `fast` site, with its traps unless `traps` is false.
+pub fn fast_site(quick: bool, traps: bool) -> SiteSpec {
+    if traps {
+        fast(quick)
+    } else {
+        fast_without_traps(quick)
+    }
+}
+
 /// The `slow` site: 2,000 plain pages of ~20 KiB, every response 50 ms late.
 /// Quick: 100 pages.
 pub fn slow(quick: bool) -> SiteSpec {
