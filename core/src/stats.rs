@@ -43,6 +43,9 @@ pub struct Stats {
     /// length is expected to need: erring large parks a page, erring small
     /// gets it preempted and fetched again.
     large_body: AtomicU64,
+    /// A body whose length no header gave (chunked, or compressed) has
+    /// been read in full: until then, such a body is expected to be large.
+    unknown_length_read: AtomicBool,
     queued: AtomicU64,
     interrupted: AtomicBool,
     limit: AtomicU64,
@@ -267,6 +270,7 @@ impl Stats {
             max_fetching: AtomicU64::new(0),
             typical_body: AtomicU64::new(0),
             large_body: AtomicU64::new(0),
+            unknown_length_read: AtomicBool::new(false),
             queued: AtomicU64::new(0),
             interrupted: AtomicBool::new(false),
             limit: AtomicU64::new(0),
@@ -452,6 +456,17 @@ impl Stats {
     /// The size of the large bodies lately (0 before the first body).
     pub(crate) fn large_body(&self) -> u64 {
         self.large_body.load(Relaxed)
+    }
+
+    /// Note that a body of unknown length was read in full (its size goes
+    /// through [`Stats::note_body`] as any other's).
+    pub(crate) fn note_unknown_length(&self) {
+        self.unknown_length_read.store(true, Relaxed);
+    }
+
+    /// Whether a body of unknown length has been read in full yet.
+    pub(crate) fn unknown_length_read(&self) -> bool {
+        self.unknown_length_read.load(Relaxed)
     }
 
     /// The running average of body sizes so far (0 before the first).

@@ -198,14 +198,30 @@ fn many_compressible_pages_at_high_concurrency_stay_near_the_budget() {
         ),
     );
     // With curl's own decoder, 300 such pages peaked at 641 MiB (release
-    // build); decoding lazily, at 56 MiB. What is left over
-    // the budget is the plain big-page cost (pages preempted and refetched),
-    // not decoding.
+    // build); decoding lazily, at 45 MiB; with the first pages of unknown
+    // length taken to be large, at 30-33 MiB. The bar: the budget
+    // plus 16 MiB.
     assert!(
-        rss <= 96 * MIB,
-        "peak RSS {} MiB > 96 MiB: {summary}",
+        rss <= 48 * MIB,
+        "peak RSS {} MiB > 48 MiB: {summary}",
         rss / MIB
     );
+    // Every page fetched once: the first pages of unknown length park at
+    // their heads instead of reading together until the gate preempts
+    // them. (24 pages took 30-42 requests when they were guessed small.)
+    // The index, robots.txt and the guessed /sitemap.xml are the 3; a
+    // twelfth more is the slack. With many more pages than fit (the 300 of
+    // docs/bench/hostile.md), the pages parked at once can still outnumber
+    // what their overheads leave room for, and some are fetched again: the
+    // figure is printed above, not asserted.
+    if pages <= 50 {
+        let most = pages as u64 + 3 + pages as u64 / 12;
+        assert!(
+            site.requests() <= most,
+            "{} requests for {pages} pages, more than {most}: {summary}",
+            site.requests()
+        );
+    }
 }
 
 #[test]

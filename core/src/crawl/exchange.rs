@@ -166,17 +166,18 @@ pub(super) async fn exchange<F: Fetch, R: Runtime>(
     // room, rather than growing as it reads and being preempted and
     // fetched again when every page in flight waits for more (see the
     // gate's docs). A length the head does not give (a chunked or a
-    // compressed body, whose decoded size no header states) is taken to
-    // be that of the crawl's large bodies lately: on a site of large
-    // pages, pages then park here, holding no body, instead of all growing
-    // together until the gate preempts them and they are fetched again
-    // (docs/bench/hostile.md). A body larger than that still grows as it
-    // reads.
+    // compressed body, whose decoded size no header states) is guessed
+    // ([`unknown_length_guess`]): on a site of large such pages, pages then
+    // park here, holding no body, instead of all growing together until
+    // the gate preempts them and they are fetched again
+    // (docs/bench/hostile.md). A body larger than the guess still grows as
+    // it reads.
+    let unknown_length = response.content_length.is_none();
     let length = response
         .content_length
-        .or_else(|| match ctx.stats.large_body() {
+        .or_else(|| match unknown_length_guess(ctx) {
             0 => None,
-            large => Some(large.min(ctx.config.max_body)),
+            guess => Some(guess.min(ctx.config.max_body)),
         });
     if let Some(need) = completion_need(ctx, length, &record) {
         let extra = need.saturating_sub(hold.bytes());
@@ -211,6 +212,9 @@ pub(super) async fn exchange<F: Fetch, R: Runtime>(
         return Exchange::record(record);
     }
     ctx.stats.note_body(body.bytes.len() as u64);
+    if unknown_length {
+        ctx.stats.note_unknown_length();
+    }
     if status >= 400 {
         normalize::set_error(&mut record, ErrorKind::Http, format!("HTTP {status}"));
         return Exchange::record(record);
@@ -281,6 +285,30 @@ pub(super) async fn exchange<F: Fetch, R: Runtime>(
         hold: None,
         sitemap: false,
     }))
+}
+
+/// Share of the budget a body of unknown length is taken to need before
+/// the crawl has read one in full: a quarter, so that the first such pages
+/// (a burst of a crawl's first links, all arriving together) go one or two
+/// at a time and the rest park at their heads, holding no body, until one
+/// has shown what such pages weigh. Guessing small instead lets them all
+/// read at once until the gate preempts them and they are fetched again;
+/// an eighth still let a body outgrow its guess and wait to grow with
+/// every other page parked (docs/bench/hostile.md has the figures). On a
+/// site of small chunked pages the seed is read in full before its links
+/// go out, so the guess costs nothing past the seed.
+const FIRST_UNKNOWN_LENGTH_SHARE: u64 = 4;
+
+/// What a body of unknown length is taken to need at its head (0: no
+/// guess, grow as it reads): the crawl's large bodies lately, once it has
+/// read one such body in full; before, [`FIRST_UNKNOWN_LENGTH_SHARE`] of
+/// the budget.
+fn unknown_length_guess<F: Fetch, R: Runtime>(ctx: &Ctx<F, R>) -> u64 {
+    if ctx.stats.unknown_length_read() {
+        ctx.stats.large_body()
+    } else {
+        ctx.gate.budget() / FIRST_UNKNOWN_LENGTH_SHARE
+    }
 }
 
 /// Grow `hold` to `need` bytes for the next step of `record`'s page. On a
