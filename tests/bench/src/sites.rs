@@ -15,7 +15,7 @@ use semcrawl_tests::pool_site::{PoolSite, PoolSpec};
 /// traps a real crawl meets (fragments, `utm_` duplicates, 404 links,
 /// off-site links, non-crawlable links, a robots.txt disallow). Quick: 300.
 pub fn fast(quick: bool) -> SiteSpec {
-    let mut spec = SiteSpec::fast();
+    let mut spec = fast_without_traps(quick);
     spec.traps = Traps {
         url_variants: true,
         not_found: true,
@@ -24,9 +24,6 @@ pub fn fast(quick: bool) -> SiteSpec {
         non_crawlable: true,
         ..Traps::NONE
     };
-    if quick {
-        spec.pages = 300;
-    }
     spec
 }
 
