@@ -25,8 +25,9 @@
 //!
 //! A DOM is only needed for user fields (CSS selectors) and visible text.
 //! Without them, which is the default crawl, [`Extractor::parse`] takes a
-//! **streaming path** (`stream.rs`): the body is decoded chunk by chunk
-//! into html5ever's tokenizer, and a token sink keeps the title,
+//! **streaming path** (`stream.rs`): a tokenizer reads the body's tags
+//! (our own, `scan.rs`, for UTF-8 bodies; html5ever's, decoding chunk by
+//! chunk, for other encodings and invalid UTF-8), and a sink keeps the title,
 //! description, `lang`, `<base href>`, canonical and links, redoing the few
 //! things the tree builder tells the tokenizer (RCDATA/RAWTEXT/script data
 //! for `<title>`, `<script>`, `<style>`..., foreign content for `<svg>` and
@@ -43,7 +44,11 @@
 //! * `mod.rs`: [`Extractor`] and [`ParsedPage`], what a caller sees;
 //! * `charset.rs`: choosing the body's encoding ([`decode_body`]);
 //! * `sniff.rs`: whether a response is HTML at all ([`is_html`]);
-//! * `stream.rs`: the streaming path (tokenizer only);
+//! * `stream.rs`: the streaming path (tokenizer only, no tree);
+//! * `scan.rs`: its tokenizer for UTF-8 bodies, which slices tags out of
+//!   the body instead of building them a character at a time;
+//! * `refs.rs`: character references in those tags' values and in titles,
+//!   decoded by html5ever on just that text;
 //! * `dom.rs`: the DOM path: the budgeted DOM ([`node_budget`]), user
 //!   fields, visible text;
 //! * `links.rs`: `href`s to crawlable links, one set of rules for both
@@ -92,6 +97,8 @@ mod cost;
 mod directives;
 mod dom;
 mod links;
+mod refs;
+mod scan;
 mod sniff;
 mod stream;
 mod text;
