@@ -1069,6 +1069,21 @@ mod tests {
             with_links += usize::from(!ours.links.is_empty());
         }
         assert!(with_links > 1000, "{with_links}");
+        // And characters drawn one by one from the tokenizer's alphabet.
+        const CHARS: &[&str] = &[
+            "<", ">", "/", "!", "-", "=", "\"", "'", " ", "\n", "\r", "&", "#", ";", "[", "]",
+            "a", "t", "s", "x", "\0", "é", "<a href=", "<title>", "</title>", "<script>",
+            "</script>", "<!--", "-->", "<svg>", "<![CDATA[", "<style>", "</style>",
+        ];
+        for _ in 0..4000 {
+            let mut page = String::new();
+            for _ in 0..1 + g.next() % 80 {
+                page.push_str(g.pick(CHARS));
+            }
+            let ours = parse(page.as_bytes(), None, &url());
+            let theirs = parse_html5ever(page.as_bytes(), None, &url());
+            assert_eq!(ours, theirs, "the tokenizers differ on {page:?}");
+        }
     }
 
     #[test]
