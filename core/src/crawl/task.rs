@@ -361,7 +361,17 @@ async fn process<F: Fetch, R: Runtime>(
     loop {
         let can_retry = retries < ctx.config.retries;
         match attempt(ctx, entry, sitemap, load, can_retry, need).await {
-            Attempt::Done(r) => return *r,
+            Attempt::Done(r) => {
+                let record = &r.record;
+                tracing::debug!(
+                    url = %entry.url,
+                    status = record.status,
+                    error = record.error.as_ref().map(|e| e.message.as_str()),
+                    retries,
+                    "page done"
+                );
+                return *r;
+            }
             Attempt::Retry(failure, retry_after) => {
                 match ctx
                     .retry
@@ -378,6 +388,7 @@ async fn process<F: Fetch, R: Runtime>(
                             Failure::Fetch(e) => (fetch_error_kind(&e), e.to_string()),
                             Failure::Status(s) => (ErrorKind::Http, format!("HTTP {s}")),
                         };
+                        tracing::debug!(url = %entry.url, %message, retries, "page failed");
                         return PageResult::record_only(normalize::failed(entry, kind, message));
                     }
                 }
