@@ -60,6 +60,7 @@ pub mod budget;
 pub mod crawl;
 mod decode;
 pub mod fetch;
+mod h1;
 pub mod redis;
 pub mod runtime;
 pub mod signals;
