@@ -1,4 +1,13 @@
-//! [`HttpFetcher`]: the core's [`Fetch`] on isahc (libcurl).
+//! [`HttpFetcher`]: the core's [`Fetch`], on two clients.
+//!
+//! * Plain `http://` (no proxy set, by [`FetchOptions::proxy`] or curl's
+//!   `http_proxy` / `all_proxy` variables, and no credentials in the URL):
+//!   HTTP/1.1 on hyper over smol's sockets, with a pool of our own
+//!   (`h1.rs`), driven by the task that awaits the response: no agent
+//!   thread, no body pipe. It keeps every guarantee listed below for isahc
+//!   (see its module docs); `docs/decisions.md`, "Plain http on hyper",
+//!   has the measurements.
+//! * Everything else (`https://`, proxies, URL credentials): isahc.
 //!
 //! Why isahc: its transfers run on libcurl's own event loop in a background
 //! thread, so it works under any executor, and curl gives us what a crawler

@@ -245,12 +245,22 @@ impl H1Client {
         user_agent: &str,
     ) -> Result<(hyper::http::response::Parts, H1Body), FetchError> {
         let deadline = after(request.timeout);
-        let exchange = self.exchange(request, user_agent, deadline);
-        let expired = async {
-            Timer::at(deadline).await;
-            Err(FetchError::Timeout)
-        };
-        smol::future::or(exchange, expired).await
+        // One timer for the whole exchange, handed on to the body: each
+        // timer registered wakes the reactor's thread.
+        let mut timer = Timer::at(deadline);
+        let mut exchange = std::pin::pin!(self.exchange(request, user_agent, deadline));
+        let (head, mut body) = poll_fn(|cx| {
+            if let Poll::Ready(done) = exchange.as_mut().poll(cx) {
+                return Poll::Ready(done);
+            }
+            match Pin::new(&mut timer).poll(cx) {
+                Poll::Ready(_) => Poll::Ready(Err(FetchError::Timeout)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await?;
+        body.timer = Some(timer);
+        Ok((head, body))
     }
 
     async fn exchange(
@@ -289,12 +299,12 @@ impl H1Client {
         // A pooled connection first; a new one if it turns out closed
         // before it answered anything.
         while let Some(mut conn) = self.take_idle(&lease.origin) {
-            if conn.idle_since.elapsed() > MAX_IDLE || !alive(&mut conn).await {
+            if conn.idle_since.elapsed() > MAX_IDLE || !conn.reusable() {
                 continue;
             }
             match send(&mut conn, http_request).await {
                 Ok(response) => return Ok(respond(response, conn, lease, deadline)),
-                Err(Unsent::Again(Some(again))) => http_request = again,
+                Err(Unsent::Again(Some(again))) => http_request = *again,
                 Err(Unsent::Again(None)) => http_request = build()?,
                 Err(Unsent::Failed(e)) if retryable(&e) => http_request = build()?,
                 Err(Unsent::Failed(e)) => return Err(map_error(&e)),
@@ -345,17 +355,11 @@ fn build_request(
     Ok(http_request)
 }
 
-/// Whether an idle connection is still open: its dispatcher, polled once,
-/// has not seen the server close it (or send something unasked).
-async fn alive(conn: &mut Conn) -> bool {
-    poll_fn(|cx| Poll::Ready(conn.drive(cx).is_pending() && conn.reusable())).await
-}
-
 /// Why a request got no head.
 enum Unsent {
     /// The connection would not take it (closed): the request, if hyper gave
     /// it back.
-    Again(Option<hyper::Request<NoBody>>),
+    Again(Option<Box<hyper::Request<NoBody>>>),
     /// Sent, and the exchange failed.
     Failed(hyper::Error),
 }
@@ -387,7 +391,7 @@ async fn send(
 
 fn unsent(mut error: hyper::client::conn::TrySendError<hyper::Request<NoBody>>) -> Unsent {
     match error.take_message() {
-        Some(request) if error.error().is_canceled() => Unsent::Again(Some(request)),
+        Some(request) if error.error().is_canceled() => Unsent::Again(Some(Box::new(request))),
         _ => Unsent::Failed(error.into_error()),
     }
 }
@@ -542,10 +546,13 @@ impl H1Body {
     fn finish(&mut self) {
         self.ended = true;
         if let (Some(mut conn), Some(lease)) = (self.conn.take(), self.lease.take()) {
-            // Let the dispatcher see the end too and ask for the next request.
-            // Not with this task's waker: the next request on this
-            // connection, from another task, would wake this one.
-            let _ = conn.drive(&mut quiet());
+            // The dispatcher usually asked for the next request as it passed
+            // the last bytes on; if not, let it see the end. Not with this
+            // task's waker: the next request on this connection, from
+            // another task, would wake this one.
+            if !conn.reusable() {
+                let _ = conn.drive(&mut quiet());
+            }
             lease.client.put_idle(&lease.origin, conn);
         }
     }
