@@ -40,7 +40,7 @@
 use std::io;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -118,12 +118,59 @@ impl FetchOptions {
 /// isahc. Cheap to clone (the pools are shared).
 #[derive(Clone, Debug)]
 pub struct HttpFetcher {
-    client: HttpClient,
+    curl: Arc<Curl>,
     /// The client of plain-http requests; `None` when a proxy is set (by
     /// [`FetchOptions::proxy`] or curl's environment variables): then curl
     /// sends everything, so that its proxy rules (`no_proxy`, ...) apply.
     h1: Option<Arc<H1Client>>,
     user_agent: String,
+}
+
+/// isahc's client, made on first use (see [`HttpFetcher::new`]).
+#[derive(Debug)]
+struct Curl {
+    options: FetchOptions,
+    client: OnceLock<Result<HttpClient, FetchError>>,
+}
+
+impl Curl {
+    fn client(&self) -> Result<&HttpClient, FetchError> {
+        self.client
+            .get_or_init(|| isahc_client(&self.options))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+/// isahc's client for `options`, with its own connection pool.
+fn isahc_client(options: &FetchOptions) -> Result<HttpClient, FetchError> {
+    let mut builder = HttpClient::builder();
+    if let Some(proxy) = &options.proxy {
+        let uri = proxy
+            .parse::<isahc::http::Uri>()
+            .map_err(|e| FetchError::Refused(format!("invalid proxy URL '{proxy}': {e}")))?;
+        builder = builder.proxy(Some(uri));
+    }
+    if options.ca_cert.is_some() || options.insecure {
+        let mut tls = TlsConfig::builder();
+        if let Some(path) = &options.ca_cert {
+            tls = tls.trust_store(TrustStore::from_file(path.clone()));
+        }
+        tls = tls.danger_accept_invalid_certs(options.insecure);
+        builder = builder.tls_config(tls.build());
+    }
+    builder
+        .max_connections(options.max_connections)
+        .max_connections_per_host(options.max_connections_per_host)
+        .connection_cache_size(options.max_connections.max(1))
+        .connect_timeout(options.connect_timeout)
+        .redirect_policy(RedirectPolicy::None)
+        // Decoded lazily by `DecodingBody` instead (see the module docs);
+        // the request advertises what it decodes.
+        .automatic_decompression(false)
+        .tcp_nodelay()
+        .build()
+        .map_err(|e| FetchError::Refused(format!("cannot set up the HTTP client: {e}")))
 }
 
 /// Whether curl would send plain-http requests through a proxy named by the
@@ -198,35 +245,13 @@ impl FetchOptions {
 }
 
 impl HttpFetcher {
-    /// Build a client with its own connection pool.
+    /// Build a client with its own connection pools.
+    ///
+    /// isahc's client (and its agent thread) is made at the first request
+    /// that needs it when plain http goes to hyper: a crawl of an http site
+    /// never starts it. With a proxy it sends everything, so it is made
+    /// here and a bad proxy URL fails here.
     pub fn new(options: FetchOptions) -> Result<Self, FetchError> {
-        let mut builder = HttpClient::builder();
-        if let Some(proxy) = &options.proxy {
-            let uri = proxy
-                .parse::<isahc::http::Uri>()
-                .map_err(|e| FetchError::Refused(format!("invalid proxy URL '{proxy}': {e}")))?;
-            builder = builder.proxy(Some(uri));
-        }
-        if options.ca_cert.is_some() || options.insecure {
-            let mut tls = TlsConfig::builder();
-            if let Some(path) = &options.ca_cert {
-                tls = tls.trust_store(TrustStore::from_file(path.clone()));
-            }
-            tls = tls.danger_accept_invalid_certs(options.insecure);
-            builder = builder.tls_config(tls.build());
-        }
-        let client = builder
-            .max_connections(options.max_connections)
-            .max_connections_per_host(options.max_connections_per_host)
-            .connection_cache_size(options.max_connections.max(1))
-            .connect_timeout(options.connect_timeout)
-            .redirect_policy(RedirectPolicy::None)
-            // Decoded lazily by `DecodingBody` instead (see the module docs);
-            // the request advertises what it decodes.
-            .automatic_decompression(false)
-            .tcp_nodelay()
-            .build()
-            .map_err(|e| FetchError::Refused(format!("cannot set up the HTTP client: {e}")))?;
         let h1 = (options.proxy.is_none() && !proxy_in_env()).then(|| {
             Arc::new(H1Client::new(H1Options {
                 max_connections: options.max_connections,
@@ -234,10 +259,18 @@ impl HttpFetcher {
                 connect_timeout: options.connect_timeout,
             }))
         });
+        let user_agent = options.user_agent.clone();
+        let curl = Arc::new(Curl {
+            options,
+            client: OnceLock::new(),
+        });
+        if h1.is_none() {
+            curl.client()?;
+        }
         Ok(HttpFetcher {
-            client,
+            curl,
             h1,
-            user_agent: options.user_agent,
+            user_agent,
         })
     }
 
@@ -295,7 +328,8 @@ impl HttpFetcher {
             http_request.headers_mut().insert(name, value);
         }
         let response = self
-            .client
+            .curl
+            .client()?
             .send_async(http_request)
             .await
             .map_err(map_error)?;
