@@ -1,4 +1,13 @@
-//! [`HttpFetcher`]: the core's [`Fetch`] on isahc (libcurl).
+//! [`HttpFetcher`]: the core's [`Fetch`], on two clients.
+//!
+//! * Plain `http://` (no proxy set, by [`FetchOptions::proxy`] or curl's
+//!   `http_proxy` / `all_proxy` variables, and no credentials in the URL):
+//!   HTTP/1.1 on hyper over smol's sockets, with a pool of our own
+//!   (`h1.rs`), driven by the task that awaits the response: no agent
+//!   thread, no body pipe. It keeps every guarantee listed below for isahc
+//!   (see its module docs); `docs/decisions.md`, "Plain http on hyper",
+//!   has the measurements.
+//! * Everything else (`https://`, proxies, URL credentials): isahc.
 //!
 //! Why isahc: its transfers run on libcurl's own event loop in a background
 //! thread, so it works under any executor, and curl gives us what a crawler
@@ -31,19 +40,21 @@
 use std::io;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::io::AsyncRead;
 use isahc::config::{Configurable, RedirectPolicy};
 use isahc::error::ErrorKind as IsahcKind;
-use isahc::http::header::{self, HeaderMap};
+use isahc::http::header;
 use isahc::tls::{TlsConfig, TrustStore};
 use isahc::{AsyncBody, HttpClient, ResponseExt};
 use semcrawl_core::{BoxFuture, Config, Fetch, FetchError, FetchRequest, Response};
 use url::Url;
 
 use crate::decode::{DecodingBody, Encoding, ACCEPT_ENCODING};
+use crate::h1::{H1Client, H1Options};
 
 /// How the HTTP client is set up. Build it from the crawl's [`Config`] with
 /// [`FetchOptions::from_config`] so the pool follows the concurrency.
@@ -102,11 +113,73 @@ impl FetchOptions {
     }
 }
 
-/// Sends the core's GET requests with isahc. Cheap to clone (the pool is shared).
+/// Sends the core's GET requests: plain `http://` on hyper with a pool of
+/// our own ([`crate::h1`]), `https://` and anything sent through a proxy on
+/// isahc. Cheap to clone (the pools are shared).
 #[derive(Clone, Debug)]
 pub struct HttpFetcher {
-    client: HttpClient,
+    curl: Arc<Curl>,
+    /// The client of plain-http requests; `None` when a proxy is set (by
+    /// [`FetchOptions::proxy`] or curl's environment variables): then curl
+    /// sends everything, so that its proxy rules (`no_proxy`, ...) apply.
+    h1: Option<Arc<H1Client>>,
     user_agent: String,
+}
+
+/// isahc's client, made on first use (see [`HttpFetcher::new`]).
+#[derive(Debug)]
+struct Curl {
+    options: FetchOptions,
+    client: OnceLock<Result<HttpClient, FetchError>>,
+}
+
+impl Curl {
+    fn client(&self) -> Result<&HttpClient, FetchError> {
+        self.client
+            .get_or_init(|| isahc_client(&self.options))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+/// isahc's client for `options`, with its own connection pool.
+fn isahc_client(options: &FetchOptions) -> Result<HttpClient, FetchError> {
+    let mut builder = HttpClient::builder();
+    if let Some(proxy) = &options.proxy {
+        let uri = proxy
+            .parse::<isahc::http::Uri>()
+            .map_err(|e| FetchError::Refused(format!("invalid proxy URL '{proxy}': {e}")))?;
+        builder = builder.proxy(Some(uri));
+    }
+    if options.ca_cert.is_some() || options.insecure {
+        let mut tls = TlsConfig::builder();
+        if let Some(path) = &options.ca_cert {
+            tls = tls.trust_store(TrustStore::from_file(path.clone()));
+        }
+        tls = tls.danger_accept_invalid_certs(options.insecure);
+        builder = builder.tls_config(tls.build());
+    }
+    builder
+        .max_connections(options.max_connections)
+        .max_connections_per_host(options.max_connections_per_host)
+        .connection_cache_size(options.max_connections.max(1))
+        .connect_timeout(options.connect_timeout)
+        .redirect_policy(RedirectPolicy::None)
+        // Decoded lazily by `DecodingBody` instead (see the module docs);
+        // the request advertises what it decodes.
+        .automatic_decompression(false)
+        .tcp_nodelay()
+        .build()
+        .map_err(|e| FetchError::Refused(format!("cannot set up the HTTP client: {e}")))
+}
+
+/// Whether curl would send plain-http requests through a proxy named by the
+/// environment (it reads `http_proxy` in lowercase only, and `all_proxy` in
+/// either case).
+fn proxy_in_env() -> bool {
+    ["http_proxy", "all_proxy", "ALL_PROXY"]
+        .iter()
+        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
 }
 
 /// A [`FetchOptions`] value that curl would only trip over at the first
@@ -172,39 +245,52 @@ impl FetchOptions {
 }
 
 impl HttpFetcher {
-    /// Build a client with its own connection pool.
+    /// Build a client with its own connection pools.
+    ///
+    /// isahc's client (and its agent thread) is made at the first request
+    /// that needs it when plain http goes to hyper: a crawl of an http site
+    /// never starts it. With a proxy it sends everything, so it is made
+    /// here and a bad proxy URL fails here.
     pub fn new(options: FetchOptions) -> Result<Self, FetchError> {
-        let mut builder = HttpClient::builder();
-        if let Some(proxy) = &options.proxy {
-            let uri = proxy
-                .parse::<isahc::http::Uri>()
-                .map_err(|e| FetchError::Refused(format!("invalid proxy URL '{proxy}': {e}")))?;
-            builder = builder.proxy(Some(uri));
+        let h1 = (options.proxy.is_none() && !proxy_in_env()).then(|| {
+            Arc::new(H1Client::new(H1Options {
+                max_connections: options.max_connections,
+                max_connections_per_host: options.max_connections_per_host,
+                connect_timeout: options.connect_timeout,
+            }))
+        });
+        let user_agent = options.user_agent.clone();
+        let curl = Arc::new(Curl {
+            options,
+            client: OnceLock::new(),
+        });
+        if h1.is_none() {
+            curl.client()?;
         }
-        if options.ca_cert.is_some() || options.insecure {
-            let mut tls = TlsConfig::builder();
-            if let Some(path) = &options.ca_cert {
-                tls = tls.trust_store(TrustStore::from_file(path.clone()));
-            }
-            tls = tls.danger_accept_invalid_certs(options.insecure);
-            builder = builder.tls_config(tls.build());
-        }
-        let client = builder
-            .max_connections(options.max_connections)
-            .max_connections_per_host(options.max_connections_per_host)
-            .connection_cache_size(options.max_connections.max(1))
-            .connect_timeout(options.connect_timeout)
-            .redirect_policy(RedirectPolicy::None)
-            // Decoded lazily by `DecodingBody` instead (see the module docs);
-            // the request advertises what it decodes.
-            .automatic_decompression(false)
-            .tcp_nodelay()
-            .build()
-            .map_err(|e| FetchError::Refused(format!("cannot set up the HTTP client: {e}")))?;
         Ok(HttpFetcher {
-            client,
-            user_agent: options.user_agent,
+            curl,
+            h1,
+            user_agent,
         })
+    }
+
+    /// A plain-http request on hyper.
+    async fn get_h1(
+        &self,
+        h1: &Arc<H1Client>,
+        request: FetchRequest,
+    ) -> Result<Response, FetchError> {
+        let user_agent = if request.user_agent.is_empty() {
+            &self.user_agent
+        } else {
+            &request.user_agent
+        };
+        let (head, body) = h1.fetch(&request, user_agent).await?;
+        let headers = &head.headers;
+        let fields = HeadFields::from_lookup(|name| {
+            headers.get_all(name).iter().map(|v| v.as_bytes()).collect()
+        });
+        Ok(fields.response(head.status.as_u16(), request.url, body))
     }
 
     async fn get(&self, request: FetchRequest) -> Result<Response, FetchError> {
@@ -213,6 +299,13 @@ impl HttpFetcher {
             return Err(FetchError::Refused(format!(
                 "unsupported scheme '{scheme}'"
             )));
+        }
+        // Credentials in the URL are curl's to send (as it does, Basic).
+        let plain = scheme == "http"
+            && request.url.username().is_empty()
+            && request.url.password().is_none();
+        if let (Some(h1), true) = (&self.h1, plain) {
+            return self.get_h1(h1, request).await;
         }
         let user_agent = if request.user_agent.is_empty() {
             &self.user_agent
@@ -235,7 +328,8 @@ impl HttpFetcher {
             http_request.headers_mut().insert(name, value);
         }
         let response = self
-            .client
+            .curl
+            .client()?
             .send_async(http_request)
             .await
             .map_err(map_error)?;
@@ -245,43 +339,74 @@ impl HttpFetcher {
             .and_then(|uri| Url::parse(&uri.to_string()).ok())
             .unwrap_or(request.url);
         let headers = response.headers();
-        let content_type = header_string(headers, header::CONTENT_TYPE);
-        let encoding = Encoding::from_headers(
-            headers
-                .get_all(header::CONTENT_ENCODING)
-                .iter()
-                .map(|v| v.as_bytes()),
-        );
+        let fields = HeadFields::from_lookup(|name| {
+            headers.get_all(name).iter().map(|v| v.as_bytes()).collect()
+        });
+        let status = response.status().as_u16();
+        Ok(fields.response(status, url, NormalizedBody(response.into_body())))
+    }
+}
+
+/// The fields of a response head that the core reads, from either client's
+/// header map (`lookup` gives every value of a header, by lowercase name).
+struct HeadFields {
+    content_type: Option<String>,
+    content_length: Option<u64>,
+    location: Option<String>,
+    retry_after: Option<String>,
+    robots_tag: Option<String>,
+    encoding: Encoding,
+}
+
+impl HeadFields {
+    fn from_lookup<'a>(lookup: impl Fn(&str) -> Vec<&'a [u8]>) -> Self {
+        // The first value of a header, as text. Non-UTF-8 bytes (seen in the
+        // wild in `Location`) are replaced rather than dropping the header.
+        let first = |name: &str| {
+            lookup(name)
+                .first()
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        let encoding = Encoding::from_headers(lookup("content-encoding"));
         // The length of the bytes the core will read, so only for a body
         // that is not decoded: the core reserves it from the gate at once,
         // and a compressed length says nothing of the decoded size.
-        let content_length = header_string(headers, header::CONTENT_LENGTH)
+        let content_length = first("content-length")
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|_| encoding.is_identity());
-        let location = header_string(headers, header::LOCATION);
-        let retry_after = header_string(headers, header::RETRY_AFTER);
         // Several X-Robots-Tag headers add up: joined, they read as one.
-        let robots_tag = headers
-            .get_all("x-robots-tag")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
+        let robots_tag = lookup("x-robots-tag")
+            .into_iter()
+            .filter_map(|v| std::str::from_utf8(v).ok())
             .collect::<Vec<_>>()
             .join(", ");
-        let robots_tag = (!robots_tag.is_empty()).then_some(robots_tag);
-        let status = response.status().as_u16();
-        Ok(Response {
+        HeadFields {
+            content_type: first("content-type"),
+            content_length,
+            location: first("location"),
+            retry_after: first("retry-after"),
+            robots_tag: (!robots_tag.is_empty()).then_some(robots_tag),
+            encoding,
+        }
+    }
+
+    /// The core's response, its body decoded as it is read.
+    fn response<B: AsyncRead + Unpin + Send + 'static>(
+        self,
+        status: u16,
+        url: Url,
+        raw: B,
+    ) -> Response {
+        Response {
             status,
             url,
-            content_type,
-            content_length,
-            location,
-            retry_after,
-            robots_tag,
-            body: Box::new(DecodingBody::new(
-                NormalizedBody(response.into_body()),
-                encoding,
-            )),
-        })
+            content_type: self.content_type,
+            content_length: self.content_length,
+            location: self.location,
+            retry_after: self.retry_after,
+            robots_tag: self.robots_tag,
+            body: Box::new(DecodingBody::new(raw, self.encoding)),
+        }
     }
 }
 
@@ -289,14 +414,6 @@ impl Fetch for HttpFetcher {
     fn fetch(&self, request: FetchRequest) -> BoxFuture<'_, Result<Response, FetchError>> {
         Box::pin(self.get(request))
     }
-}
-
-/// The first value of a header, as text. Non-UTF-8 bytes (seen in the wild
-/// in `Location`) are replaced rather than dropping the header.
-fn header_string(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
-    headers
-        .get(name)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 /// Map an isahc error (before the head arrived) to the core's kinds.

@@ -6,9 +6,11 @@
 //! * [`SmolRuntime`] — the core's [`Runtime`](semcrawl_core::Runtime): one
 //!   `smol` executor run by a thread per core, so pages are parsed in
 //!   parallel inside their own tasks.
-//! * [`HttpFetcher`] — the core's [`Fetch`](semcrawl_core::Fetch) on isahc
-//!   (libcurl): redirects left to the core, bodies decoded lazily, the
-//!   deadline covering the body, a pool sized from the crawl.
+//! * [`HttpFetcher`] — the core's [`Fetch`](semcrawl_core::Fetch): plain
+//!   `http://` on hyper over smol sockets with a connection pool of our own,
+//!   `https://` and proxied requests on isahc (libcurl); either way
+//!   redirects left to the core, bodies decoded lazily, the deadline
+//!   covering the body, a pool sized from the crawl.
 //! * [`store`] — the core's [`Store`](semcrawl_core::Store) as JSON Lines,
 //!   SQLite or an HTTP sink, chosen from one target string by
 //!   [`store::open_store`].
@@ -60,6 +62,7 @@ pub mod budget;
 pub mod crawl;
 mod decode;
 pub mod fetch;
+mod h1;
 pub mod redis;
 pub mod runtime;
 pub mod signals;
