@@ -3,7 +3,7 @@
 //! * Plain `http://` (no proxy set, by [`FetchOptions::proxy`] or curl's
 //!   `http_proxy` / `all_proxy` variables, and no credentials in the URL):
 //!   HTTP/1.1 on hyper over smol's sockets, with a pool of our own
-//!   (`h1.rs`), driven by the task that awaits the response: no agent
+//!   (`h1/`), driven by the task that awaits the response: no agent
 //!   thread, no body pipe. It keeps every guarantee listed below for isahc
 //!   (see its module docs); `docs/decisions.md`, "Plain http on hyper",
 //!   has the measurements.

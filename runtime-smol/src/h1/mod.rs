@@ -34,29 +34,32 @@
 //! does: it is a GET.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::net::{SocketAddr, TcpStream};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use async_lock::{Semaphore, SemaphoreGuardArc};
-use futures::io::{AsyncRead, AsyncWrite};
-use hyper::body::{Body as HttpBody, Bytes, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1::{self, Connection, SendRequest};
+use hyper::body::{Bytes, Incoming};
+use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper::header::{self, HeaderName, HeaderValue};
-use hyper::rt::ReadBufCursor;
 use semcrawl_core::{FetchError, FetchRequest};
-use smol::{Async, Timer};
-use url::{Host, Position, Url};
+use smol::Timer;
+use url::{Position, Url};
 
 use crate::decode::ACCEPT_ENCODING;
 
+mod body;
+mod socket;
+
+use body::map_error;
+pub(crate) use body::{H1Body, NoBody};
+use socket::{connect, Io};
+
 /// Most bytes read from a socket at a time (see [`SCRATCH`]).
-const READ_CHUNK: usize = 64 * 1024;
+pub(super) const READ_CHUNK: usize = 64 * 1024;
 
 /// An idle connection older than this is closed rather than reused (servers
 /// commonly drop idle keep-alive connections after a minute or so).
@@ -399,7 +402,7 @@ fn unsent(mut error: hyper::client::conn::TrySendError<hyper::Request<NoBody>>) 
 /// A context whose waker does nothing: for polls of what this task drives
 /// itself (see [`H1Body`]'s `poll_read`), so that driving it does not wake
 /// the task again for nothing (a needless trip through the executor).
-fn quiet() -> Context<'static> {
+pub(super) fn quiet() -> Context<'static> {
     Context::from_waker(futures::task::noop_waker_ref())
 }
 
@@ -433,282 +436,4 @@ fn respond(
         failed: None,
     };
     (head, body)
-}
-
-/// Resolve and connect (each address in turn) by `by`.
-async fn connect(host: &Host<&str>, port: u16, by: Instant) -> Result<Conn, FetchError> {
-    let dial = async {
-        let addrs: Vec<SocketAddr> = match host {
-            Host::Ipv4(ip) => vec![SocketAddr::from((*ip, port))],
-            Host::Ipv6(ip) => vec![SocketAddr::from((*ip, port))],
-            Host::Domain(name) => smol::net::resolve((*name, port))
-                .await
-                .map_err(|e| FetchError::Connect(format!("could not resolve host {name}: {e}")))?,
-        };
-        let mut last = None;
-        for addr in &addrs {
-            match Async::<TcpStream>::connect(*addr).await {
-                Ok(stream) => return Ok(stream),
-                Err(e) => last = Some(format!("could not connect to {addr}: {e}")),
-            }
-        }
-        Err(FetchError::Connect(last.unwrap_or_else(|| {
-            format!("could not resolve host {host}: no address")
-        })))
-    };
-    let expired = async {
-        Timer::at(by).await;
-        Err(FetchError::Timeout)
-    };
-    let stream = smol::future::or(dial, expired).await?;
-    let _ = stream.get_ref().set_nodelay(true);
-    let io = Io { stream };
-    let (sender, driver) = http1::Builder::new()
-        .handshake(io)
-        .await
-        .map_err(|e| FetchError::Connect(e.to_string()))?;
-    Ok(Conn {
-        sender,
-        driver,
-        finished: false,
-        idle_since: Instant::now(),
-    })
-}
-
-/// A failed exchange (before the head) in the core's kinds.
-fn map_error(error: &hyper::Error) -> FetchError {
-    let message = describe(error);
-    if error.is_timeout() {
-        FetchError::Timeout
-    } else if error.is_parse() {
-        // Not HTTP, or not within limits: the same bytes would come again.
-        FetchError::Protocol(message)
-    } else if error.is_user() {
-        FetchError::Refused(message)
-    } else {
-        // Reset, closed before the head: another try may do.
-        FetchError::Connect(message)
-    }
-}
-
-/// hyper's message with its causes ("connection error: Connection reset by
-/// peer").
-fn describe(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
-}
-
-/// A body error in the kinds the core reads (see
-/// [`semcrawl_core::classify_body_error`]): the head has come, so a body
-/// that breaks off is the answer being broken ([`io::ErrorKind::InvalidData`]),
-/// as the isahc client reports it too.
-fn body_error(error: &hyper::Error) -> io::Error {
-    if error.is_timeout() {
-        io::Error::new(io::ErrorKind::TimedOut, describe(error))
-    } else {
-        io::Error::new(io::ErrorKind::InvalidData, describe(error))
-    }
-}
-
-fn timed_out() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::TimedOut,
-        "the request's deadline passed while reading the body",
-    )
-}
-
-/// A response body (still encoded): read from the connection as it is
-/// asked for, under the request's deadline.
-pub(crate) struct H1Body {
-    incoming: Incoming,
-    /// Received and not yet handed out.
-    chunk: Bytes,
-    /// `None` once the exchange is over (given back or closed).
-    conn: Option<Conn>,
-    lease: Option<Lease>,
-    deadline: Instant,
-    timer: Option<Timer>,
-    /// The end of the body was seen.
-    ended: bool,
-    /// The exchange failed (of this kind).
-    failed: Option<io::ErrorKind>,
-}
-
-impl H1Body {
-    /// The body was read to its end: the connection goes back to the pool if
-    /// it can take another request, and the slots are freed.
-    fn finish(&mut self) {
-        self.ended = true;
-        if let (Some(mut conn), Some(lease)) = (self.conn.take(), self.lease.take()) {
-            // The dispatcher usually asked for the next request as it passed
-            // the last bytes on; if not, let it see the end. Not with this
-            // task's waker: the next request on this connection, from
-            // another task, would wake this one.
-            if !conn.reusable() {
-                let _ = conn.drive(&mut quiet());
-            }
-            lease.client.put_idle(&lease.origin, conn);
-        }
-    }
-
-    /// Stop the exchange: close the connection, free the slots. Later reads
-    /// fail the same way (the closed connection would read as an end).
-    fn abort(&mut self, error: io::Error) -> Poll<io::Result<usize>> {
-        self.conn = None;
-        self.lease = None;
-        self.failed = Some(error.kind());
-        Poll::Ready(Err(error))
-    }
-
-    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
-        let deadline = self.deadline;
-        let timer = self.timer.get_or_insert_with(|| Timer::at(deadline));
-        Pin::new(timer).poll(cx).is_ready()
-    }
-}
-
-impl AsyncRead for H1Body {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        // Each round looks for a received chunk, first without this task's
-        // waker (the dispatcher, polled below on this task, would wake it
-        // for nothing when it passes a chunk on), then drives the
-        // dispatcher, then looks again with the waker, which is the one
-        // left registered when nothing came.
-        let mut driven = false;
-        loop {
-            if !this.chunk.is_empty() {
-                let n = this.chunk.len().min(buf.len());
-                buf[..n].copy_from_slice(&this.chunk.split_to(n));
-                return Poll::Ready(Ok(n));
-            }
-            if this.ended {
-                return Poll::Ready(Ok(0));
-            }
-            if let Some(kind) = this.failed {
-                return Poll::Ready(Err(io::Error::new(kind, "the exchange failed")));
-            }
-            if Instant::now() >= this.deadline {
-                return this.abort(timed_out());
-            }
-            let received = if driven {
-                Pin::new(&mut this.incoming).poll_frame(cx)
-            } else {
-                Pin::new(&mut this.incoming).poll_frame(&mut quiet())
-            };
-            match received {
-                Poll::Ready(Some(Ok(frame))) => {
-                    if let Ok(data) = frame.into_data() {
-                        this.chunk = data;
-                    }
-                    if this.incoming.is_end_stream() {
-                        // The last bytes are in: the connection is free now,
-                        // whether or not the reader asks for the end.
-                        this.finish();
-                    }
-                    continue;
-                }
-                Poll::Ready(Some(Err(e))) => return this.abort(body_error(&e)),
-                Poll::Ready(None) => {
-                    this.finish();
-                    return Poll::Ready(Ok(0));
-                }
-                Poll::Pending => {}
-            }
-            // Nothing received: let the dispatcher read the socket, then look
-            // again (once: after that the wake-up comes from the socket).
-            if !driven {
-                driven = true;
-                if let Some(conn) = &mut this.conn {
-                    let _ = conn.drive(cx);
-                }
-                continue;
-            }
-            if this.expired(cx) {
-                return this.abort(timed_out());
-            }
-            return Poll::Pending;
-        }
-    }
-}
-
-/// The request body of a GET: none.
-pub(crate) struct NoBody;
-
-impl HttpBody for NoBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(None)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        true
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(0)
-    }
-}
-
-thread_local! {
-    /// Where sockets are read into before hyper's buffer: filling hyper's
-    /// (uninitialized) buffer in place needs `unsafe`, which this crate
-    /// forbids. One per thread rather than one per connection: a read uses
-    /// it only for the length of the call.
-    static SCRATCH: std::cell::RefCell<Box<[u8]>> =
-        std::cell::RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
-}
-
-/// A smol TCP socket as hyper's I/O.
-struct Io {
-    stream: Async<TcpStream>,
-}
-
-impl hyper::rt::Read for Io {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        mut buf: ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        let stream = &mut self.get_mut().stream;
-        SCRATCH.with_borrow_mut(|scratch| {
-            let room = buf.remaining().min(scratch.len());
-            let n = ready!(Pin::new(stream).poll_read(cx, &mut scratch[..room]))?;
-            buf.put_slice(&scratch[..n]);
-            Poll::Ready(Ok(()))
-        })
-    }
-}
-
-impl hyper::rt::Write for Io {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_close(cx)
-    }
 }
