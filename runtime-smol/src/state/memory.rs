@@ -259,7 +259,15 @@ impl MemoryPart {
             }
         }
         let seen = table_capacity_for(self.seen.capacity(), self.seen.len() + new);
-        let queues = table_capacity_for(self.queues.capacity(), self.queues.len() + new_origins);
+        // Emptied queues leave tombstones in the map, which can make it
+        // grow on a reserve below its capacity: assume it does whenever
+        // more than half full.
+        let (capacity, items) = (self.queues.capacity(), self.queues.len() + new_origins);
+        let queues = if new_origins > 0 && items > capacity / 2 {
+            table_capacity_for(capacity, items.max(capacity + 1))
+        } else {
+            capacity
+        };
         let ring = deque_capacity_for(self.ring.capacity(), self.ring.len(), new_origins);
         held + table_bytes(seen, size_of::<i64>())
             + table_bytes(queues, size_of::<(Arc<str>, VecDeque<Slot>)>())

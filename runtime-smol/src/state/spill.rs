@@ -55,9 +55,12 @@ use super::memory::{MemoryPart, MEMORY_IDS};
 const MOVE_BATCH: usize = 1024;
 
 /// Open the frontier of a crawl whose state is the temporary directory
-/// `dir`: in memory within half of `share` bytes, then in a
-/// [`DiskFrontier`] in `dir` within `share` (see the [module docs](self)).
-/// Nothing touches the disk until it spills.
+/// `dir`: in memory within half of `share` bytes (counted from what it
+/// allocates), then, from the first push that would pass that, moved once
+/// into a [`DiskFrontier`] in `dir` within `share`, seen set included.
+/// Nothing touches the disk until it spills. Its [`Frontier::budget`] is
+/// `share` throughout. For a crawl that need not resume: entries handed
+/// out before the move are not kept (the design: `state/spill.rs`).
 ///
 /// ```
 /// use semcrawl_smol::state::{open_spilling_frontier, StateDir};
@@ -134,8 +137,8 @@ impl SpillFrontier {
                 .await
                 .map_err(|e| FrontierError(format!("cannot move the frontier to disk: {e}")))?;
             tracing::info!(
-                "the frontier passed {bytes} bytes in memory (half its share of {share}): \
-                 moved to disk, {queued} URLs queued and {seen} seen"
+                "the frontier outgrew half of its {share}-byte share in memory ({bytes} bytes \
+                 held): moved to disk, {queued} URLs queued and {seen} seen"
             );
             self.seen_before = seen - queued;
             self.state = State::Disk(SharedFrontier::new(disk, share));

@@ -205,3 +205,37 @@ fn a_robots_txt_too_big_for_memory_spills_too() {
     assert!(f.spilled());
     assert_eq!(block_on(f.robots("http://a.test")).unwrap(), Some(big));
 }
+
+#[test]
+fn origins_that_come_and_go_stay_within_the_limit() {
+    // Queues emptied and made again, hundreds of origins: the count stays
+    // within the limit, nothing is lost or handed out twice.
+    let dir = StateDir::temporary().unwrap();
+    let mut f = SpillFrontier::new(&dir, 512 << 10);
+    let (mut pushed, mut popped) = (0, BTreeSet::new());
+    let mut pop = |f: &mut SpillFrontier, max| {
+        let batch = block_on(f.pop(max, &mut |_| true)).unwrap();
+        for e in &batch {
+            assert!(popped.insert(e.url.to_string()), "{} twice", e.url);
+        }
+        block_on(f.done(ids(&batch))).unwrap();
+        batch.len()
+    };
+    while !f.spilled() {
+        let batch: Vec<Entry> = (pushed..pushed + 300)
+            .map(|i| Entry::seed(format!("http://o{}.test/{i}", i / 2).parse().unwrap()))
+            .collect();
+        pushed += 300;
+        block_on(f.push(batch)).unwrap();
+        for _ in 0..2 {
+            if let Some((bytes, limit)) = f.memory_bytes() {
+                assert!(bytes <= limit, "memory part at {bytes} of {limit} bytes");
+            }
+            pop(&mut f, 100);
+        }
+        assert!(pushed < 1_000_000, "never spilled");
+    }
+    while pop(&mut f, 256) > 0 {}
+    assert_eq!(popped.len(), pushed);
+    assert_eq!(f.seen(), pushed as u64);
+}
