@@ -205,10 +205,11 @@ pub fn explain(options: &CrawlOptions, config: &Config) -> String {
         None => format!("memory budget: {} (--memory)\n", b(config.memory)),
     };
     out += &format!(
-        "the frontier (on disk) holds {} of it in memory (an eighth, at least 2 MiB, at most 16 MiB); pages get the other {}\n",
+        "the frontier holds {} of it in memory (an eighth, at least 2 MiB, at most 16 MiB); pages get the other {}\n",
         b(plan.frontier_share),
         b(plan.pages_budget())
     );
+    out += "  without --state it stays in memory up to half of that, then moves to disk once; with --state DIR it is on disk from the start\n";
     out += &format!(
         "each page holds {} before its request, then its body (up to --max-body {}), then its parse cost ({} for a 1 MiB page, {})\n",
         b(plan.page_overhead),

@@ -38,12 +38,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use semcrawl_core::frontier::{frontier_share, Frontier};
+use semcrawl_core::frontier::frontier_share;
 use semcrawl_core::{Config, ConfigError, Crawler, Stats, StopHandle, Store, StoreError, Summary};
 
 use crate::redis::{Address, Joined, RedisError, RedisFrontier, RedisOptions, WorkerFigures};
 use crate::signals::{Interrupts, OnSignal};
-use crate::state::{open_frontier, CrawlIdentity, Resume, StateDir, StateError};
+use crate::state::{
+    open_frontier, open_spilling_frontier, CrawlIdentity, Resume, StateDir, StateError,
+};
 use crate::store::ShutdownDeadline;
 use crate::{FetchOptions, HttpFetcher, SmolRuntime};
 
@@ -232,10 +234,14 @@ pub struct Finished {
 
 impl NativeCrawl {
     /// Build the crawl of `config` on `threads` worker threads (`None`: one
-    /// per core), fetching with `fetch`, its frontier in `state`: on disk
-    /// within its share of the budget, in Redis for a shared crawl, or the
-    /// core's in-memory one when the environment has
-    /// `SEMCRAWL_FRONTIER=memory` (for comparisons).
+    /// per core), fetching with `fetch`, its frontier in `state`: in Redis
+    /// for a shared crawl; on disk within its share of the budget for a
+    /// state directory of its own; for a temporary state, in memory until
+    /// it passes half of that share, then on disk
+    /// ([`open_spilling_frontier`]). For comparisons, the environment's
+    /// `SEMCRAWL_FRONTIER=memory` picks the core's unbounded in-memory
+    /// frontier and `SEMCRAWL_FRONTIER=disk` the disk frontier from the
+    /// start.
     pub fn new(
         config: Config,
         fetch: FetchOptions,
@@ -275,11 +281,23 @@ impl NativeCrawl {
                 );
                 crawler.with_frontier(Box::new(frontier))
             }
-            None if std::env::var_os("SEMCRAWL_FRONTIER").is_some_and(|v| v == "memory") => crawler,
             None => {
-                let frontier: Box<dyn Frontier> = open_frontier(&state.dir, frontier_share(memory))
-                    .map_err(StartError::Frontier)?;
-                crawler.with_frontier(frontier)
+                let share = frontier_share(memory);
+                let kind = std::env::var("SEMCRAWL_FRONTIER").ok();
+                match kind.as_deref() {
+                    Some("memory") => crawler,
+                    // A temporary state needs no resume: in memory until
+                    // the frontier must spill.
+                    Some("disk") => crawler.with_frontier(
+                        open_frontier(&state.dir, share).map_err(StartError::Frontier)?,
+                    ),
+                    _ if state.dir.is_temporary() => {
+                        crawler.with_frontier(open_spilling_frontier(&state.dir, share))
+                    }
+                    _ => crawler.with_frontier(
+                        open_frontier(&state.dir, share).map_err(StartError::Frontier)?,
+                    ),
+                }
             }
         };
         if state.resume.is_resumed() {

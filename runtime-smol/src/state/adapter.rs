@@ -48,16 +48,11 @@ pub fn open_frontier(dir: &StateDir, budget_bytes: u64) -> Result<Box<dyn Fronti
             bytes: budget_bytes,
         },
     )?;
-    Ok(Box::new(SharedFrontier {
-        waiting: disk.len() - disk.in_flight() as u64,
-        seen: disk.len() + disk.done(),
-        inner: Arc::new(Mutex::new(disk)),
-        budget: budget_bytes,
-    }))
+    Ok(Box::new(SharedFrontier::new(disk, budget_bytes)))
 }
 
 /// A [`DiskFrontier`] usable from async code (see the module docs).
-struct SharedFrontier {
+pub(super) struct SharedFrontier {
     inner: Arc<Mutex<DiskFrontier>>,
     budget: u64,
     /// Counts as of the last call, for the synchronous `len` and `seen`.
@@ -70,6 +65,16 @@ fn failed(e: StateError) -> FrontierError {
 }
 
 impl SharedFrontier {
+    /// `disk` behind the async seam, reporting `budget` as its share.
+    pub(super) fn new(disk: DiskFrontier, budget: u64) -> SharedFrontier {
+        SharedFrontier {
+            waiting: disk.len() - disk.in_flight() as u64,
+            seen: disk.len() + disk.done(),
+            inner: Arc::new(Mutex::new(disk)),
+            budget,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, DiskFrontier> {
         // A panic while holding the lock left the database as committed:
         // its in-memory part may be stale, but the next call finds out.

@@ -48,11 +48,11 @@ const PREFETCH_HOSTS: usize = 64;
 /// assert!(frontier.is_empty());
 /// ```
 pub struct DiskFrontier {
-    conn: Connection,
+    pub(super) conn: Connection,
     // Keeps the directory (its lock, or a temporary one's files) alive.
     _dir: StateDir,
-    split: Split,
-    seen: SeenCache,
+    pub(super) split: Split,
+    pub(super) seen: SeenCache,
     hosts: Hosts,
     /// Handed out and not done: queue id -> host id.
     in_flight: HashMap<i64, i64>,

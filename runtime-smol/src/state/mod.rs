@@ -58,7 +58,10 @@
 //! [`open_frontier`] puts a [`DiskFrontier`] behind the core's async
 //! `Frontier` seam: its SQLite calls run on smol's blocking pool, its host
 //! key is the URL's origin, and the crawl acknowledges a page as done only
-//! after the store has its record.
+//! after the store has its record. A crawl with a temporary directory
+//! (no `--state`) needs no resume, so [`open_spilling_frontier`] keeps its
+//! frontier in memory until it passes half of its share, and only then
+//! moves it into a [`DiskFrontier`] (see `spill.rs`).
 //!
 //! # The engine
 //!
@@ -67,14 +70,17 @@
 //! can replace it without changing callers.
 
 mod adapter;
+mod adopt;
 mod db;
 mod dir;
 mod error;
 mod frontier;
 mod hosts;
 mod identity;
+mod memory;
 mod rows;
 mod seen;
+mod spill;
 mod split;
 
 pub use adapter::open_frontier;
@@ -83,3 +89,4 @@ pub use error::StateError;
 pub use frontier::{DiskFrontier, FrontierBudget, NewUrl, PushStats, Queued, MAX_URL_LEN};
 pub use identity::{identity, OutputTarget, SINK_KEY};
 pub use seen::{fingerprint, seen_key};
+pub use spill::open_spilling_frontier;
