@@ -397,135 +397,95 @@ fn text_end(b: &[u8], mut at: usize, name: &str) -> Option<usize> {
 /// starts an escaped section, in which `<script` starts a double-escaped
 /// one, where `</script` only ends the double escape; `-->` ends both.
 fn script_end(b: &[u8], mut i: usize) -> Option<usize> {
-    #[derive(Clone, Copy)]
-    enum S {
-        Data,
+    /// The escaped and double-escaped states come in threes ("", "dash",
+    /// "dash dash") that treat `-` and `>` alike and differ only at `<`.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Level {
         Escaped,
-        EscapedDash,
-        EscapedDashDash,
         Double,
-        DoubleDash,
-        DoubleDashDash,
     }
     // The letters from `at` and the index just past them.
     fn letters(b: &[u8], at: usize) -> (&[u8], usize) {
-        let n = b[at.min(b.len())..]
+        let n = b[at..]
             .iter()
             .take_while(|c| c.is_ascii_alphabetic())
             .count();
         (&b[at..at + n], at + n)
     }
-    let mut s = S::Data;
+    /// The double escape start and end states: the letters from `at`, then
+    /// whitespace, `/` or `>` after `script` switches the level (and is
+    /// consumed); anything else is reprocessed at the current level.
+    /// Returns where to go on (`None`: the body ended).
+    fn word_then_delimiter(
+        b: &[u8],
+        at: usize,
+        level: Level,
+        escape: &mut Option<(Level, u8)>,
+    ) -> Option<usize> {
+        let (word, next) = letters(b, at);
+        let c = *b.get(next)?;
+        if is_space(c) || c == b'/' || c == b'>' {
+            if word.eq_ignore_ascii_case(b"script") {
+                let other = match level {
+                    Level::Escaped => Level::Double,
+                    Level::Double => Level::Escaped,
+                };
+                *escape = Some((other, 0));
+            }
+            Some(next + 1)
+        } else {
+            Some(next)
+        }
+    }
+    // Outside any escape: `None`; inside: the level and the dashes just seen.
+    let mut escape: Option<(Level, u8)> = None;
     while i < b.len() {
-        match s {
-            S::Data => {
-                let lt = i + memchr(b'<', &b[i..])?;
-                if is_end_tag(b, lt, "script") {
-                    return Some(lt);
-                }
-                if b[lt + 1..].starts_with(b"!--") {
-                    s = S::EscapedDashDash;
-                    i = lt + 4;
-                } else {
-                    i = lt + 1;
+        let Some((level, dashes)) = escape else {
+            // Script data.
+            let lt = i + memchr(b'<', &b[i..])?;
+            if is_end_tag(b, lt, "script") {
+                return Some(lt);
+            }
+            if b[lt + 1..].starts_with(b"!--") {
+                escape = Some((Level::Escaped, 2));
+                i = lt + 4;
+            } else {
+                i = lt + 1;
+            }
+            continue;
+        };
+        if dashes == 0 {
+            i += memchr2(b'-', b'<', &b[i..])?;
+        }
+        match b[i] {
+            b'-' => {
+                escape = Some((level, (dashes + 1).min(2)));
+                i += 1;
+            }
+            b'>' if dashes == 2 => {
+                escape = None;
+                i += 1;
+            }
+            b'<' => {
+                escape = Some((level, 0));
+                match (level, b.get(i + 1)) {
+                    // Escaped: `</script` ends the script.
+                    (Level::Escaped, _) if is_end_tag(b, i, "script") => return Some(i),
+                    (Level::Escaped, Some(b'/')) => i += 2,
+                    // Escaped: `<script` + delimiter starts the double escape;
+                    // double escaped: `</script` + delimiter ends it.
+                    (Level::Escaped, Some(c)) if c.is_ascii_alphabetic() => {
+                        i = word_then_delimiter(b, i + 1, level, &mut escape)?;
+                    }
+                    (Level::Double, Some(b'/')) => {
+                        i = word_then_delimiter(b, i + 2, level, &mut escape)?;
+                    }
+                    _ => i += 1,
                 }
             }
-            S::Escaped | S::EscapedDash | S::EscapedDashDash => {
-                let c = match s {
-                    S::Escaped => {
-                        i += memchr2(b'-', b'<', &b[i..])?;
-                        b[i]
-                    }
-                    _ => b[i],
-                };
-                match c {
-                    b'-' => {
-                        s = match s {
-                            S::Escaped => S::EscapedDash,
-                            _ => S::EscapedDashDash,
-                        };
-                        i += 1;
-                    }
-                    b'<' => {
-                        // Script data escaped less-than sign.
-                        s = S::Escaped;
-                        if is_end_tag(b, i, "script") {
-                            return Some(i);
-                        }
-                        match b.get(i + 1) {
-                            Some(b'/') => i += 2,
-                            Some(c) if c.is_ascii_alphabetic() => {
-                                // Double escape start.
-                                let (word, next) = letters(b, i + 1);
-                                match b.get(next) {
-                                    None => return None,
-                                    Some(&c) if is_space(c) || c == b'/' || c == b'>' => {
-                                        if word.eq_ignore_ascii_case(b"script") {
-                                            s = S::Double;
-                                        }
-                                        i = next + 1;
-                                    }
-                                    Some(_) => i = next,
-                                }
-                            }
-                            _ => i += 1,
-                        }
-                    }
-                    b'>' if matches!(s, S::EscapedDashDash) => {
-                        s = S::Data;
-                        i += 1;
-                    }
-                    _ => {
-                        s = S::Escaped;
-                        i += 1;
-                    }
-                }
-            }
-            S::Double | S::DoubleDash | S::DoubleDashDash => {
-                let c = match s {
-                    S::Double => {
-                        i += memchr2(b'-', b'<', &b[i..])?;
-                        b[i]
-                    }
-                    _ => b[i],
-                };
-                match c {
-                    b'-' => {
-                        s = match s {
-                            S::Double => S::DoubleDash,
-                            _ => S::DoubleDashDash,
-                        };
-                        i += 1;
-                    }
-                    b'<' => {
-                        // Double escaped less-than sign, then double
-                        // escape end.
-                        s = S::Double;
-                        if b.get(i + 1) == Some(&b'/') {
-                            let (word, next) = letters(b, i + 2);
-                            match b.get(next) {
-                                None => return None,
-                                Some(&c) if is_space(c) || c == b'/' || c == b'>' => {
-                                    if word.eq_ignore_ascii_case(b"script") {
-                                        s = S::Escaped;
-                                    }
-                                    i = next + 1;
-                                }
-                                Some(_) => i = next,
-                            }
-                        } else {
-                            i += 1;
-                        }
-                    }
-                    b'>' if matches!(s, S::DoubleDashDash) => {
-                        s = S::Data;
-                        i += 1;
-                    }
-                    _ => {
-                        s = S::Double;
-                        i += 1;
-                    }
-                }
+            _ => {
+                escape = Some((level, 0));
+                i += 1;
             }
         }
     }
