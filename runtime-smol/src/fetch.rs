@@ -274,25 +274,6 @@ impl HttpFetcher {
         })
     }
 
-    /// A plain-http request on hyper.
-    async fn get_h1(
-        &self,
-        h1: &Arc<H1Client>,
-        request: FetchRequest,
-    ) -> Result<Response, FetchError> {
-        let user_agent = if request.user_agent.is_empty() {
-            &self.user_agent
-        } else {
-            &request.user_agent
-        };
-        let (head, body) = h1.fetch(&request, user_agent).await?;
-        let headers = &head.headers;
-        let fields = HeadFields::from_lookup(|name| {
-            headers.get_all(name).iter().map(|v| v.as_bytes()).collect()
-        });
-        Ok(fields.response(head.status.as_u16(), request.url, body))
-    }
-
     async fn get(&self, request: FetchRequest) -> Result<Response, FetchError> {
         let scheme = request.url.scheme();
         if scheme != "http" && scheme != "https" {
@@ -300,18 +281,23 @@ impl HttpFetcher {
                 "unsupported scheme '{scheme}'"
             )));
         }
-        // Credentials in the URL are curl's to send (as it does, Basic).
-        let plain = scheme == "http"
-            && request.url.username().is_empty()
-            && request.url.password().is_none();
-        if let (Some(h1), true) = (&self.h1, plain) {
-            return self.get_h1(h1, request).await;
-        }
         let user_agent = if request.user_agent.is_empty() {
             &self.user_agent
         } else {
             &request.user_agent
         };
+        // Credentials in the URL are curl's to send (as it does, Basic).
+        let plain = scheme == "http"
+            && request.url.username().is_empty()
+            && request.url.password().is_none();
+        if let (Some(h1), true) = (&self.h1, plain) {
+            let (head, body) = h1.fetch(&request, user_agent).await?;
+            let headers = &head.headers;
+            let fields = HeadFields::from_lookup(|name| {
+                headers.get_all(name).iter().map(|v| v.as_bytes()).collect()
+            });
+            return Ok(fields.response(head.status.as_u16(), request.url, body));
+        }
         let mut http_request = isahc::Request::get(request.url.as_str())
             .header(header::USER_AGENT, user_agent.as_str())
             .header(header::ACCEPT_ENCODING, ACCEPT_ENCODING)
