@@ -145,7 +145,8 @@ pub(super) fn parse(body: &[u8], content_type: Option<&str>, url: &Url) -> (Pars
 
 /// The streaming path on html5ever's tokenizer: for bodies in another
 /// encoding than UTF-8 or with invalid UTF-8, decoded a chunk at a time
-/// (the decoded text never exists as a whole).
+/// (the decoded text never exists as a whole). The tests also give it
+/// valid UTF-8 (decoding then only copies), to compare the tokenizers.
 fn parse_html5ever(
     encoding: &'static encoding_rs::Encoding,
     mut src: &[u8],
@@ -153,13 +154,6 @@ fn parse_html5ever(
 ) -> (ParsedPage, RawLinks) {
     let tokenizer = Tokenizer::new(Sink::default(), TokenizerOpts::default());
     let queue = BufferQueue::default();
-    if encoding == encoding_rs::UTF_8 {
-        if let Ok(text) = std::str::from_utf8(src) {
-            // Only the tests compare both tokenizers on valid UTF-8.
-            feed_utf8(&tokenizer, &queue, text);
-            return finish(tokenizer, url);
-        }
-    }
     // Same decoding as `decode_body` (`decode_without_bom_handling`), but
     // a chunk at a time: the decoded text never exists as a whole.
     let mut decoder = encoding.new_decoder_without_bom_handling();
@@ -180,23 +174,6 @@ fn parse_html5ever(
     }
     drop(buf);
     finish(tokenizer, url)
-}
-
-/// Feed `text` to the tokenizer in pieces of at most [`CHUNK`] bytes, cut
-/// at character boundaries: the tokenizer holds one piece at a time, as
-/// with decoded chunks.
-fn feed_utf8(tokenizer: &Tokenizer<Sink>, queue: &BufferQueue, mut text: &str) {
-    while !text.is_empty() {
-        let mut end = text.len().min(CHUNK);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        let (piece, rest) = text.split_at(end);
-        queue.push_back(StrTendril::from_slice(piece));
-        // As above: one call consumes the queue.
-        let _ = tokenizer.feed(queue);
-        text = rest;
-    }
 }
 
 /// End the token stream and build the page from what the sink kept.
