@@ -240,7 +240,7 @@ impl<'a> Tokenizer<'a> {
         at: usize,
         start: bool,
         sink: &mut impl Sink,
-    ) -> (usize, Option<(Mode, String)>) {
+    ) -> (usize, Option<(Mode, Cow<'a, str>)>) {
         let (b, len) = (self.b, self.b.len());
         let mut i = at;
         while i < len && !matches!(b[i], b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/' | b'>') {
@@ -342,8 +342,7 @@ impl<'a> Tokenizer<'a> {
             self_closing,
             attrs: &self.attrs,
         });
-        let wanted = (mode != Mode::Data && mode != Mode::Plaintext).then(|| tag_name.into_owned());
-        (i, Some((mode, wanted.unwrap_or_default())))
+        (i, Some((mode, tag_name)))
     }
 
     /// The text of an RCDATA, RAWTEXT or script element from `at`, then its
